@@ -83,10 +83,7 @@ def build(cls: type[T], data: Any, path: str = "") -> T:
     for name, field in known.items():
         if name in data:
             kwargs[name] = convert(hints[name], data[name], join(path, name))
-        elif (
-            field.default is dataclasses.MISSING
-            and field.default_factory is dataclasses.MISSING
-        ):
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise ConfigError(join(path, name), "missing required key")
     try:
         return cls(**kwargs)

@@ -56,7 +56,8 @@ def parse_money(text: str | int) -> Micros:
     """
     if isinstance(text, bool) or not isinstance(text, str | int):
         raise UnitError(
-            f'expected money as a decimal string such as "12.50", got {type(text).__name__}'
+            f'expected money as a decimal string such as "12.50", got '
+            f"{type(text).__name__} {text!r}"
         )
     if isinstance(text, int):
         return Micros(text * MICROS_PER_UNIT)
@@ -183,10 +184,7 @@ class Calendar:
         tz = load_time_zone(time_zone)
         if not isinstance(start, datetime):
             start = datetime(start.year, start.month, start.day)
-        if start.tzinfo is not None:
-            start = start.astimezone(tz)
-        else:
-            start = start.replace(tzinfo=tz)
+        start = start.astimezone(tz) if start.tzinfo is not None else start.replace(tzinfo=tz)
         return cls(start=start, time_zone=tz)
 
     def to_datetime(self, t_s: float) -> datetime:
@@ -198,7 +196,8 @@ class Calendar:
         """Return the simulation time of an aware (or naive local) datetime."""
         if when.tzinfo is None:
             when = when.replace(tzinfo=self.time_zone)
-        return (when - self.start).total_seconds()
+        # Subtract in UTC: aware datetimes sharing a tzinfo subtract as wall clocks.
+        return (when.astimezone(UTC) - self.start.astimezone(UTC)).total_seconds()
 
     def add_months_s(self, t_s: float, months: int) -> float:
         """Return the simulation time ``months`` calendar months after ``t_s`` (local)."""

@@ -1,0 +1,220 @@
+"""The scenario: every input of a simulation, as frozen, validated dataclasses.
+
+The TOML keys are the dataclass field names (no mapping layer). ``Scenario.from_dict``
+builds it strictly: unknown keys, wrong types and out-of-range values raise
+``ConfigError`` with the dotted path of the key. Cross-section rules (the admin portal's
+minimum of 50, postpaid excluding credits) are checked in ``Scenario.__post_init__``.
+
+Imports the pure core only; no SimPy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sim.policies import PORTAL_MINIMUM, Admin, Payment, Postpaid, Recharge
+from sim.schema import FieldError, build, require
+from sim.units import (
+    Calendar,
+    Micros,
+    Seconds,
+    UnitError,
+    format_duration,
+    format_money,
+    is_whole_units,
+    load_time_zone,
+)
+
+_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Simulation:
+    """Clock, calendar and randomness of a run."""
+
+    start: datetime
+    horizon: Seconds
+    time_zone: str = "UTC"
+    currency: str = "USD"
+    seed: int = 0
+    replications: int = 1
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        try:
+            load_time_zone(self.time_zone)
+        except UnitError as exc:
+            raise FieldError("time_zone", str(exc)) from None
+        require(self.start.tzinfo is None, "start", "give a local date-time without offset")
+        require(self.horizon > 0, "horizon", "must be > 0")
+        require(
+            bool(_CURRENCY_RE.match(self.currency)),
+            "currency",
+            f"must be a three-letter ISO 4217 code such as USD, got {self.currency!r}",
+        )
+        require(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
+        require(self.replications >= 1, "replications", "must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class Funding:
+    """How credits are bought, held and spent.
+
+    ``mode``: ``prepaid`` credits (MOSA) or ``postpaid`` NCE/MCA billing in arrears.
+    ``at_zero``: a call in progress when the balance runs out ``overshoot``s below zero
+    (repaid by the next lot) or is ``cut_off`` at zero. ``charge_at``: calls are charged
+    at their ``end`` or at their ``start``. ``expiry_months``: lot lifetime (0: never).
+    ``portal_rules``: enforce the admin portal's whole-number minimum of 50.
+    """
+
+    mode: Literal["prepaid", "postpaid"] = "prepaid"
+    initial_funds: Micros = Micros(0)
+    initial_purchased: datetime | None = None
+    expiry_months: int = 12
+    portal_rules: bool = True
+    at_zero: Literal["overshoot", "cut_off"] = "overshoot"
+    charge_at: Literal["end", "start"] = "end"
+    low_balance: Micros | None = None
+
+    def __post_init__(self) -> None:
+        require(self.initial_funds >= 0, "initial_funds", "must be >= 0")
+        require(0 <= self.expiry_months <= 120, "expiry_months", "must be between 0 and 120")
+        if self.low_balance is not None:
+            require(self.low_balance > 0, "low_balance", "must be > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A complete set of inputs for one simulation."""
+
+    simulation: Simulation
+    funding: Funding = field(default_factory=Funding)
+    recharge: Recharge = field(default_factory=Recharge)
+    payment: Payment = field(default_factory=Payment)
+    admin: Admin = field(default_factory=Admin)
+    postpaid: Postpaid = field(default_factory=Postpaid)
+
+    def __post_init__(self) -> None:
+        funding = self.funding
+        if funding.mode == "postpaid":
+            require(
+                self.recharge.policy == "none",
+                "recharge.policy",
+                "must be 'none' in postpaid mode: auto-recharge has to be off for NCE/MCA "
+                "billing (teams-credits.md §6)",
+            )
+            require(
+                funding.initial_funds == 0,
+                "funding.initial_funds",
+                "must be 0 in postpaid mode: NCE/MCA tenants cannot buy credits",
+            )
+        if funding.initial_purchased is not None:
+            require(
+                funding.initial_purchased <= self.simulation.start,
+                "funding.initial_purchased",
+                "must be at or before simulation.start",
+            )
+        if funding.portal_rules:
+            for path, amount in self._portal_amounts():
+                require(
+                    amount >= PORTAL_MINIMUM and is_whole_units(amount),
+                    path,
+                    f"{format_money(amount)} is refused by the admin portal, which accepts "
+                    "only whole numbers of at least 50; set funding.portal_rules = false "
+                    "to study other values",
+                )
+
+    def _portal_amounts(self) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        r = self.recharge
+        if r.policy != "none":
+            out.append(("recharge.trigger", r.trigger))
+        if r.policy in ("fixed", "multiples"):
+            out.append(("recharge.amount", r.amount))
+        if r.policy == "target":
+            out.append(("recharge.target", r.target))
+        if self.admin.top_up > 0:
+            out.append(("admin.top_up", self.admin.top_up))
+        if self.funding.initial_funds > 0:
+            out.append(("funding.initial_funds", self.funding.initial_funds))
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
+        """Build and validate a scenario from parsed TOML; raise ``ConfigError``."""
+        return build(cls, data)
+
+    @property
+    def calendar(self) -> Calendar:
+        """The local calendar of the scenario."""
+        return Calendar.from_local(self.simulation.start, self.simulation.time_zone)
+
+    @property
+    def horizon_s(self) -> float:
+        """Simulated time span in seconds."""
+        return float(self.simulation.horizon)
+
+    def initial_purchased_at_s(self) -> float:
+        """Return the simulation time at which the initial funds were bought (<= 0)."""
+        if self.funding.initial_purchased is None:
+            return 0.0
+        return self.calendar.to_sim(self.funding.initial_purchased)
+
+    def describe(self) -> list[str]:
+        """Return a short human-readable summary, one line per topic."""
+        sim, f, r, p, a = self.simulation, self.funding, self.recharge, self.payment, self.admin
+        cur = sim.currency
+        lines = [
+            f"start {sim.start.isoformat(sep=' ')} {sim.time_zone}, horizon "
+            f"{format_duration(sim.horizon)}, seed {sim.seed}, {sim.replications} replication(s)",
+        ]
+        if f.mode == "postpaid":
+            cap = "hard cap at included minutes" if self.postpaid.hard_cap else "overage billed"
+            lines.append(f"funding: postpaid (NCE/MCA), invoiced monthly in arrears; {cap}")
+            return lines
+        expiry = f"{f.expiry_months} months" if f.expiry_months else "never"
+        lines.append(
+            f"funding: prepaid, initial {format_money(f.initial_funds)} {cur}, lots expire "
+            f"after {expiry}, at zero: {f.at_zero}, charged at call {f.charge_at}"
+        )
+        if r.policy == "none":
+            lines.append("auto-recharge: off")
+        else:
+            basis = "balance" if r.basis == "balance" else "balance + pending"
+            what = {
+                "fixed": f"buy {format_money(r.amount)} {cur}",
+                "target": f"top up to {format_money(r.target)} {cur}",
+                "multiples": f"buy multiples of {format_money(r.amount)} {cur}",
+            }[r.policy]
+            when = (
+                "after each debit"
+                if r.check == "after_debit"
+                else f"every {format_duration(r.poll_interval)}"
+            )
+            lines.append(
+                f"auto-recharge: when {basis} {r.compare} {format_money(r.trigger)} {cur}, "
+                f"{what}; checked {when}; at most {r.max_in_flight} in flight"
+            )
+        card = f", card valid through {p.card_expires}" if p.card_expires else ""
+        lines.append(
+            f"payments: {p.delay.kind} delay (mean {format_duration(p.delay.expected_s)}), "
+            f"decline probability {p.decline_probability:g}{card}, {p.max_retries} retries, "
+            f"auto-recharge off after {p.disable_after_declines or 'no'} consecutive declines"
+        )
+        if a.reacts:
+            topup = f"top up {format_money(a.top_up)} {cur}" if a.top_up else "no top-up"
+            lines.append(
+                f"admin: reacts to {', '.join(a.responds_to)} after ~"
+                f"{format_duration(round(a.response_delay.expected_s))}: "
+                f"{'renews card, ' if a.fixes_card else ''}{topup}"
+            )
+        else:
+            lines.append("admin: never reacts")
+        return lines
+
+
+__all__ = ["Funding", "Micros", "Scenario", "Simulation"]

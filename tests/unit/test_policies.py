@@ -1,0 +1,300 @@
+"""Recharge rules, payments, e-mails and admins (teams-credits.md §4, §5, §6)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from sim.account import CreditAccount, HeapScheduler, PaymentState, PostpaidAccount
+from sim.distributions import Delay
+from sim.ledger import LotSource
+from sim.policies import Admin, NotificationKind, Payment, Recharge
+from sim.units import Calendar, parse_money
+
+HOUR = 3600.0
+DAY = 86400.0
+NO_ADMIN = Admin(responds_to=())
+
+
+def m(text: str) -> int:
+    return parse_money(text)
+
+
+# -- Recharge.order_amount ----------------------------------------------------------
+
+
+def test_fixed_fires_strictly_below_trigger_by_default():
+    r = Recharge(trigger=m("100"), amount=m("250"))
+    assert r.order_amount(m("99.99"), 0, 0) == m("250")
+    assert r.order_amount(m("100"), 0, 0) == 0
+
+
+def test_fixed_at_or_below():
+    r = Recharge(trigger=m("100"), amount=m("250"), compare="<=")
+    assert r.order_amount(m("100"), 0, 0) == m("250")
+    assert r.order_amount(m("100.01"), 0, 0) == 0
+
+
+def test_position_basis_counts_pending():
+    r = Recharge(trigger=m("100"), amount=m("250"), basis="position", max_in_flight=5)
+    assert r.order_amount(m("10"), m("250"), 1) == 0
+    assert r.order_amount(m("10"), m("50"), 1) == m("250")
+
+
+def test_in_flight_limit():
+    r = Recharge(trigger=m("100"), amount=m("250"), max_in_flight=2)
+    assert r.order_amount(m("10"), 0, 1) == m("250")
+    assert r.order_amount(m("10"), 0, 2) == 0
+
+
+def test_top_up_to_target_rounds_up_to_whole_units():
+    r = Recharge(policy="target", trigger=m("100"), target=m("500"))
+    assert r.order_amount(m("99.50"), 0, 0) == m("401")
+    assert r.order_amount(m("-20"), 0, 0) == m("520")
+
+
+@pytest.mark.parametrize(
+    ("balance", "compare", "expected"),
+    [
+        ("99", "<", "50"),
+        ("0", "<", "100"),
+        ("-1", "<", "150"),
+        ("50", "<=", "100"),
+        ("0", "<=", "150"),
+    ],
+)
+def test_multiples_get_back_above_trigger(balance, compare, expected):
+    r = Recharge(policy="multiples", trigger=m("100"), amount=m("50"), compare=compare)
+    got = r.order_amount(m(balance), 0, 0)
+    assert got == m(expected)
+    assert not r.is_triggered(m(balance) + got, 0)
+
+
+def test_none_never_fires():
+    assert Recharge(policy="none").order_amount(-(10**12), 0, 0) == 0
+
+
+def test_retry_backoff():
+    p = Payment(retry_after=HOUR, retry_backoff=2.0)
+    assert [p.retry_delay_s(k) for k in (1, 2, 3)] == [HOUR, 2 * HOUR, 4 * HOUR]
+
+
+# -- CreditAccount ------------------------------------------------------------------
+
+
+def make(
+    recharge=None,
+    payment=None,
+    admin=NO_ADMIN,
+    initial="500",
+    low_balance=None,
+    expiry_months=12,
+    allow_overshoot=True,
+    seed=1,
+):
+    sched = HeapScheduler()
+    cal = Calendar.from_local(date(2026, 1, 1), "UTC")
+    acc = CreditAccount(
+        calendar=cal,
+        recharge=recharge or Recharge(trigger=m("100"), amount=m("250")),
+        payment=payment or Payment(delay=Delay.fixed(600)),
+        admin=admin,
+        scheduler=sched,
+        rng_payments=np.random.default_rng(seed),
+        rng_admin=np.random.default_rng(seed + 1),
+        expiry_months=expiry_months,
+        low_balance=None if low_balance is None else m(low_balance),
+        allow_overshoot=allow_overshoot,
+    )
+    acc.start(0.0, m(initial))
+    return acc, sched
+
+
+def charge(acc, sched, t, amount):
+    sched.run_until(t)
+    return acc.charge(t, m(amount))
+
+
+def test_recharge_fires_after_the_debit_that_crosses_and_settles_after_delay():
+    acc, sched = make()
+    charge(acc, sched, 10, "399.99")
+    assert acc.payments == []
+    charge(acc, sched, 20, "0.02")  # 99.99 < 100
+    assert len(acc.payments) == 1
+    assert acc.payments[0].requested_at_s == 20
+    assert acc.balance == m("99.99")
+    assert acc.position == m("349.99")
+    sched.run_until(619)
+    assert acc.balance == m("99.99")  # not usable before it settles
+    sched.run_until(620)
+    assert acc.balance == m("349.99")
+    assert acc.payments[0].state is PaymentState.SETTLED
+    assert acc.ledger.lots[-1].source is LotSource.AUTO
+    assert [n.kind for n in acc.notifications] == [NotificationKind.RECHARGE_SUCCEEDED]
+    acc.invariants()
+
+
+def test_one_recharge_in_flight():
+    acc, sched = make()
+    charge(acc, sched, 10, "450")
+    charge(acc, sched, 11, "10")
+    charge(acc, sched, 12, "10")
+    assert len(acc.payments) == 1
+
+
+def test_several_in_flight_when_allowed():
+    acc, sched = make(recharge=Recharge(trigger=m("100"), amount=m("250"), max_in_flight=3))
+    for k in range(5):
+        charge(acc, sched, 10 + k, "410" if k == 0 else "1")
+    assert len(acc.payments) == 3
+
+
+def test_polling_checks_only_at_poll_instants():
+    acc, sched = make(
+        recharge=Recharge(trigger=m("100"), amount=m("250"), check="poll", poll_interval=6 * HOUR)
+    )
+    charge(acc, sched, 60, "450")
+    assert acc.payments == []
+    sched.run_until(6 * HOUR)
+    assert len(acc.payments) == 1
+    assert acc.payments[0].requested_at_s == 6 * HOUR
+
+
+def test_declined_payment_never_adds_credit_and_retries_with_backoff():
+    pay = Payment(
+        delay=Delay.fixed(60),
+        decline_probability=1.0,
+        max_retries=2,
+        retry_after=HOUR,
+        retry_backoff=3.0,
+        disable_after_declines=0,
+    )
+    acc, sched = make(payment=pay)
+    charge(acc, sched, 0, "450")
+    sched.run_until(30 * DAY)
+    rec = acc.payments[0]
+    assert rec.state is PaymentState.DECLINED
+    assert rec.attempts == 3
+    # attempt at 0 completes at 60; retry at 60+1h completes +60; retry after 3h more.
+    completed = [c for _, c, _ in rec.attempt_log]
+    assert completed == [60, 60 + HOUR + 60, 60 + HOUR + 60 + 3 * HOUR + 60]
+    assert acc.balance == m("50")
+    assert len(acc.ledger.lots) == 1
+    assert [n.kind for n in acc.notifications].count(NotificationKind.RECHARGE_FAILED) == 3
+    acc.invariants()
+
+
+def test_auto_recharge_switched_off_after_consecutive_declines():
+    pay = Payment(delay=Delay.fixed(60), decline_probability=1.0, disable_after_declines=3)
+    acc, sched = make(payment=pay)
+    t = 0.0
+    for _ in range(10):
+        charge(acc, sched, t, "450" if t == 0 else "1")
+        t += HOUR
+    kinds = [n.kind for n in acc.notifications]
+    assert kinds.count(NotificationKind.RECHARGE_FAILED) == 3
+    assert NotificationKind.AUTO_RECHARGE_DISABLED in kinds
+    assert not acc.auto_enabled
+    assert len(acc.payments) == 3
+
+
+def test_card_expiry_declines_every_charge_after_the_date():
+    pay = Payment(delay=Delay.fixed(60), card_expires=date(2026, 1, 10), disable_after_declines=0)
+    acc, sched = make(payment=pay)
+    charge(acc, sched, 5 * DAY, "450")  # 9 Jan: still valid
+    sched.run_until(6 * DAY)
+    assert acc.payments[0].state is PaymentState.SETTLED
+    charge(acc, sched, 10 * DAY, "250")  # 11 Jan: expired
+    sched.run_until(11 * DAY)
+    assert acc.payments[1].state is PaymentState.DECLINED
+
+
+def test_admin_renews_card_and_tops_up_after_a_failure():
+    pay = Payment(delay=Delay.fixed(60), card_expires=date(2026, 1, 1), disable_after_declines=1)
+    admin = Admin(
+        responds_to=("recharge_failed",),
+        response_delay=Delay.fixed(8 * HOUR),
+        top_up=m("500"),
+        fixes_card=True,
+    )
+    acc, sched = make(payment=pay, admin=admin)
+    charge(acc, sched, DAY, "450")
+    sched.run_until(DAY + 60)
+    assert not acc.auto_enabled
+    sched.run_until(DAY + 60 + 8 * HOUR + 60)
+    assert acc.admin_actions == [DAY + 60 + 8 * HOUR]
+    assert acc.auto_enabled
+    sources = [p.source for p in acc.payments]
+    assert LotSource.MANUAL in sources
+    # Card renewed: the manual payment and the renewed auto-recharge both settle.
+    assert all(p.state is PaymentState.SETTLED for p in acc.payments[1:])
+    assert acc.balance == m("50") + m("500") + m("250")
+    acc.invariants()
+
+
+def test_admin_that_never_reacts():
+    pay = Payment(delay=Delay.fixed(60), decline_probability=1.0)
+    acc, sched = make(payment=pay, admin=Admin(responds_to=()))
+    charge(acc, sched, 0, "450")
+    sched.run_until(100 * DAY)
+    assert acc.admin_actions == []
+
+
+def test_balance_zero_and_low_balance_emails():
+    acc, sched = make(recharge=Recharge(policy="none"), low_balance="100", initial="150")
+    charge(acc, sched, 1, "40")
+    charge(acc, sched, 2, "20")  # 90 < 100: low balance
+    charge(acc, sched, 3, "100")  # -10: zero reached
+    kinds = [n.kind for n in acc.notifications]
+    assert kinds == [NotificationKind.LOW_BALANCE, NotificationKind.BALANCE_ZERO]
+    assert not acc.has_credit(4)
+
+
+def test_expiry_can_trigger_a_recharge():
+    acc, sched = make(initial="500")
+    expiry = acc.ledger.lots[0].expires_at_s
+    sched.run_until(expiry)
+    assert acc.ledger.expired_total == m("500")
+    assert len(acc.payments) == 1
+    assert acc.payments[0].requested_at_s == expiry
+    assert any(n.kind is NotificationKind.BALANCE_ZERO for n in acc.notifications)
+
+
+def test_cut_off_mode_never_goes_negative():
+    acc, sched = make(recharge=Recharge(policy="none"), initial="50", allow_overshoot=False)
+    res = charge(acc, sched, 1, "70")
+    assert res.uncharged == m("20")
+    assert acc.balance == 0
+
+
+def test_same_seed_same_payments():
+    pay = Payment(
+        delay=Delay(kind="exponential", mean=600),
+        decline_probability=0.3,
+        max_retries=1,
+        disable_after_declines=0,
+    )
+
+    def run(seed):
+        acc, sched = make(payment=pay, seed=seed)
+        for k in range(200):
+            charge(acc, sched, k * HOUR, "20")
+        return [(p.state, p.completed_at_s) for p in acc.payments]
+
+    assert run(3) == run(3)
+    assert run(3) != run(4)
+
+
+def test_postpaid_invoices_monthly_in_arrears():
+    cal = Calendar.from_local(date(2026, 1, 1), "UTC")
+    acc = PostpaidAccount(cal)
+    assert acc.has_credit(0)
+    acc.charge(DAY, m("12.30"))
+    acc.charge(20 * DAY, m("7.70"))
+    inv = acc.close_month(cal.next_month_start_s(0))
+    assert (inv.month, inv.amount) == ("2026-01", m("20"))
+    acc.charge(40 * DAY, m("1"))
+    inv2 = acc.close_month(cal.next_month_start_s(40 * DAY))
+    assert (inv2.month, inv2.amount) == ("2026-02", m("1"))
