@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sim.schema import require
 from sim.units import Seconds
 
-DelayKind = Literal["constant", "exponential", "lognormal", "uniform"]
+DelayKind = Literal["constant", "exponential", "lognormal", "uniform", "empirical"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class Delay:
     ``constant``: always ``mean``. ``exponential``: mean ``mean``. ``lognormal``: mean
     ``mean`` and coefficient of variation ``cv`` (sigma^2 = ln(1 + cv^2),
     mu = ln(mean) - sigma^2 / 2). ``uniform``: between ``low`` and ``high``.
+    ``empirical``: one of ``values`` (durations), equally likely.
     """
 
     kind: DelayKind = "constant"
@@ -34,8 +36,11 @@ class Delay:
     cv: float = 1.0
     low: Seconds = Seconds(0.0)
     high: Seconds = Seconds(0.0)
+    values: tuple[Seconds, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.kind == "empirical":
+            require(len(self.values) > 0, "values", "an empirical distribution needs values")
         require(self.cv > 0, "cv", f"must be > 0, got {self.cv}")
         if self.kind == "uniform":
             require(self.high >= self.low, "high", "must be >= low")
@@ -52,6 +57,8 @@ class Delay:
         """Mean of the distribution in seconds."""
         if self.kind == "uniform":
             return (self.low + self.high) / 2
+        if self.kind == "empirical":
+            return float(np.mean(self.values))
         return float(self.mean)
 
     def sample(self, rng: np.random.Generator) -> float:
@@ -69,4 +76,21 @@ class Delay:
             sigma2 = math.log1p(self.cv**2)
             mu = math.log(self.mean) - sigma2 / 2
             return float(rng.lognormal(mu, math.sqrt(sigma2)))
+        if self.kind == "empirical":
+            return float(self.values[int(rng.integers(len(self.values)))])
         return float(rng.uniform(self.low, self.high))
+
+    def sample_array(self, rng: np.random.Generator, n: int) -> NDArray[np.float64]:
+        """Draw ``n`` values in seconds at once."""
+        if self.kind == "constant":
+            return np.full(n, float(self.mean))
+        if self.kind == "exponential":
+            return rng.exponential(self.mean, size=n)
+        if self.kind == "lognormal":
+            sigma2 = math.log1p(self.cv**2)
+            mu = math.log(self.mean) - sigma2 / 2
+            return rng.lognormal(mu, math.sqrt(sigma2), size=n)
+        if self.kind == "empirical":
+            table = np.asarray(self.values, dtype=np.float64)
+            return table[rng.integers(0, len(table), size=n)]
+        return rng.uniform(self.low, self.high, size=n)

@@ -1,0 +1,252 @@
+"""Traffic generation against the laws it claims (theory.md §5)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from sim.calls import CALL_TYPES, NUMBER_TYPES, CallType, NumberType
+from sim.distributions import Delay
+from sim.traffic import (
+    Calling,
+    Destinations,
+    GroupTraffic,
+    Meetings,
+    Population,
+    Profile,
+    ServiceTraffic,
+    Traffic,
+    TrafficModel,
+    alias_table,
+    sorted_uniform_times,
+)
+from sim.units import Calendar
+
+DAY = 86400.0
+ALPHA = 1e-3  # tests fail by chance about once in a thousand runs; seeds are fixed
+
+
+def model(
+    traffic,
+    counts=(100,),
+    countries=("US",),
+    services=(),
+    tz="UTC",
+    seed=1,
+    rep=0,
+    days=28,
+    start=date(2026, 1, 5),
+):
+    pop = Population(
+        group_names=tuple(f"g{i}" for i in range(len(counts))),
+        group_counts=tuple(counts),
+        group_countries=tuple(countries),
+        service_names=tuple(s[0] for s in services),
+        service_countries=tuple(s[1] for s in services),
+        service_toll_free=tuple(s[2] for s in services),
+    )
+    cal = Calendar.from_local(start, tz)
+    return TrafficModel(traffic, pop, cal, seed, rep, days * DAY)
+
+
+def traffic_for(calling=None, meetings=None, **kw):
+    g = GroupTraffic(calling=calling or Calling(), meetings=meetings or Meetings())
+    return Traffic(groups={"g0": g}, **kw)
+
+
+def test_sorted_uniform_times_are_sorted_and_uniform():
+    rng = np.random.default_rng(3)
+    slots = np.arange(5) * 3600.0
+    counts = np.array([0, 1000, 3, 2000, 0])
+    t = sorted_uniform_times(rng, slots, counts, 3600.0)
+    assert len(t) == counts.sum()
+    assert np.all(np.diff(t) >= 0)
+    assert np.all((t >= 3600) & (t < 5 * 3600))
+    in_slot3 = t[(t >= 3 * 3600) & (t < 4 * 3600)] - 3 * 3600
+    assert len(in_slot3) == 2000
+    assert stats.kstest(in_slot3 / 3600.0, "uniform").pvalue > ALPHA
+
+
+def test_alias_table_draws_in_proportion():
+    rng = np.random.default_rng(5)
+    w = np.array([1.0, 2.0, 3.0, 4.0, 0.0, 10.0])
+    prob, alias = alias_table(w)
+    i = rng.integers(0, len(w), size=200_000)
+    pick = np.where(rng.random(len(i)) < prob[i], i, alias[i])
+    observed = np.bincount(pick, minlength=len(w))
+    assert observed[4] == 0
+    expected = w / w.sum() * len(i)
+    keep = expected > 0
+    chi2 = stats.chisquare(observed[keep], expected[keep])
+    assert chi2.pvalue > ALPHA
+
+
+def test_hour_of_week_counts_match_profile_dispersion_and_chi_square():
+    weekday = tuple(float(h % 7 + 1) for h in range(24))
+    profile = Profile(weekday=weekday, saturday=(0.5,) * 24, sunday=(0.25,) * 24)
+    tr = traffic_for(
+        Calling(calls_per_user_day=3.0, profile="custom"), profiles={"custom": profile}
+    )
+    weeks = 8
+    m = model(tr, counts=(50,), days=7 * weeks)
+    counts = np.zeros((weeks, 168))
+    for d in range(7 * weeks):
+        b = m.draw_day(d)
+        out = b.start_s[b.call_type == CALL_TYPES.index(CallType.USER_OUT)]
+        hours = ((out - d * DAY) // 3600).astype(int)
+        np.add.at(counts[d // 7], (d % 7) * 24 + hours, 1)  # the start is a Monday
+    week_w = np.array(list(weekday) * 5 + [0.5] * 24 + [0.25] * 24)
+    expected = 50 * 3.0 * 7 * week_w / week_w.sum()
+    # Totals per hour of week against the profile.
+    chi2 = ((counts.sum(0) - weeks * expected) ** 2 / (weeks * expected)).sum()
+    assert stats.chi2.sf(chi2, df=168) > ALPHA
+    # Dispersion across weeks: Poisson counts have variance = mean.
+    d = ((counts - counts.mean(0)) ** 2).sum(0) / counts.mean(0)
+    assert stats.chi2.sf(d.sum(), df=168 * (weeks - 1)) > ALPHA
+    assert stats.chi2.cdf(d.sum(), df=168 * (weeks - 1)) > ALPHA
+
+
+def test_gamma_heterogeneity_gives_negative_binomial_user_totals():
+    cv = 1.0
+    tr = traffic_for(Calling(calls_per_user_day=2.0, rate_cv=cv, profile="flat"))
+    m = model(tr, counts=(2000,), days=14)
+    per_user = np.zeros(2000)
+    for d in range(14):
+        b = m.draw_day(d)
+        out = b.call_type == CALL_TYPES.index(CallType.USER_OUT)
+        np.add.at(per_user, b.subscriber_id[out], 1)
+    mean = 28.0
+    # Var = mean + cv^2 mean^2 for a gamma-mixed Poisson.
+    expected_var = mean + cv**2 * mean**2
+    assert per_user.mean() == pytest.approx(mean, rel=0.05)
+    assert per_user.var() == pytest.approx(expected_var, rel=0.15)
+
+
+def test_lognormal_durations_have_the_configured_mean_and_cv():
+    tr = traffic_for(
+        Calling(
+            calls_per_user_day=5.0,
+            profile="flat",
+            duration=Delay(kind="lognormal", mean=240.0, cv=1.5),
+        )
+    )
+    m = model(tr, counts=(200,), days=20)
+    dur = np.concatenate([m.draw_day(d).duration_s for d in range(20)])
+    s2 = math.log1p(1.5**2)
+    logs = np.log(dur)
+    n = len(dur)
+    z_mu = (logs.mean() - (math.log(240) - s2 / 2)) / math.sqrt(s2 / n)
+    assert abs(z_mu) < 3.3
+    assert logs.var() == pytest.approx(s2, rel=0.05)
+
+
+def test_destination_shares_and_premium_numbers():
+    dest = Destinations(
+        domestic=0.7,
+        zone_a=0.1,
+        international=0.15,
+        premium=0.05,
+        zone_a_countries=("GB",),
+        international_countries=("NG",),
+    )
+    tr = traffic_for(Calling(calls_per_user_day=5.0, profile="flat", destinations=dest))
+    m = model(tr, counts=(300,), days=10)
+    b = [m.draw_day(d) for d in range(10)]
+    countries = m.countries
+    dest_codes = np.concatenate([x.dest_country for x in b])
+    numbers = np.concatenate([x.number_type for x in b])
+    n = len(dest_codes)
+    premium = numbers == NUMBER_TYPES.index(NumberType.PREMIUM)
+    observed = [
+        np.sum((dest_codes == countries.index("US")) & ~premium),
+        np.sum(dest_codes == countries.index("GB")),
+        np.sum(dest_codes == countries.index("NG")),
+        np.sum(premium),
+    ]
+    assert stats.chisquare(observed, np.array([0.7, 0.1, 0.15, 0.05]) * n).pvalue > ALPHA
+
+
+def test_meetings_dial_ins_are_poisson_per_meeting_with_toll_free_share():
+    meet = Meetings(
+        per_organiser_week=5.0, profile="flat", dial_ins=1.5, toll_free_share=0.4, dial_outs=0.5
+    )
+    tr = traffic_for(meetings=meet)
+    m = model(tr, counts=(500,), days=14)
+    b = [m.draw_day(d) for d in range(14)]
+    ct = np.concatenate([x.call_type for x in b])
+    nt = np.concatenate([x.number_type for x in b])
+    n_meetings_expected = 500 * 5.0 * 2
+    conf_in = ct == CALL_TYPES.index(CallType.CONF_IN)
+    conf_out = ct == CALL_TYPES.index(CallType.CONF_OUT)
+    # Dial-ins: compound Poisson with mean meetings x 1.5.
+    mean_in = n_meetings_expected * 1.5
+    var_in = n_meetings_expected * (1.5 + 1.5**2)
+    assert abs(conf_in.sum() - mean_in) < 4 * math.sqrt(var_in)
+    mean_out = n_meetings_expected * 0.5
+    assert abs(conf_out.sum() - mean_out) < 4 * math.sqrt(n_meetings_expected * 0.75)
+    tf = (nt[conf_in] == NUMBER_TYPES.index(NumberType.TOLL_FREE)).mean()
+    assert abs(tf - 0.4) < 4 * math.sqrt(0.24 / conf_in.sum())
+
+
+def test_service_numbers_get_inbound_toll_free_calls():
+    tr = Traffic(services={"queue": ServiceTraffic(calls_per_day=300, profile="flat")})
+    m = model(tr, counts=(0,), services=(("queue", "GB", True),), days=7)
+    b = m.draw_day(0)
+    assert set(b.call_type) == {CALL_TYPES.index(CallType.UCAP_IN)}
+    assert set(b.number_type) == {NUMBER_TYPES.index(NumberType.TOLL_FREE)}
+    assert b.groups[b.group[0]] == "queue"
+    assert abs(len(b) - 300) < 4 * math.sqrt(300)
+
+
+def test_same_seed_same_calls_and_replications_differ():
+    tr = traffic_for(Calling(calls_per_user_day=4.0, rate_cv=0.5))
+    a = model(tr, seed=7).draw_day(3)
+    b = model(tr, seed=7).draw_day(3)
+    c = model(tr, seed=7, rep=1).draw_day(3)
+    assert np.array_equal(a.start_s, b.start_s)
+    assert np.array_equal(a.subscriber_id, b.subscriber_id)
+    assert not np.array_equal(a.start_s[:10], c.start_s[:10])
+
+
+def test_days_are_sorted_and_inside_the_local_day_with_dst():
+    # 8 March 2026 is a 23-hour day in New York.
+    tr = traffic_for(Calling(calls_per_user_day=20.0, profile="flat"))
+    m = model(tr, tz="America/New_York", start=date(2026, 3, 1), days=14)
+    start, end, d = m.day_bounds(7)
+    assert d == date(2026, 3, 8)
+    assert end - start == 23 * 3600
+    b = m.draw_day(7)
+    assert b.is_time_sorted()
+    assert b.start_s.min() >= start
+    assert b.start_s.max() < end
+
+
+def test_headcount_and_usage_growth():
+    tr = traffic_for(
+        Calling(calls_per_user_day=2.0, profile="flat"),
+        headcount_growth_per_month=0.10,
+        usage_growth_per_month=0.05,
+    )
+    m = model(tr, counts=(1000,), start=date(2026, 1, 1), days=400)
+    assert m.active_users(0, 0) == 1000
+    assert m.active_users(0, 3) == round(1000 * 1.1**3)
+    assert m.usage_factor(2) == pytest.approx(1.05**2)
+    jan = len(m.draw_day(10))
+    apr = len(m.draw_day(100))  # 10 April: month index 3
+    assert apr / jan == pytest.approx(1.1**3 * 1.05**3, rel=0.1)
+
+
+def test_holidays_use_the_holiday_profile():
+    prof = Profile(weekday=(1.0,) * 24, saturday=(1.0,) * 24, sunday=(0.0,) * 24)
+    tr = traffic_for(
+        Calling(calls_per_user_day=5.0, profile="p"),
+        profiles={"p": prof},
+        holidays=(date(2026, 1, 6),),
+    )
+    m = model(tr, counts=(100,), start=date(2026, 1, 5))
+    assert len(m.draw_day(1)) == 0  # a Tuesday holiday follows Sunday's (empty) weights
+    assert len(m.draw_day(0)) > 0
