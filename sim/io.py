@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sim.scenario import Scenario
 from sim.schema import ConfigError
+from sim.tariffs import TariffBook
 
 
 class InputError(Exception):
@@ -25,6 +26,7 @@ class LoadedScenario:
     path: Path
     scenario: Scenario
     sha256: str
+    tariffs: TariffBook | None
 
     @property
     def name(self) -> str:
@@ -53,4 +55,13 @@ def load_scenario(path: str | Path) -> LoadedScenario:
         scenario = Scenario.from_dict(data)
     except ConfigError as exc:
         raise InputError(f"{p}: {exc}") from None
-    return LoadedScenario(path=p, scenario=scenario, sha256=hashlib.sha256(raw).hexdigest())
+    tariffs = None
+    if scenario.tariffs is not None:
+        # Rate tables are validated with the scenario; their errors name the CSV file.
+        try:
+            tariffs = scenario.tariffs.load(p.parent)
+        except ConfigError as exc:
+            raise InputError(f"{exc} (rate table of {p})") from None
+    return LoadedScenario(
+        path=p, scenario=scenario, sha256=hashlib.sha256(raw).hexdigest(), tariffs=tariffs
+    )

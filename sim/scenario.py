@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from sim.plans import ServiceNumber, Tenant, UserGroup, check_unique_names
 from sim.policies import PORTAL_MINIMUM, Admin, Payment, Postpaid, Recharge
 from sim.schema import FieldError, build, require
+from sim.tariffs import TariffFiles
+from sim.traffic import Population, Traffic
 from sim.units import (
     Calendar,
     Micros,
@@ -97,8 +100,30 @@ class Scenario:
     payment: Payment = field(default_factory=Payment)
     admin: Admin = field(default_factory=Admin)
     postpaid: Postpaid = field(default_factory=Postpaid)
+    user_groups: tuple[UserGroup, ...] = ()
+    service_numbers: tuple[ServiceNumber, ...] = ()
+    tariffs: TariffFiles | None = None
+    traffic: Traffic = field(default_factory=Traffic)
 
     def __post_init__(self) -> None:
+        check_unique_names(self.user_groups, self.service_numbers)
+        groups = {g.name for g in self.user_groups}
+        services = {s.name for s in self.service_numbers}
+        for name in self.traffic.groups:
+            require(
+                name in groups,
+                f"traffic.groups.{name}",
+                f"no user group is named {name!r} (user groups: {', '.join(sorted(groups))})",
+            )
+        for name in self.traffic.services:
+            require(
+                name in services,
+                f"traffic.services.{name}",
+                f"no service number is named {name!r} "
+                f"(service numbers: {', '.join(sorted(services))})",
+            )
+        if (self.traffic.groups or self.traffic.services) and self.tariffs is None:
+            raise FieldError("tariffs", "a scenario with traffic needs rate tables ([tariffs])")
         funding = self.funding
         if funding.mode == "postpaid":
             require(
@@ -149,6 +174,23 @@ class Scenario:
         return build(cls, data)
 
     @property
+    def tenant(self) -> Tenant:
+        """The tenant's licences: user groups and service numbers."""
+        return Tenant(user_groups=self.user_groups, service_numbers=self.service_numbers)
+
+    @property
+    def population(self) -> Population:
+        """Who generates traffic, in the order of the scenario file."""
+        return Population(
+            group_names=tuple(g.name for g in self.user_groups),
+            group_counts=tuple(g.count for g in self.user_groups),
+            group_countries=tuple(g.usage_country for g in self.user_groups),
+            service_names=tuple(s.name for s in self.service_numbers),
+            service_countries=tuple(s.country for s in self.service_numbers),
+            service_toll_free=tuple(s.number_type == "toll_free" for s in self.service_numbers),
+        )
+
+    @property
     def calendar(self) -> Calendar:
         """The local calendar of the scenario."""
         return Calendar.from_local(self.simulation.start, self.simulation.time_zone)
@@ -172,6 +214,16 @@ class Scenario:
             f"start {sim.start.isoformat(sep=' ')} {sim.time_zone}, horizon "
             f"{format_duration(sim.horizon)}, seed {sim.seed}, {sim.replications} replication(s)",
         ]
+        users = sum(g.count for g in self.user_groups)
+        if self.user_groups or self.service_numbers:
+            groups = ", ".join(
+                f"{g.name} ({g.count} x {g.plan}, {g.usage_country})" for g in self.user_groups
+            )
+            lines.append(
+                f"tenant: {users} users in {len(self.user_groups)} group(s)"
+                + (f": {groups}" if groups else "")
+                + f"; {len(self.service_numbers)} service number(s)"
+            )
         if f.mode == "postpaid":
             cap = "hard cap at included minutes" if self.postpaid.hard_cap else "overage billed"
             lines.append(f"funding: postpaid (NCE/MCA), invoiced monthly in arrears; {cap}")

@@ -168,3 +168,37 @@ def test_default_file_keys_match_schema(repo):
     # Every key written in the commented default must be a schema key (no mapping layer).
     data = tomllib.loads(default_text(repo))
     Scenario.from_dict(data)
+
+
+def test_traffic_must_name_existing_groups(repo):
+    text = default_text(repo).replace("[traffic.services.support]", "[traffic.services.suport]")
+    data = tomllib.loads(text)
+    with pytest.raises(ConfigError, match=r"^traffic\.services\.suport: no service number"):
+        Scenario.from_dict(data)
+
+
+def test_unknown_plan_lists_allowed(repo):
+    data = tomllib.loads(default_text(repo))
+    data["user_groups"][1]["plan"] = "paygo"
+    with pytest.raises(ConfigError, match=r"^user_groups\[1\]\.plan: unknown plan 'paygo'"):
+        Scenario.from_dict(data)
+
+
+def test_traffic_without_tariffs_is_refused(repo):
+    data = tomllib.loads(default_text(repo))
+    del data["tariffs"]
+    with pytest.raises(ConfigError, match=r"^tariffs: a scenario with traffic needs"):
+        Scenario.from_dict(data)
+
+
+def test_bad_tariff_row_is_reported_with_file_line_and_column(tmp_path, repo):
+    (tmp_path / "tariffs").mkdir()
+    for f in (repo / "scenarios" / "tariffs").glob("*.csv"):
+        text = f.read_text()
+        if f.name == "sample-outbound.csv":
+            text = text.replace("GB,,0.030,0,60", "GB,,0.0x30,0,60")
+        (tmp_path / "tariffs" / f.name).write_text(text)
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(default_text(repo))
+    with pytest.raises(InputError, match=r"sample-outbound\.csv:\d+: rate_per_min: "):
+        load_scenario(scenario)

@@ -1,0 +1,184 @@
+"""Properties of rating on random traffic: both paths agree, money is sane."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime
+from fractions import Fraction
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.calls import CallBatch
+from sim.plans import ServiceNumber, UserGroup
+from sim.rating import Outcome, PoolBook, rate_batch, rate_call
+from sim.tariffs import Tariff, TariffBook, TariffTable, charge_for
+from sim.units import Calendar, Micros
+from tests.rating_support import call, context, flat_tariffs, rate_all
+
+DAY = 86_400.0
+
+
+def exact_ceil(duration_s: float, inc: int, covered_s: int = 0) -> int:
+    """Reference rounding in exact rational arithmetic."""
+    return inc * math.ceil((Fraction(duration_s) - covered_s) / inc)
+
+
+GROUPS = (
+    UserGroup("us", 2, "US", "domestic_120", conferencing="standard", conferencing_assigned=1,
+              dial_out_us_ca_unlimited=True),
+    UserGroup("pr", 1, "PR", "domestic_120", conferencing="pay_per_minute",
+              credits_licence=False),
+    UserGroup("gb", 1, "GB", "international"),
+    UserGroup("ca", 3, "CA", "domestic_120_unpooled", conferencing="standard"),
+    UserGroup("de", 2, "DE", "payg", conferencing="standard", conferencing_assigned=0),
+    UserGroup("kr", 1, "KR", "none", conferencing="complimentary"),
+)  # fmt: skip
+SERVICES = (
+    ServiceNumber("cq", "call_queue", "toll_free", "US"),
+    ServiceNumber("aa", "auto_attendant", "toll", "GB", plan="international"),
+)
+USER_TYPES = ("user_in", "user_out", "user_out_conf", "user_out_transfer",
+              "user_out_forwarding", "conf_in", "conf_out")  # fmt: skip
+SERVICE_TYPES = ("ucap_in", "ucap_out")
+COUNTRY = {g.name: g.usage_country for g in GROUPS} | {s.name: s.country for s in SERVICES}
+NEW_YORK = Calendar.from_local(datetime(2026, 1, 15, 9, 30), "America/New_York")
+
+CONTEXTS = [
+    context(GROUPS, SERVICES),
+    context(GROUPS, SERVICES, tariffs=flat_tariffs(increment_s=6, fee=20_000)),
+    context(
+        GROUPS, SERVICES, tariffs=flat_tariffs(increment_s=1), pool_increment_s=6, calendar=NEW_YORK
+    ),
+    context(GROUPS, SERVICES, funding_mode="postpaid", calendar=NEW_YORK),
+    context(GROUPS, SERVICES, funding_mode="postpaid", hard_cap=True),
+]
+
+durations = st.one_of(
+    st.floats(0, 20_000, allow_nan=False),
+    st.integers(0, 400).map(lambda m: m * 60.0),
+    st.sampled_from([0.0, 0.5, 59.99, 60.0, 60.01, 36_000.0]),
+)
+gaps = st.one_of(st.sampled_from([0.0, 1.0, 3_600.0, 3 * DAY, 11 * DAY]), st.floats(0, 5 * DAY))
+
+
+@st.composite
+def call_lists(draw, max_size=40):
+    n = draw(st.integers(0, max_size))
+    t = draw(st.floats(0, 40 * DAY))
+    out = []
+    for i in range(n):
+        t += draw(gaps)
+        holder = draw(st.sampled_from(sorted(COUNTRY)))
+        types = SERVICE_TYPES if holder in ("cq", "aa") else USER_TYPES
+        out.append(
+            call(
+                holder,
+                draw(st.sampled_from(types)),
+                dest=draw(st.sampled_from(["US", "PR", "CA", "GB", "DE", "NG", "JP", "KR"])),
+                usage=COUNTRY[holder],
+                number_type=draw(st.sampled_from(["toll", "toll", "toll_free", "premium"])),
+                start_s=t,
+                duration_s=draw(durations),
+                subscriber_id=draw(st.integers(0, 3)),
+                call_id=i,
+            )
+        )
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(calls=call_lists(), ctx=st.sampled_from(CONTEXTS), cut=st.integers(0, 40))
+def test_vectorised_equals_scalar_whole_and_in_chunks(calls, ctx, cut):
+    scalar, whole, _ = rate_all(calls, ctx)  # asserts ratings, state and alerts agree
+    cut = min(cut, len(calls))
+    head = rate_batch(CallBatch.from_calls(calls[:cut]), ctx)
+    tail = rate_batch(CallBatch.from_calls(calls[cut:]), ctx, head.state)
+    chunked = [head.rating(i) for i in range(len(head))]
+    chunked += [tail.rating(i) for i in range(len(tail))]
+    assert chunked == scalar
+    assert tail.state == whole.state
+    assert head.alerts + tail.alerts == whole.alerts
+
+
+@settings(max_examples=150, deadline=None)
+@given(calls=call_lists(), ctx=st.sampled_from(CONTEXTS))
+def test_pool_and_charged_seconds_make_the_billed_seconds(calls, ctx):
+    ratings = rate_all(calls, ctx)[0]
+    pool_inc = ctx.pool_increment_s
+    drawn = defaultdict(int)
+    for c, r in zip(calls, ratings, strict=True):
+        assert r.amount >= 0
+        assert r.pool_s >= 0
+        assert r.charged_s >= 0
+        inc = r.tariff.increment_s if r.tariff else 1
+        d = c.duration_s
+        if r.outcome is Outcome.POOL:
+            assert (r.pool_s, r.charged_s) == (exact_ceil(d, pool_inc), 0)
+        elif r.outcome is Outcome.CHARGED:
+            assert (r.pool_s, r.charged_s) == (0, exact_ceil(d, inc))
+        elif r.outcome is Outcome.POOL_CHARGED:
+            # Pool seconds plus charged seconds cover the call, rounded up once.
+            assert 0 < r.pool_s < d
+            assert r.charged_s == exact_ceil(d, inc, r.pool_s)
+        elif r.outcome is Outcome.CUT_OFF:
+            assert r.charged_s == 0
+            assert r.amount == 0
+            assert 0 < r.served_s == r.pool_s < d
+        else:
+            assert r.billed_s == 0
+            assert r.amount == 0
+        assert r.billed_s == r.pool_s + r.charged_s
+        assert (r.amount > 0) <= (r.charged_s > 0)
+        if r.pool_s:
+            drawn[(r.pool, ctx.calendar.month_label(c.start_s))] += r.pool_s
+    for (key, _), used in drawn.items():
+        assert used <= ctx.tenant.pool_size_s(key)  # a pool never pays more than its size
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    calls=call_lists(max_size=15),
+    ctx=st.sampled_from(CONTEXTS),
+    d1=durations,
+    d2=durations,
+)
+def test_charge_never_decreases_with_duration(calls, ctx, d1, d2):
+    if not calls:
+        return
+    *before, last = calls
+    state = rate_batch(CallBatch.from_calls(before), ctx).state
+    short, long_ = sorted([d1, d2])
+    r1 = rate_call(replace(last, duration_s=short), ctx, PoolBook(ctx, state))
+    r2 = rate_call(replace(last, duration_s=long_), ctx, PoolBook(ctx, state))
+    assert 0 <= r1.amount <= r2.amount
+    assert r1.pool_s <= r2.pool_s
+    assert r1.billed_s <= r2.billed_s
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rate=st.integers(0, 10**7),
+    fee=st.integers(0, 10**6),
+    inc=st.sampled_from([1, 6, 30, 60]),
+    d1=st.floats(0, 10**5),
+    d2=st.floats(0, 10**5),
+)
+def test_tariff_charge_bounds(rate, fee, inc, d1, d2):
+    tariff = Tariff(Micros(rate), Micros(fee), inc)
+    short, long_ = sorted([d1, d2])
+    b1, b2 = tariff.billable_seconds(short), tariff.billable_seconds(long_)
+    assert b1 == exact_ceil(short, inc)
+    assert b2 == exact_ceil(long_, inc)
+    assert 0 <= tariff.charge(b1) <= tariff.charge(b2)
+    if b1:
+        exact = b1 * rate / 60
+        assert exact <= tariff.charge(b1) - fee < exact + 1
+    assert charge_for(b1, rate, fee) == tariff.charge(b1)
+
+
+def test_single_table_book_for_smoke():
+    table = TariffTable("t", (Tariff(Micros(1)),))
+    assert TariffBook(table, table, table).dial_in.rows == ()
