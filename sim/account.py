@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sim.ledger import DebitResult, Ledger, LotSource
 from sim.policies import Admin, Notification, NotificationKind, Payment, Recharge
@@ -183,6 +184,33 @@ class CreditAccount:
         self._expire(t_s)
         return self.ledger.balance > 0
 
+    def reaction_index(self, balances_after: NDArray[np.int64]) -> int:
+        """Return the first of a run of debits at which the account would react.
+
+        ``balances_after`` are the balances after each debit of a run with no other event
+        in between (so never increasing). Reacting means what ``charge`` would do after
+        that debit: an e-mail (zero or low balance) or a recharge order. Returns
+        ``len(balances_after)`` when none would react. The batched engine posts the
+        debits before that index together, which is then exactly the same as posting
+        them one by one.
+        """
+        n = len(balances_after)
+        if n == 0:
+            return 0
+        first = n
+        before = self.ledger.balance
+        if before > 0:
+            first = min(first, _first(balances_after <= 0, n))
+        low = self.low_balance
+        if low is not None and before >= low:
+            first = min(first, _first(balances_after < low, n))
+        r = self.recharge
+        if r.check == "after_debit" and self.auto_enabled and self.in_flight < r.max_in_flight:
+            value = balances_after + self.pending if r.basis == "position" else balances_after
+            hit = value < r.trigger if r.compare == "<" else value <= r.trigger
+            first = min(first, _first(hit, n))
+        return first
+
     # -- operations ------------------------------------------------------------------
     def charge(self, t_s: float, amount: Micros, ref: str = "") -> DebitResult:
         """Debit a charge at ``t_s``; then e-mails and the trigger check follow."""
@@ -336,6 +364,12 @@ class CreditAccount:
         bought = sum(lot.amount for lot in self.ledger.lots if lot.source is not LotSource.INITIAL)
         if settled != bought:
             raise AssertionError("settled payments differ from purchased lots")
+
+
+def _first(mask: NDArray[np.bool_], n: int) -> int:
+    """Index of the first True in ``mask``, or ``n``."""
+    i = int(np.argmax(mask))
+    return i if mask[i] else n
 
 
 @dataclass(frozen=True, slots=True)

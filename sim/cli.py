@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sim import __version__
 from sim.io import InputError, load_scenario
@@ -30,12 +31,47 @@ def _parser() -> argparse.ArgumentParser:
     p_validate.add_argument("files", nargs="+", metavar="FILE", help="scenario .toml files")
     p_validate.add_argument("-q", "--quiet", action="store_true", help="print nothing if valid")
 
-    p_run = sub.add_parser(
-        "run",
-        help="run a scenario (for now: validate it and print its summary)",
-    )
+    p_run = sub.add_parser("run", help="simulate a scenario and write a new run folder")
     p_run.add_argument("scenario", metavar="SCENARIO", help="scenario .toml file")
+    p_run.add_argument(
+        "--replications", type=_positive_int, metavar="N", help="override simulation.replications"
+    )
+    p_run.add_argument("--seed", type=_seed, metavar="S", help="override simulation.seed")
+    p_run.add_argument(
+        "--out",
+        metavar="DIR",
+        help="run folder to create (default: results/<scenario>-<timestamp>); must not exist",
+    )
+    p_run.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="run replications on N local processes (results do not depend on N)",
+    )
+    p_run.add_argument("--no-plots", action="store_true", help="skip the PNG charts")
+    p_run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
 
 
 def _validate(files: Sequence[str], quiet: bool) -> int:
@@ -54,12 +90,24 @@ def _validate(files: Sequence[str], quiet: bool) -> int:
     return status
 
 
-def _run(scenario: str) -> int:
-    loaded = load_scenario(scenario)
-    print(f"scenario {loaded.name} ({loaded.path}, sha256 {loaded.sha256[:12]})")
-    for line in loaded.scenario.describe():
-        print(f"  {line}")
-    print("The simulation engine is not built yet: this run validated the scenario only.")
+def _run(args: argparse.Namespace) -> int:
+    from sim.runs import run_and_write
+
+    loaded = load_scenario(args.scenario)
+    folder, result = run_and_write(
+        loaded,
+        replications=args.replications,
+        seed=args.seed,
+        out=Path(args.out) if args.out else None,
+        plots=not args.no_plots,
+        show_progress=not args.quiet,
+        workers=args.workers,
+        command=["ccsim", *sys.argv[1:]],
+    )
+    from sim.runs import summary_lines
+
+    for line in summary_lines(loaded, result, folder):
+        print(line)
     return EXIT_OK
 
 
@@ -70,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "validate":
             return _validate(args.files, args.quiet)
         if args.command == "run":
-            return _run(args.scenario)
+            return _run(args)
     except InputError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT

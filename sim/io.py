@@ -1,18 +1,32 @@
-"""Reading inputs: scenario files (TOML) with one-line, file-named errors.
+"""Files: reading scenarios (one-line, file-named errors) and writing run folders.
 
-Scenario files are data: they are parsed with ``tomllib`` and never evaluated.
+Scenario files are data: they are parsed with ``tomllib`` and never evaluated. Run
+folders are written into a hidden staging folder and renamed into place when complete.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
 import tomllib
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import tomli_w
 
 from sim.scenario import Scenario
-from sim.schema import ConfigError
+from sim.schema import ConfigError, to_plain
 from sim.tariffs import TariffBook
+from sim.units import format_money
 
 
 class InputError(Exception):
@@ -65,3 +79,122 @@ def load_scenario(path: str | Path) -> LoadedScenario:
     return LoadedScenario(
         path=p, scenario=scenario, sha256=hashlib.sha256(raw).hexdigest(), tariffs=tariffs
     )
+
+
+# -- run folders -------------------------------------------------------------------------
+
+MONEY_SUFFIX = "_micros"
+
+
+def to_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy with every ``*_micros`` column as a decimal string (suffix dropped)."""
+    out = frame.copy()
+    for col in list(out.columns):
+        if col.endswith(MONEY_SUFFIX):
+            out[col[: -len(MONEY_SUFFIX)]] = [format_money(int(v)) for v in out[col]]
+            out = out.drop(columns=col)
+    return out
+
+
+def write_table(frame: pd.DataFrame, folder: Path, name: str) -> list[Path]:
+    """Write ``name.parquet`` (exact integer money) and ``name.csv`` (decimal strings)."""
+    parquet = folder / f"{name}.parquet"
+    csv = folder / f"{name}.csv"
+    frame.to_parquet(parquet, index=False)
+    to_csv_frame(frame).to_csv(csv, index=False)
+    return [parquet, csv]
+
+
+def new_run_folder(root: Path, name: str) -> tuple[Path, Path]:
+    """Return (staging folder, final folder) for a new run under ``root``.
+
+    Results are written into the hidden staging folder and renamed into place at the
+    end, so an interrupted run leaves no half-written run folder behind. The final name
+    is ``<name>-<UTC timestamp>``, with a counter if that exists already.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    final = root / f"{name}-{stamp}"
+    k = 2
+    while final.exists():
+        final = root / f"{name}-{stamp}-{k}"
+        k += 1
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+    return staging, final
+
+
+def publish(staging: Path, final: Path) -> Path:
+    """Move a finished staging folder into place (atomic rename; never overwrites)."""
+    if final.exists():
+        raise FileExistsError(f"{final} exists already; nothing was overwritten")
+    os.rename(staging, final)
+    return final
+
+
+def discard(staging: Path) -> None:
+    """Remove a staging folder after a failed or interrupted run."""
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_resolved_scenario(loaded: LoadedScenario, folder: Path) -> None:
+    """Copy the scenario file and its rate tables, and write the resolved scenario.
+
+    ``scenario.toml`` is the file as given; ``scenario.resolved.toml`` has every default
+    filled in and points at the copied rate tables in ``tariffs/``, so the run folder
+    alone reproduces the run.
+    """
+    shutil.copyfile(loaded.path, folder / "scenario.toml")
+    plain = to_plain(loaded.scenario)
+    files = loaded.scenario.tariffs
+    if files is not None:
+        (folder / "tariffs").mkdir()
+        for key in ("outbound", "toll_free", "dial_out", "dial_in"):
+            rel = getattr(files, key)
+            if rel is None:
+                continue
+            src = Path(rel) if Path(rel).is_absolute() else loaded.path.parent / rel
+            dst = folder / "tariffs" / f"{key}.csv"
+            shutil.copyfile(src, dst)
+            plain["tariffs"][key] = f"tariffs/{key}.csv"
+    header = (
+        f"# Resolved scenario of {loaded.path.name} (sha256 {loaded.sha256}):\n"
+        "# every default filled in; rate tables copied into tariffs/.\n"
+    )
+    (folder / "scenario.resolved.toml").write_text(header + tomli_w.dumps(plain))
+
+
+def git_commit(cwd: Path | None = None) -> str:
+    """Return the git commit of the source tree (``+dirty`` if modified), or ``unknown``."""
+    here = cwd or Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    """Return the versions of Python and the packages that shape results."""
+    out = {"python": platform.python_version()}
+    for name in ("ccsim", "numpy", "pandas", "scipy", "simpy", "pyarrow", "matplotlib"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """Write ``manifest.json`` (sorted keys, UTF-8)."""
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

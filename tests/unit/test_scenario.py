@@ -132,8 +132,8 @@ def default_text(repo: Path) -> str:
     ("old", "new", "path"),
     [
         ('compare = "<"', 'comprae = "<"', "recharge.comprae"),
-        ('amount = "250"', 'amount = "-250"', "recharge.amount"),
-        ('trigger = "100"', 'trigger = "20"', "recharge.trigger"),
+        ('amount = "2000"', 'amount = "-2000"', "recharge.amount"),
+        ('trigger = "500"', 'trigger = "20"', "recharge.trigger"),
         ('poll_interval = "1h"', 'poll_interval = "1hr"', "recharge.poll_interval"),
     ],
 )
@@ -155,7 +155,7 @@ def test_cli_validate_ok(repo, capsys):
 
 
 def test_console_script_has_no_traceback(tmp_path, repo):
-    bad = write(tmp_path, default_text(repo).replace('trigger = "100"', 'trigger = "20"'))
+    bad = write(tmp_path, default_text(repo).replace('trigger = "500"', 'trigger = "20"'))
     proc = subprocess.run(
         [sys.executable, "-m", "sim", "validate", str(bad)], capture_output=True, text=True
     )

@@ -1,0 +1,718 @@
+"""The SimPy engine: traffic, rating, the credit account and the calendar, in time order.
+
+The only module that imports SimPy. SimPy schedules what is truly event-driven: payments
+completing, lots expiring, admins acting, trigger polls, month boundaries (NCE/MCA
+invoices) and the daily observer. Calls travel in batches: each local day's calls are
+drawn and rated at once (``sim.traffic``, ``sim.rating``), then the ``call_traffic``
+process walks them in time order up to the next scheduled event (``env.peek()``).
+
+Within such a stretch nothing but debits touches the balance, so the balance after each
+charge is a prefix sum. ``CreditAccount.reaction_index`` finds the first charge at which
+the account would react (an e-mail or a recharge order); the walker posts the charges
+before it together (one ledger debit per local hour), stops at that charge's instant,
+lets the account react, and goes on. Set-up checks follow from the same sums: a call
+that needs credit is refused exactly when it starts at or after the charge that took the
+balance to zero, and before the next purchase. The result is the same ledger, to the
+micro-unit, as charging every call on its own (``tests/integration`` compares the two).
+
+Pipeline order per day: draw -> rate (pools in start order) -> walk (blocking, charges,
+retries). Rating does not depend on the balance (calls that need credit at set-up never
+draw a pool), so blocking changes no other call's rating.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time as wallclock
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+import simpy
+from numpy.typing import NDArray
+
+from sim.account import CreditAccount, PostpaidAccount
+from sim.calls import CALL_TYPES, CallBatch
+from sim.ledger import LedgerError
+from sim.policies import Notification, NotificationKind
+from sim.rating import Outcome, PoolState, RatedBatch, RatingContext, Rule, rate_batch
+from sim.rng import stream
+from sim.scenario import Scenario
+from sim.tariffs import TariffBook
+from sim.traffic import Retry, TrafficModel
+from sim.units import SECONDS_PER_HOUR, Micros
+
+ProcessGenerator = Generator[simpy.Event, Any, None]
+
+# Services that draw on credits, for spend and outage reports (teams-credits.md §1).
+SERVICES: tuple[str, ...] = (
+    "toll_free",
+    "dial_out",
+    "overage",
+    "international",
+    "payg",
+    "premium",
+    "conferencing_ppm",
+    "other",
+)
+_SERVICE_OF_RULE = np.full(len(Rule), SERVICES.index("other"), dtype=np.int8)
+for _rule, _service in (
+    (Rule.TOLL_FREE_INBOUND, "toll_free"),
+    (Rule.DIAL_OUT_ZONE_A, "dial_out"),
+    (Rule.DIAL_OUT_NOT_COVERED, "dial_out"),
+    (Rule.DOMESTIC_PLAN, "overage"),
+    (Rule.INTERNATIONAL_PLAN, "international"),
+    (Rule.INTERNATIONAL_ON_DOMESTIC, "international"),
+    (Rule.PAYG_OUTBOUND, "payg"),
+    (Rule.PREMIUM_SHARED_COST, "premium"),
+    (Rule.CONF_PAY_PER_MINUTE, "conferencing_ppm"),
+):
+    _SERVICE_OF_RULE[_rule] = SERVICES.index(_service)
+
+# How each call ended up funded, for the calls summary.
+FUNDING: tuple[str, ...] = (
+    "free",
+    "pool",
+    "pool+charged",
+    "charged",
+    "blocked_balance",
+    "blocked_rule",
+    "cut_off",
+)
+_F_BLOCKED_BALANCE = FUNDING.index("blocked_balance")
+_FUNDING_OF_OUTCOME = np.array(
+    [
+        FUNDING.index(name)
+        for name in ("free", "pool", "pool+charged", "charged", "blocked_rule", "cut_off")
+    ],
+    dtype=np.int8,
+)
+assert [o.value for o in Outcome] == list(range(6))  # the table above follows Outcome
+
+
+class EngineError(RuntimeError):
+    """A broken invariant at the end of a run: a bug, reported loudly."""
+
+
+class SimpyScheduler:
+    """Run the account's callbacks as SimPy processes at the instants it asks for."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+
+    def schedule(self, at_s: float, action: Callable[[float], None]) -> None:
+        """Start a process that waits until ``at_s`` and then calls ``action``."""
+        self.env.process(deferred_action(self.env, max(0.0, at_s - self.env.now), action))
+
+
+def deferred_action(
+    env: simpy.Environment, delay_s: float, action: Callable[[float], None]
+) -> ProcessGenerator:
+    """Process: wait, then act (a payment completes, a lot expires, an admin acts)."""
+    yield env.timeout(delay_s)
+    action(env.now)
+
+
+@dataclass(slots=True)
+class BlockedCall:
+    """A call attempt refused for want of credit (balance not positive at set-up)."""
+
+    t_s: float
+    call_id: int
+    call_type: int
+    service: int
+    duration_s: float
+    amount: int
+    attempt: int
+    retried: bool
+
+
+@dataclass(slots=True)
+class DayRecord:
+    """What the daily observer saw at the end of a local day."""
+
+    day: int
+    end_s: float
+    balance: int
+    pending: int
+    auto_enabled: bool
+
+
+@dataclass(slots=True)
+class RunOutput:
+    """Raw records of one replication; ``sim.results`` turns them into tables."""
+
+    scenario: Scenario
+    replication: int
+    account: CreditAccount | None
+    postpaid: PostpaidAccount | None
+    days: list[DayRecord] = field(default_factory=list)
+    blocked: list[BlockedCall] = field(default_factory=list)
+    pool_alerts: list[Notification] = field(default_factory=list)
+    calls_summary: list[tuple[int, NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]] = (
+        field(default_factory=list)
+    )
+    """Per day: (day, calls, served seconds, charged micro-units), each an array over
+    (call type x funding)."""
+    spend: list[tuple[int, NDArray[np.int64]]] = field(default_factory=list)
+    """Per day: charged micro-units by service (charge instant's day)."""
+    charged_total: int = 0
+    uncharged_total: int = 0
+    pending_at_horizon: int = 0
+    calls_total: int = 0
+    retries_total: int = 0
+    wall_s: float = 0.0
+
+
+@dataclass(slots=True)
+class _Charges:
+    """Charges not yet posted, sorted by instant: (time, amount, service)."""
+
+    t: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    amount: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    service: NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
+
+    def merge(
+        self, t: NDArray[np.float64], amount: NDArray[np.int64], service: NDArray[np.int8]
+    ) -> None:
+        if len(t) == 0:
+            return
+        all_t = np.concatenate([self.t, t])
+        order = np.argsort(all_t, kind="stable")  # pending first on ties
+        self.t = all_t[order]
+        self.amount = np.concatenate([self.amount, amount])[order]
+        self.service = np.concatenate([self.service, service])[order]
+
+    def split(self, k: int) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int8]]:
+        head = (self.t[:k], self.amount[:k], self.service[:k])
+        self.t, self.amount, self.service = self.t[k:], self.amount[k:], self.service[k:]
+        return head
+
+
+@dataclass(slots=True)
+class _Day:
+    """One local day's rated calls as the walker sees them, in start order."""
+
+    index: int
+    start_s: float
+    end_s: float
+    batch: CallBatch
+    rated: RatedBatch
+    charge_t: NDArray[np.float64]
+    service: NDArray[np.int8]
+    funding: NDArray[np.int8]
+    attempt: NDArray[np.int64]
+    decided: NDArray[np.bool_]
+    chargeable: NDArray[np.bool_]
+    extra_blocked: NDArray[np.int64] = field(
+        default_factory=lambda: np.zeros(len(CALL_TYPES), np.int64)
+    )
+    pos: int = 0
+
+
+class World:
+    """Everything one replication needs, wired together."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        tariffs: TariffBook | None,
+        replication: int,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.replication = replication
+        self.progress = progress
+        self.env = simpy.Environment()
+        self.calendar = scenario.calendar
+        self.horizon_s = scenario.horizon_s
+        seed = scenario.simulation.seed
+        funding = scenario.funding
+        self.prepaid = funding.mode == "prepaid"
+        self.account: CreditAccount | None = None
+        self.postpaid: PostpaidAccount | None = None
+        if self.prepaid:
+            self.account = CreditAccount(
+                calendar=self.calendar,
+                recharge=scenario.recharge,
+                payment=scenario.payment,
+                admin=scenario.admin,
+                scheduler=SimpyScheduler(self.env),
+                rng_payments=stream(seed, replication, "payments"),
+                rng_admin=stream(seed, replication, "admin"),
+                expiry_months=funding.expiry_months,
+                low_balance=funding.low_balance,
+                allow_overshoot=funding.at_zero == "overshoot",
+            )
+        else:
+            self.postpaid = PostpaidAccount(self.calendar)
+        self.output = RunOutput(scenario, replication, self.account, self.postpaid)
+        self.traffic: TrafficModel | None = None
+        self.ctx: RatingContext | None = None
+        if scenario.user_groups or scenario.service_numbers:
+            if tariffs is None:
+                raise ValueError("a scenario with traffic needs its rate tables")
+            self.ctx = RatingContext(
+                tenant=scenario.tenant,
+                tariffs=tariffs,
+                calendar=self.calendar,
+                funding_mode=funding.mode,
+                hard_cap=scenario.postpaid.hard_cap and not self.prepaid,
+            )
+            self.traffic = TrafficModel(
+                scenario.traffic,
+                scenario.population,
+                self.calendar,
+                seed,
+                replication,
+                self.horizon_s,
+            )
+        self.rng_retries = stream(seed, replication, "retries")
+        self.pool_state = PoolState()
+        self.charges = _Charges()
+        self._open_day: _Day | None = None
+        self._later_batches: dict[int, list[tuple[CallBatch, NDArray[np.int64]]]] = {}
+
+    # -- set-up ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Fund the account and start the processes."""
+        f = self.scenario.funding
+        if self.account is not None:
+            self.account.start(0.0, f.initial_funds, self.scenario.initial_purchased_at_s())
+        self.env.process(daily_observer(self.env, self))
+        if self.postpaid is not None:
+            self.env.process(month_boundaries(self.env, self))
+        if self.traffic is not None:
+            self.env.process(call_traffic(self.env, self))
+
+    def run(self) -> RunOutput:
+        """Run to the horizon, check the invariants and return the raw records."""
+        t0 = wallclock.perf_counter()
+        self.start()
+        self.env.run(until=self.horizon_s)
+        # SimPy stops before the events due at the horizon: close the last day here.
+        if self._open_day is not None:
+            self.finish_day(self._open_day)
+        self.observe(self.horizon_s)
+        self.output.pending_at_horizon = int(self.charges.amount.sum())
+        self.check()
+        self.output.wall_s = wallclock.perf_counter() - t0
+        return self.output
+
+    def check(self) -> None:
+        """Check the ledger and the engine's own books; raise ``EngineError``."""
+        out = self.output
+        if self.account is not None:
+            try:
+                self.account.invariants()
+            except (LedgerError, AssertionError) as exc:
+                raise EngineError(f"ledger invariant broken: {exc}") from exc
+            led = self.account.ledger
+            if led.consumed_total != out.charged_total - out.uncharged_total:
+                raise EngineError(
+                    f"charges posted ({out.charged_total - out.uncharged_total}) differ from "
+                    f"the ledger's consumption ({led.consumed_total})"
+                )
+        if self.postpaid is not None and self.postpaid.consumed_total != out.charged_total:
+            raise EngineError("charges posted differ from the postpaid account's usage")
+        spent = sum(int(v.sum()) for _, v in out.spend)
+        if spent != out.charged_total:
+            raise EngineError("daily spend does not add up to the charges posted")
+
+    # -- the day's calls -------------------------------------------------------------
+    def day_bounds(self, day: int) -> tuple[float, float]:
+        """Return the local day's start and end, clipped to the horizon."""
+        assert self.traffic is not None
+        start, end, _ = self.traffic.day_bounds(day)
+        return start, min(end, self.horizon_s)
+
+    def prepare_day(self, day: int) -> _Day:
+        """Draw and rate one day's calls (plus retries carried over to it)."""
+        assert self.traffic is not None
+        assert self.ctx is not None
+        start_s, end_s = self.day_bounds(day)
+        batch = self.traffic.draw_day(day)
+        attempt = np.zeros(len(batch), np.int64)
+        carried = self._later_batches.pop(day, [])
+        if carried:
+            batch = CallBatch.concat([batch, *(b for b, _ in carried)])
+            attempt = np.concatenate([attempt, *(a for _, a in carried)])
+            order = np.argsort(batch.start_s, kind="stable")
+            batch, attempt = batch.take(order), attempt[order]
+        if len(batch) and batch.start_s[-1] >= end_s:  # horizon inside the day
+            keep = batch.start_s < end_s
+            batch, attempt = batch.take(keep), attempt[keep]
+        rated = rate_batch(batch, self.ctx, self.pool_state)
+        self.pool_state = rated.state
+        for alert in rated.alerts:
+            kind = (
+                NotificationKind.POOL_80 if alert.threshold_pct == 80 else NotificationKind.POOL_100
+            )
+            self.output.pool_alerts.append(
+                Notification(alert.t_s, kind, f"{alert.pool.label} {alert.month}")
+            )
+        if self.scenario.funding.charge_at == "start":
+            charge_t = batch.start_s.copy()
+        else:
+            charge_t = batch.start_s + rated.served_s
+        self.output.calls_total += len(batch)
+        return _Day(
+            index=day,
+            start_s=start_s,
+            end_s=end_s,
+            batch=batch,
+            rated=rated,
+            charge_t=charge_t,
+            service=_SERVICE_OF_RULE[rated.rule],
+            funding=_FUNDING_OF_OUTCOME[rated.outcome],
+            attempt=attempt,
+            decided=np.zeros(len(batch), dtype=bool),
+            chargeable=_is_charged(rated.outcome),
+        )
+
+    def observe(self, t_s: float) -> None:
+        """Record the balance at the end of a local day (or at the horizon)."""
+        days = self.output.days
+        if days and days[-1].end_s >= t_s:
+            return
+        acc = self.account
+        if acc is not None:
+            acc.has_credit(t_s)  # forfeit lots due by now before reading the balance
+            record = DayRecord(len(days), t_s, acc.balance, acc.pending, acc.auto_enabled)
+        else:
+            record = DayRecord(len(days), t_s, 0, 0, False)
+        days.append(record)
+
+    def finish_day(self, d: _Day) -> None:
+        """Record the day's calls summary by call type and funding."""
+        self._open_day = None
+        n_f = len(FUNDING)
+        key = d.batch.call_type.astype(np.int64) * n_f + d.funding
+        size = len(CALL_TYPES) * n_f
+        counts = np.bincount(key, minlength=size).astype(np.int64)
+        counts[np.arange(len(CALL_TYPES)) * n_f + _F_BLOCKED_BALANCE] += d.extra_blocked
+        served = np.where(d.funding == _F_BLOCKED_BALANCE, 0.0, d.rated.served_s)
+        seconds = np.bincount(key, weights=served, minlength=size).astype(np.float64)
+        charged = np.where(d.funding == _F_BLOCKED_BALANCE, 0, d.rated.amount)
+        # Money is summed exactly in integers, one funding cell at a time.
+        amounts = np.zeros(size, np.int64)
+        np.add.at(amounts, key, charged)
+        self.output.calls_summary.append((d.index, counts, seconds, amounts))
+
+    def add_retries(
+        self,
+        d: _Day,
+        rows: NDArray[np.int64],
+        at_s: NDArray[np.float64],
+        attempts: NDArray[np.int64],
+    ) -> None:
+        """Queue repeat attempts of blocked calls: later today, or on a later day."""
+        today = at_s < d.end_s
+        if today.any():
+            # Same local day, same month: the pool state cannot have changed, so the
+            # original rating stands; insert the attempts into the day's calls.
+            self._insert_today(d, rows[today], at_s[today], attempts[today])
+        for row, t, a in zip(rows[~today].tolist(), at_s[~today].tolist(),
+                             attempts[~today].tolist(), strict=True):  # fmt: skip
+            if t >= self.horizon_s:
+                continue
+            assert self.traffic is not None
+            day = self._day_of(t, d.index)
+            one = replace(d.batch.take(np.array([row])), start_s=np.array([t]))
+            self._later_batches.setdefault(day, []).append((one, np.array([a], np.int64)))
+
+    def _day_of(self, t_s: float, from_day: int) -> int:
+        assert self.traffic is not None
+        day = from_day
+        while self.traffic.day_bounds(day)[1] <= t_s:
+            day += 1
+        return day
+
+    def _insert_today(
+        self,
+        d: _Day,
+        rows: NDArray[np.int64],
+        at_s: NDArray[np.float64],
+        attempts: NDArray[np.int64],
+    ) -> None:
+        n = len(d.batch)
+        offset = d.charge_t[rows] - d.batch.start_s[rows]  # duration, or 0 if charged at start
+        batch = CallBatch.concat([d.batch, replace(d.batch.take(rows), start_s=at_s)])
+        order = np.argsort(batch.start_s, kind="stable")
+        idx = np.concatenate([np.arange(n), rows])[order]
+        d.batch = batch.take(order)
+        d.rated = _take_rated(d.rated, idx)
+        d.charge_t = np.concatenate([d.charge_t, at_s + offset])[order]
+        d.service = d.service[idx]
+        original = _FUNDING_OF_OUTCOME[d.rated.outcome]
+        d.funding = np.concatenate([d.funding, np.zeros(len(rows), np.int8)])[order]
+        fresh = order >= n
+        d.funding[fresh] = original[fresh]
+        d.attempt = np.concatenate([d.attempt, attempts])[order]
+        d.decided = np.concatenate([d.decided, np.zeros(len(rows), bool)])[order]
+        d.chargeable = _is_charged(d.rated.outcome)
+        d.pos = 0
+        d.pos = _first_undecided(d)
+        self.output.calls_total += len(rows)
+        self.output.retries_total += len(rows)
+
+
+def _first_undecided(d: _Day) -> int:
+    """Index of the first row of the day not yet decided (at or after ``d.pos``)."""
+    rest = d.decided[d.pos :]
+    i = int(np.argmin(rest)) if rest.size else 0
+    return d.pos + i if rest.size and not rest[i] else len(d.decided)
+
+
+def _is_charged(outcome: NDArray[np.int8]) -> NDArray[np.bool_]:
+    return (outcome == Outcome.CHARGED) | (outcome == Outcome.POOL_CHARGED)
+
+
+def _take_rated(r: RatedBatch, idx: NDArray[np.int64]) -> RatedBatch:
+    return replace(
+        r,
+        call_id=r.call_id[idx],
+        rule=r.rule[idx],
+        outcome=r.outcome[idx],
+        reason=r.reason[idx],
+        pool=r.pool[idx],
+        pool_s=r.pool_s[idx],
+        charged_s=r.charged_s[idx],
+        amount=r.amount[idx],
+        needs_balance_check=r.needs_balance_check[idx],
+        served_s=r.served_s[idx],
+        tariff_row=r.tariff_row[idx],
+        rate_per_min=r.rate_per_min[idx],
+        connection_fee=r.connection_fee[idx],
+        increment_s=r.increment_s[idx],
+    )
+
+
+def daily_observer(env: simpy.Environment, world: World) -> ProcessGenerator:
+    """Process: record the balance at the end of every local day."""
+    cal = world.calendar
+    t = 0.0
+    while True:
+        t = cal.to_sim(datetime.combine(cal.to_datetime(t).date() + timedelta(days=1), time()))
+        if t >= world.horizon_s:
+            return  # the engine records the horizon itself
+        yield env.timeout(t - env.now)
+        world.observe(env.now)
+
+
+def month_boundaries(env: simpy.Environment, world: World) -> ProcessGenerator:
+    """Process: issue each postpaid (NCE/MCA) invoice when its calendar month ends."""
+    assert world.postpaid is not None
+    for t in world.calendar.month_starts_s(world.horizon_s):
+        yield env.timeout(t - env.now)
+        invoice = world.postpaid.close_month(env.now)
+        world.output.pool_alerts.append(
+            Notification(env.now, NotificationKind.INVOICE_ISSUED, f"{invoice.month}")
+        )
+
+
+def call_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
+    """Process: draw, rate and walk each local day's calls in time order."""
+    assert world.traffic is not None
+    day = 0
+    while True:
+        start_s, end_s = world.day_bounds(day)
+        if start_s >= world.horizon_s:
+            break
+        d = world.prepare_day(day)
+        world._open_day = d
+        yield from walk_day(env, world, d)
+        world.finish_day(d)
+        if world.progress is not None:
+            world.progress(min(1.0, end_s / world.horizon_s))
+        day += 1
+
+
+def walk_day(env: simpy.Environment, world: World, d: _Day) -> ProcessGenerator:
+    """Walk one day's call starts and everyone's charges up to the end of the day.
+
+    Each pass covers [now, next scheduled event): calls starting there are admitted
+    (or, while the balance is not positive, refused if they need credit at set-up), and
+    the charges falling there are posted, up to the first one the account reacts to.
+    """
+    account = world.account
+    while True:
+        r = d.rated  # retries inserted into the day replace the arrays
+        chargeable = d.chargeable
+        t = env.now
+        t1 = min(env.peek(), d.end_s)
+        hi = int(np.searchsorted(d.batch.start_s, t1, side="left"))
+        window = np.arange(d.pos, hi)
+        window = window[~d.decided[window]]
+        positive = account is None or account.has_credit(t)
+        checked = r.needs_balance_check[window] if account is not None else None
+        # While the balance is not positive, calls that need credit at set-up are refused
+        # until the account reacts (nothing else can add credit before then).
+        admissible = window if positive or checked is None else window[~checked]
+        charged_rows = admissible[chargeable[admissible]]
+        pending = world.charges
+        cand_t = np.concatenate([pending.t, d.charge_t[charged_rows]])
+        cand_a = np.concatenate([pending.amount, r.amount[charged_rows]])
+        cand_s = np.concatenate([pending.service, d.service[charged_rows]])
+        owner = np.concatenate([np.full(len(pending.t), -1, np.int64), charged_rows])
+        order = np.argsort(cand_t, kind="stable")  # pending first on ties
+        cand_t, cand_a, cand_s, owner = cand_t[order], cand_a[order], cand_s[order], owner[order]
+        due = int(np.searchsorted(cand_t, t1, side="left"))
+        stop = due
+        if account is not None and due:
+            stop = account.reaction_index(account.balance - np.cumsum(cand_a[:due]))
+        reacts = stop < due
+        posted = stop + 1 if reacts else due
+        until = float(cand_t[stop]) if reacts else t1
+        # Decide the calls that start before ``until`` (and those whose charge is posted).
+        starts = d.batch.start_s[window]
+        early = window[starts < until]
+        own = owner[:posted]
+        own = own[own >= 0]
+        retry_rows, retry_at, retry_attempt = window[:0], np.zeros(0), window[:0]
+        if not (positive or checked is None):
+            refuse = early[r.needs_balance_check[early]]
+            retry_rows, retry_at, retry_attempt = _block(world, d, refuse, until)
+        d.decided[early] = True
+        d.decided[own] = True
+        # Charges not posted now stay pending if their call was admitted.
+        rest_owner = owner[posted:]
+        keep = (rest_owner < 0) | d.decided[np.maximum(rest_owner, 0)]
+        world.charges = _Charges(
+            cand_t[posted:][keep], cand_a[posted:][keep], cand_s[posted:][keep]
+        )
+        if retry_rows.size:
+            world.add_retries(d, retry_rows, retry_at, retry_attempt)
+        if reacts and until > env.now:
+            yield env.timeout(until - env.now)
+        _post(world, cand_t[:posted], cand_a[:posted], cand_s[:posted], d)
+        d.pos = _first_undecided(d)
+        if not reacts:
+            if t1 >= d.end_s:
+                if t1 > env.now:
+                    yield env.timeout(t1 - env.now)
+                return
+            # A zero wait still lets the events due now (scheduled earlier) run first.
+            yield env.timeout(t1 - env.now)
+
+
+def _block(
+    world: World, d: _Day, rows: NDArray[np.int64], until_s: float
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+    """Refuse calls for want of credit; return the repeat attempts to queue.
+
+    The balance stays non-positive until ``until_s``, so a caller who tries again before
+    then is refused again at once. Attempts are taken in time order (as they happen),
+    which fixes the order of the retry draws. Returns (row, start, attempt number) of
+    the attempts at or after ``until_s``; the caller queues them
+    (``World.add_retries``) once it no longer needs the day's row indices.
+    """
+    none = (rows[:0], np.zeros(0), np.zeros(0, np.int64))
+    if rows.size == 0:
+        return none
+    d.decided[rows] = True
+    d.funding[rows] = _F_BLOCKED_BALANCE
+    retry = world.scenario.traffic.retry
+    heap = [(float(d.batch.start_s[r]), int(r), int(d.attempt[r])) for r in rows.tolist()]
+    heapq.heapify(heap)
+    queued: list[tuple[int, float, int]] = []
+    while heap:
+        t_s, row, attempt = heapq.heappop(heap)
+        go, delay_s = retry_draw(retry, world.rng_retries, attempt)
+        world.output.blocked.append(
+            BlockedCall(
+                t_s=t_s,
+                call_id=int(d.batch.call_id[row]),
+                call_type=int(d.batch.call_type[row]),
+                service=int(d.service[row]),
+                duration_s=float(d.batch.duration_s[row]),
+                amount=int(d.rated.amount[row]),
+                attempt=attempt,
+                retried=go,
+            )
+        )
+        if attempt > int(d.attempt[row]):  # a repeat refused at once: not a row of the day
+            d.extra_blocked[int(d.batch.call_type[row])] += 1
+            world.output.calls_total += 1
+            world.output.retries_total += 1
+        if not go:
+            continue
+        again_s = t_s + delay_s
+        if again_s < until_s:
+            heapq.heappush(heap, (again_s, row, attempt + 1))
+        else:
+            queued.append((row, again_s, attempt + 1))
+    if not queued:
+        return none
+    q_rows, q_at, q_attempt = zip(*queued, strict=True)
+    return (
+        np.asarray(q_rows, np.int64),
+        np.asarray(q_at, np.float64),
+        np.asarray(q_attempt, np.int64),
+    )
+
+
+def retry_draw(retry: Retry, rng: np.random.Generator, attempt: int) -> tuple[bool, float]:
+    """Decide whether a blocked caller tries again, and after how long.
+
+    Draws one uniform and one delay per blocked attempt, in the order of the blocks,
+    whatever the outcome, so that any engine reproduces the same retries.
+    """
+    if retry.probability <= 0 or retry.max_attempts <= 0:
+        return False, 0.0
+    u = float(rng.random())
+    delay_s = retry.delay.sample(rng)
+    return (u < retry.probability and attempt < retry.max_attempts), delay_s
+
+
+def _post(
+    world: World,
+    t: NDArray[np.float64],
+    amount: NDArray[np.int64],
+    service: NDArray[np.int8],
+    d: _Day,
+) -> None:
+    """Post charges to the account: one debit per local hour (the last one exactly)."""
+    if len(t) == 0:
+        return
+    out = world.output
+    total = int(amount.sum())
+    out.charged_total += total
+    day_spend = np.zeros(len(SERVICES), np.int64)
+    np.add.at(day_spend, service, amount)
+    out.spend.append((d.index, day_spend))
+    hour = np.floor((t - d.start_s) / SECONDS_PER_HOUR).astype(np.int64)
+    cuts = np.flatnonzero(np.diff(hour)) + 1
+    starts = np.concatenate([[0], cuts])
+    sums = np.add.reduceat(amount, starts)
+    ends = np.concatenate([cuts, [len(t)]]) - 1
+    for amt, last in zip(sums.tolist(), ends.tolist(), strict=True):
+        at = float(t[last])
+        if world.account is not None:
+            result = world.account.charge(at, Micros(amt), "calls")
+            out.uncharged_total += result.uncharged
+        else:
+            assert world.postpaid is not None
+            world.postpaid.charge(at, Micros(amt), "calls")
+
+
+def run_replication(
+    scenario: Scenario,
+    tariffs: TariffBook | None,
+    replication: int = 0,
+    progress: Callable[[float], None] | None = None,
+) -> RunOutput:
+    """Run one replication of a scenario to its horizon and return its raw records."""
+    return World(scenario, tariffs, replication, progress).run()
+
+
+__all__ = [
+    "FUNDING",
+    "SERVICES",
+    "EngineError",
+    "RunOutput",
+    "World",
+    "run_replication",
+]

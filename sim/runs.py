@@ -1,0 +1,162 @@
+"""One ``ccsim run``: replications of a scenario into a new, complete run folder.
+
+A run folder holds ``manifest.json``, the scenario as given and resolved, every result
+table as Parquet (exact integer micro-units) and CSV (decimal strings), and PNG charts.
+It is written into a hidden staging folder and renamed into place at the end: an
+interrupted or failed run leaves nothing half-written, and nothing is ever overwritten.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tqdm import tqdm
+
+from sim import __version__
+from sim.experiments import run_replications, with_seed
+from sim.io import (
+    InputError,
+    LoadedScenario,
+    discard,
+    git_commit,
+    new_run_folder,
+    package_versions,
+    publish,
+    write_manifest,
+    write_resolved_scenario,
+    write_table,
+)
+from sim.results import TABLES, RunResult
+from sim.units import SECONDS_PER_DAY, format_money
+
+RESULTS_ROOT = Path("results")
+
+
+def run_and_write(
+    loaded: LoadedScenario,
+    *,
+    replications: int | None = None,
+    seed: int | None = None,
+    out: Path | None = None,
+    plots: bool = True,
+    show_progress: bool = True,
+    workers: int = 1,
+    command: Sequence[str] = (),
+) -> tuple[Path, RunResult]:
+    """Run a scenario's replications and write a new run folder; return it and the tables."""
+    scenario = with_seed(loaded.scenario, seed)
+    n = replications or scenario.simulation.replications
+    if out is not None:
+        if out.exists():
+            raise InputError(f"{out}: exists already; choose a new folder (nothing overwritten)")
+        staging, final = new_run_folder(out.parent, out.name)
+        final = out
+    else:
+        staging, final = new_run_folder(RESULTS_ROOT, loaded.name)
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    try:
+        bar = tqdm(
+            total=1000,
+            desc=f"{loaded.name}: {n} replication(s)",
+            unit="‰",
+            disable=not show_progress or None,
+            file=sys.stderr,
+            bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
+        )
+        done = 0
+
+        def progress(share: float) -> None:
+            nonlocal done
+            now = round(share * 1000)
+            if now > done:
+                bar.update(now - done)
+                done = now
+
+        with bar:
+            per_rep = run_replications(scenario, loaded.tariffs, n, progress, workers)
+        result = RunResult.from_tables(per_rep)
+        files: list[str] = []
+        for name in TABLES:
+            files += [p.name for p in write_table(result[name], staging, name)]
+        if plots:
+            from sim.plots import plot_balance, plot_spend
+
+            (staging / "plots").mkdir()
+            plot_balance(result.tables, scenario, staging / "plots" / "balance.png")
+            plot_spend(result.tables, scenario, staging / "plots" / "spend.png")
+            files += ["plots/balance.png", "plots/spend.png"]
+        write_resolved_scenario(loaded, staging)
+        write_manifest(
+            staging,
+            {
+                "tool": "ccsim",
+                "version": __version__,
+                "command": list(command),
+                "scenario": {
+                    "name": loaded.name,
+                    "file": str(loaded.path),
+                    "sha256": loaded.sha256,
+                },
+                "seed": scenario.simulation.seed,
+                "replications": n,
+                "workers": workers,
+                "horizon_s": scenario.horizon_s,
+                "git_commit": git_commit(),
+                "packages": package_versions(),
+                "started_at": started.isoformat(timespec="seconds"),
+                "wall_s": round(time.perf_counter() - t0, 3),
+                "files": sorted(
+                    [*files, "scenario.toml", "scenario.resolved.toml", "manifest.json"]
+                ),
+            },
+        )
+        staging.chmod(0o755)  # mkdtemp made it private; the run folder is not
+        publish(staging, final)
+    except BaseException:
+        discard(staging)
+        raise
+    return final, result
+
+
+def summary_lines(loaded: LoadedScenario, result: RunResult, folder: Path) -> list[str]:
+    """Return a short text summary of a run (means over replications if several)."""
+    o = result["outcomes"]
+    sc = loaded.scenario
+    cur = sc.simulation.currency
+    n = len(o)
+
+    def money(col: str) -> str:
+        if col not in o:
+            return "-"
+        return f"{format_money(round(o[col].mean()))} {cur}"
+
+    days = sc.horizon_s / SECONDS_PER_DAY
+    each = " (mean per replication)" if n > 1 else ""
+    lines = [
+        f"ccsim run: {loaded.name}, seed {int(o['seed'].iloc[0])}, {n} replication(s), "
+        f"{days:g} days, {int(o['users'].iloc[0])} users{each}",
+        f"  calls {o['calls'].mean():,.0f} ({o['retries'].mean():,.0f} retries); "
+        f"spend {money('charged_micros')} ({money('cost_per_user_month_micros')} per user-month)",
+    ]
+    if sc.funding.mode == "prepaid":
+        lines += [
+            f"  recharges: {o['recharges_requested'].mean():,.1f} requested, "
+            f"{o['recharges_settled'].mean():,.1f} settled, "
+            f"{o['recharges_declined'].mean():,.1f} declined; "
+            f"manual purchases {o['manual_purchases'].mean():,.1f}",
+            f"  bought {money('purchased_auto_micros')} auto + "
+            f"{money('purchased_manual_micros')} manual; forfeited {money('forfeited_micros')}; "
+            f"final balance {money('final_balance_micros')}",
+            f"  outages: {o['outages'].mean():,.2f} ({o['outage_hours'].mean():,.1f} h at zero); "
+            f"{o['blocked_attempts'].mean():,.1f} call attempts blocked; "
+            f"P(outage) {o['outage'].mean():.0%}",
+        ]
+    else:
+        lines.append(f"  postpaid invoices: {o['invoices'].mean():,.0f}")
+    lines.append(f"  results: {folder}/")
+    return lines

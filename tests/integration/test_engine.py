@@ -1,0 +1,171 @@
+"""Engine: batched walk == naive per-call engine, invariants, reproducibility, outages."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.engine import SERVICES, run_replication
+from sim.experiments import run_replications
+from sim.results import RunResult, tables_of
+from tests.scenario_support import REPO, merge, small_tenant, write_scenario
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from naive_engine import run_naive
+
+# Settings that make outages, declines, retries and expiries happen within weeks.
+STRESS = {
+    "simulation": {"horizon": "40d", "seed": 11},
+    "funding": {"portal_rules": False, "initial_funds": "80", "low_balance": "40"},
+    "recharge": {"trigger": "25", "amount": "40"},
+    "payment": {"decline_probability": 0.3, "card_expires": "2026-01-15", "max_retries": 1},
+    "admin": {
+        "response_delay": {"kind": "lognormal", "mean": "2d", "cv": 0.5},
+        "top_up": "50",
+        "fixes_card": False,
+    },
+    "traffic": {"retry": {"probability": 0.8, "delay": {"kind": "exponential", "mean": "1h"}}},
+}
+
+VARIANTS = {
+    "fixed": {},
+    "start-cutoff": {"funding": {"charge_at": "start", "at_zero": "cut_off"}},
+    "poll-position-multiples": {
+        "recharge": {
+            "check": "poll",
+            "poll_interval": "5h",
+            "basis": "position",
+            "max_in_flight": 2,
+            "policy": "multiples",
+        },
+        "payment": {"delay": {"kind": "exponential", "mean": "3h"}},
+    },
+    "target-expiry": {
+        "recharge": {"policy": "target", "target": "150", "compare": "<="},
+        "funding": {"expiry_months": 1},
+        "payment": {"disable_after_declines": 1},
+        "admin": {"responds_to": ["balance_zero"]},
+    },
+    "no-recharge": {"recharge": {"policy": "none"}, "admin": {"responds_to": []}},
+}
+
+
+def loaded(tmp_path, name, over):
+    return write_scenario(tmp_path, merge(merge(small_tenant(0.15), STRESS), over), name)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_batched_engine_equals_naive_per_call_engine(tmp_path, variant):
+    sc = loaded(tmp_path, variant, VARIANTS[variant])
+    fast = run_replication(sc.scenario, sc.tariffs, 0)
+    slow = run_naive(sc.scenario, sc.tariffs, 0)
+    a, b = fast.account, slow.account
+    assert fast.calls_total == slow.calls_total
+    assert fast.charged_total == slow.charged_total
+    assert [(p.requested_at_s, p.amount, p.source, p.state, p.attempts) for p in a.payments] == [
+        (p.requested_at_s, p.amount, p.source, p.state, p.attempts) for p in b.payments
+    ]
+    assert [(n.t_s, n.kind) for n in a.notifications] == [(n.t_s, n.kind) for n in b.notifications]
+    assert [(x.t_s, x.call_id, x.attempt) for x in fast.blocked] == slow.blocked
+    for total in ("purchased_total", "consumed_total", "expired_total", "balance", "debt"):
+        assert getattr(a.ledger, total) == getattr(b.ledger, total), total
+    # The stress settings must really stress: this is not a test of a quiet account.
+    if variant != "no-recharge":
+        assert len(a.payments) > 3
+    assert len(fast.blocked) > 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_invariants_hold_across_randomised_scenarios(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    over = {
+        "simulation": {"seed": int(rng.integers(1 << 30)), "horizon": "21d"},
+        "funding": {
+            "initial_funds": str(int(rng.integers(0, 200))),
+            "charge_at": str(rng.choice(["start", "end"])),
+            "at_zero": str(rng.choice(["overshoot", "cut_off"])),
+            "expiry_months": int(rng.choice([0, 1, 12])),
+        },
+        "recharge": {
+            "policy": str(rng.choice(["fixed", "target", "multiples", "none"])),
+            "trigger": str(int(rng.integers(0, 100))),
+            "amount": str(int(rng.integers(1, 150))),
+            "target": "300",
+            "compare": str(rng.choice(["<", "<="])),
+            "basis": str(rng.choice(["balance", "position"])),
+            "max_in_flight": int(rng.integers(1, 4)),
+            "check": str(rng.choice(["after_debit", "poll"])),
+        },
+        "payment": {
+            "decline_probability": float(rng.uniform(0, 0.6)),
+            "delay": {"kind": "exponential", "mean": f"{int(rng.integers(1, 600))}m"},
+        },
+    }
+    sc = loaded(tmp_path, f"r{seed}", over)
+    out = run_replication(sc.scenario, sc.tariffs, 0)  # checks the ledger itself
+    o = tables_of(out)["outcomes"].iloc[0]
+    bought = o["initial_micros"] + o["purchased_auto_micros"] + o["purchased_manual_micros"]
+    assert bought - o["consumed_micros"] - o["forfeited_micros"] == o["final_balance_micros"]
+    assert o["consumed_micros"] == o["charged_micros"] - o["uncharged_cut_off_micros"]
+
+
+def _frames_equal(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name], check_exact=True, obj=name)
+
+
+def test_same_seed_same_tables_and_other_seed_differs(tmp_path):
+    sc = loaded(tmp_path, "same", {"simulation": {"horizon": "10d"}})
+    one = tables_of(run_replication(sc.scenario, sc.tariffs, 0))
+    two = tables_of(run_replication(sc.scenario, sc.tariffs, 0))
+    _frames_equal(one, two)
+    other = tables_of(run_replication(sc.scenario, sc.tariffs, 1))
+    assert not one["calls_summary"].equals(other["calls_summary"])
+
+
+def test_worker_count_does_not_change_results(tmp_path):
+    sc = loaded(tmp_path, "workers", {"simulation": {"horizon": "12d"}})
+    serial = RunResult.from_tables(run_replications(sc.scenario, sc.tariffs, 3, workers=1))
+    pooled = RunResult.from_tables(run_replications(sc.scenario, sc.tariffs, 3, workers=2))
+    _frames_equal(serial.tables, pooled.tables)
+
+
+def test_toll_free_stops_at_zero_while_pool_covered_calls_go_on(tmp_path):
+    # teams-credits.md §5: at zero, toll-free numbers stop; included-minute calls continue.
+    over = {
+        "simulation": {"horizon": "14d"},
+        "funding": {"initial_funds": "50", "low_balance": "10"},
+        "recharge": {"policy": "none"},
+        "admin": {"responds_to": []},
+        "traffic": {"retry": {"probability": 0.0}},
+    }
+    sc = loaded(tmp_path, "outage", over)
+    t = tables_of(run_replication(sc.scenario, sc.tariffs, 0))
+    outages = t["outages"]
+    assert len(outages) == 1
+    assert bool(outages["ongoing_at_horizon"].iloc[0])
+    start = outages["start_s"].iloc[0]
+    assert outages["blocked_toll_free"].iloc[0] > 0
+    # Every refusal happened at or after the balance reached zero.
+    assert outages["blocked_calls"].iloc[0] == t["outcomes"]["blocked_attempts"].iloc[0]
+    calls = t["calls_summary"]
+    after = calls[pd.to_datetime(calls["date"]) > pd.Timestamp(outages["start"].iloc[0][:10])]
+    pool_calls = after[after["funding"] == "pool"]["calls"].sum()
+    assert pool_calls > 0  # domestic calls inside the pool continue
+    assert "blocked_balance" in set(after["funding"])
+    # Nothing that a pool covered was refused: refusals are toll-free or credit-only calls.
+    blocked = after[after["funding"] == "blocked_balance"]
+    assert set(blocked["call_type"]) <= {
+        "ucap_in",
+        "conf_in",
+        "conf_out",
+        "user_out",
+        "user_out_transfer",
+        "user_out_forwarding",
+    }
+    assert start > 0
+    assert SERVICES.index("toll_free") == 0
