@@ -77,7 +77,8 @@ def run_naive(scenario: Scenario, tariffs: TariffBook, replication: int = 0) -> 
         """Process: one call attempt, from set-up to its charge."""
         out.calls_total += 1
         rating = rate_call(c, ctx, book)
-        if rating.needs_balance_check and not account.has_credit(env.now):
+        refuse = f.refuse_at_zero and rating.needs_balance_check
+        if refuse and not account.has_credit(env.now):
             out.blocked.append((env.now, c.call_id, attempt))
             again, delay_s = retry_draw(retry, rng_retries, attempt)
             if again and c.start_s + delay_s < horizon:

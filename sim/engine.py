@@ -80,8 +80,10 @@ FUNDING: tuple[str, ...] = (
     "blocked_balance",
     "blocked_rule",
     "cut_off",
+    "charged_below_zero",
 )
 _F_BLOCKED_BALANCE = FUNDING.index("blocked_balance")
+_F_BELOW_ZERO = FUNDING.index("charged_below_zero")
 _FUNDING_OF_OUTCOME = np.array(
     [
         FUNDING.index(name)
@@ -547,7 +549,8 @@ def walk_day(env: simpy.Environment, world: World, d: _Day) -> ProcessGenerator:
         window = np.arange(d.pos, hi)
         window = window[~d.decided[window]]
         positive = account is None or account.has_credit(t)
-        checked = r.needs_balance_check[window] if account is not None else None
+        refusing = account is not None and world.scenario.funding.refuse_at_zero
+        checked = r.needs_balance_check[window] if refusing else None
         # While the balance is not positive, calls that need credit at set-up are refused
         # until the account reacts (nothing else can add credit before then).
         admissible = window if positive or checked is None else window[~checked]
@@ -572,9 +575,12 @@ def walk_day(env: simpy.Environment, world: World, d: _Day) -> ProcessGenerator:
         own = owner[:posted]
         own = own[own >= 0]
         retry_rows, retry_at, retry_attempt = window[:0], np.zeros(0), window[:0]
-        if not (positive or checked is None):
-            refuse = early[r.needs_balance_check[early]]
-            retry_rows, retry_at, retry_attempt = _block(world, d, refuse, until)
+        if not positive:
+            short = early[r.needs_balance_check[early]]
+            if refusing:
+                retry_rows, retry_at, retry_attempt = _block(world, d, short, until)
+            else:  # they go ahead on credit: a backorder, repaid by the next purchase
+                d.funding[short] = _F_BELOW_ZERO
         d.decided[early] = True
         d.decided[own] = True
         # Charges not posted now stay pending if their call was admitted.
@@ -683,8 +689,11 @@ def _post(
     day_spend = np.zeros(len(SERVICES), np.int64)
     np.add.at(day_spend, service, amount)
     out.spend.append((d.index, day_spend))
-    hour = np.floor((t - d.start_s) / SECONDS_PER_HOUR).astype(np.int64)
-    cuts = np.flatnonzero(np.diff(hour)) + 1
+    if world.scenario.simulation.debits == "per_call":
+        cuts = np.arange(1, len(t))
+    else:
+        hour = np.floor((t - d.start_s) / SECONDS_PER_HOUR).astype(np.int64)
+        cuts = np.flatnonzero(np.diff(hour)) + 1
     starts = np.concatenate([[0], cuts])
     sums = np.add.reduceat(amount, starts)
     ends = np.concatenate([cuts, [len(t)]]) - 1

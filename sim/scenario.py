@@ -37,7 +37,12 @@ _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
 @dataclass(frozen=True, slots=True)
 class Simulation:
-    """Clock, calendar and randomness of a run."""
+    """Clock, calendar and randomness of a run.
+
+    ``debits``: the ledger records call charges ``hourly`` (one debit per local hour,
+    exact at every instant the account reacts) or ``per_call`` (one debit per call: an
+    exact balance path for time averages, at the cost of a larger ledger).
+    """
 
     start: datetime
     horizon: Seconds
@@ -46,6 +51,7 @@ class Simulation:
     seed: int = 0
     replications: int = 1
     name: str = ""
+    debits: Literal["hourly", "per_call"] = "hourly"
 
     def __post_init__(self) -> None:
         try:
@@ -69,7 +75,10 @@ class Funding:
 
     ``mode``: ``prepaid`` credits (MOSA) or ``postpaid`` NCE/MCA billing in arrears.
     ``at_zero``: a call in progress when the balance runs out ``overshoot``s below zero
-    (repaid by the next lot) or is ``cut_off`` at zero. ``charge_at``: calls are charged
+    (repaid by the next lot) or is ``cut_off`` at zero. ``refuse_at_zero``: calls that
+    need credit are refused while the balance is not positive (Microsoft's rule); when
+    false they go ahead on credit and the next lot repays them (a backorder model for
+    studies). ``charge_at``: calls are charged
     at their ``end`` or at their ``start``. ``expiry_months``: lot lifetime (0: never).
     ``portal_rules``: enforce the admin portal's whole-number minimum of 50.
     """
@@ -80,6 +89,7 @@ class Funding:
     expiry_months: int = 12
     portal_rules: bool = True
     at_zero: Literal["overshoot", "cut_off"] = "overshoot"
+    refuse_at_zero: bool = True
     charge_at: Literal["end", "start"] = "end"
     low_balance: Micros | None = None
 
@@ -88,6 +98,11 @@ class Funding:
         require(0 <= self.expiry_months <= 120, "expiry_months", "must be between 0 and 120")
         if self.low_balance is not None:
             require(self.low_balance > 0, "low_balance", "must be > 0")
+        require(
+            self.refuse_at_zero or self.at_zero == "overshoot",
+            "at_zero",
+            "must be 'overshoot' when refuse_at_zero = false (calls run on credit)",
+        )
 
 
 @dataclass(frozen=True, slots=True)
