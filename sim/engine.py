@@ -576,11 +576,12 @@ def walk_day(env: simpy.Environment, world: World, d: _Day) -> ProcessGenerator:
         own = own[own >= 0]
         retry_rows, retry_at, retry_attempt = window[:0], np.zeros(0), window[:0]
         if not positive:
-            short = early[r.needs_balance_check[early]]
             if refusing:
-                retry_rows, retry_at, retry_attempt = _block(world, d, short, until)
+                refuse = early[r.needs_balance_check[early]]
+                retry_rows, retry_at, retry_attempt = _block(world, d, refuse, until)
             else:  # they go ahead on credit: a backorder, repaid by the next purchase
-                d.funding[short] = _F_BELOW_ZERO
+                late = np.concatenate([early, own])
+                d.funding[late[r.needs_balance_check[late]]] = _F_BELOW_ZERO
         d.decided[early] = True
         d.decided[own] = True
         # Charges not posted now stay pending if their call was admitted.

@@ -53,20 +53,44 @@ def plot_balance(
         ax.step(t, y, where="post", color="#1f4e79", lw=1.2, label="balance")
         expire = bal["cause"] == "expire"
         if expire.any():
-            ax.scatter(t[expire], y[expire.to_numpy()], marker="v", color="#7f7f7f", zorder=3,
-                       label="lot expired (forfeit)")  # fmt: skip
+            ax.scatter(
+                t[expire],
+                y[expire.to_numpy()],
+                marker="v",
+                color="#7f7f7f",
+                zorder=3,
+                label="lot expired (forfeit)",
+            )
         buy = bal["cause"] == "purchase"
         if buy.any():
-            ax.scatter(t[buy], y[buy.to_numpy()], marker="^", color="#2ca02c", zorder=3, s=18,
-                       label="purchase settled")  # fmt: skip
+            ax.scatter(
+                t[buy],
+                y[buy.to_numpy()],
+                marker="^",
+                color="#2ca02c",
+                zorder=3,
+                s=18,
+                label="purchase settled",
+            )
     declined = pays[pays["declined"]]
     if len(declined):
-        ax.scatter(_times(declined, "completed_at"), np.zeros(len(declined)), marker="x",
-                   color="#d62728", zorder=4, label="payment declined")  # fmt: skip
+        ax.scatter(
+            _times(declined, "completed_at"),
+            np.zeros(len(declined)),
+            marker="x",
+            color="#d62728",
+            zorder=4,
+            label="payment declined",
+        )
     r = scenario.recharge
     if scenario.funding.mode == "prepaid" and r.policy != "none":
-        ax.axhline(r.trigger / MICROS_PER_UNIT, color="#ff7f0e", ls="--", lw=1,
-                   label=f"trigger {r.compare} {r.trigger / MICROS_PER_UNIT:g} {cur}")  # fmt: skip
+        ax.axhline(
+            r.trigger / MICROS_PER_UNIT,
+            color="#ff7f0e",
+            ls="--",
+            lw=1,
+            label=f"trigger {r.compare} {r.trigger / MICROS_PER_UNIT:g} {cur}",
+        )
     ax.axhline(0, color="black", lw=0.8)
     for k, (_, row) in enumerate(outages.iterrows()):
         a = float(mdates.date2num(pd.Timestamp(row["start"][:19])))
@@ -102,8 +126,14 @@ def plot_spend(
         bottom = np.zeros(len(wide))
         for service in wide.columns:
             y = wide[service].to_numpy() / MICROS_PER_UNIT
-            ax.bar(x, y, bottom=bottom, width=1.0, label=service.replace("_", " "),
-                   color=_SERVICE_COLOURS.get(service, "#bbbbbb"))  # fmt: skip
+            ax.bar(
+                x,
+                y,
+                bottom=bottom,
+                width=1.0,
+                label=service.replace("_", " "),
+                color=_SERVICE_COLOURS.get(service, "#bbbbbb"),
+            )
             bottom += y
     else:
         ax.text(0.5, 0.5, "nothing was charged", transform=ax.transAxes, ha="center")

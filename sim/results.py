@@ -233,8 +233,7 @@ def _attempts(out: RunOutput, cal: Calendar) -> pd.DataFrame:
                     "declined": declined,
                 }
             )
-    cols = ["payment_id", "attempt", "requested_at_s", "completed_at_s", "completed_at",
-            "declined"]  # fmt: skip
+    cols = ["payment_id", "attempt", "requested_at_s", "completed_at_s", "completed_at", "declined"]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -290,8 +289,17 @@ def _outages(out: RunOutput, cal: Calendar, balance: pd.DataFrame) -> pd.DataFra
         for i, service in enumerate(SERVICES):
             row[f"blocked_{service}"] = int((blocked_service[inside] == i).sum())
         rows.append(row)
-    cols = ["outage", "start_s", "start", "end_s", "end", "hours", "ongoing_at_horizon",
-            "blocked_calls", "blocked_minutes"] + [f"blocked_{s}" for s in SERVICES]  # fmt: skip
+    cols = [
+        "outage",
+        "start_s",
+        "start",
+        "end_s",
+        "end",
+        "hours",
+        "ongoing_at_horizon",
+        "blocked_calls",
+        "blocked_minutes",
+    ] + [f"blocked_{s}" for s in SERVICES]
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -38,9 +38,33 @@ DEFAULT_OTHER = ("AE", "NG", "PH", "VN", "AR", "CL", "KE", "EG")
 
 def _business_day() -> tuple[float, ...]:
     #      0    1    2    3    4    5    6    7    8    9   10   11
-    return (0.02, 0.01, 0.01, 0.01, 0.01, 0.02, 0.05, 0.2, 0.7, 1.0, 1.0, 0.9,
-            #  12   13   14   15   16   17   18   19   20   21   22   23
-            0.7, 0.9, 1.0, 1.0, 0.9, 0.6, 0.3, 0.15, 0.08, 0.05, 0.04, 0.03)  # fmt: skip
+    return (
+        0.02,
+        0.01,
+        0.01,
+        0.01,
+        0.01,
+        0.02,
+        0.05,
+        0.2,
+        0.7,
+        1.0,
+        1.0,
+        0.9,
+        #  12   13   14   15   16   17   18   19   20   21   22   23
+        0.7,
+        0.9,
+        1.0,
+        1.0,
+        0.9,
+        0.6,
+        0.3,
+        0.15,
+        0.08,
+        0.05,
+        0.04,
+        0.03,
+    )
 
 
 _BUSINESS_WEEKEND = tuple(0.08 * w for w in _business_day())
@@ -659,8 +683,9 @@ class TrafficModel:
         home_code = self._country[home]
         profile = self.traffic.profile(meetings.profile)
         total_w = float(weights.sum()) * usage
-        m_start = self._arrivals(rng, profile, meetings.per_organiser_week / 7.0, total_w,
-                                 day_index)  # fmt: skip
+        m_start = self._arrivals(
+            rng, profile, meetings.per_organiser_week / 7.0, total_w, day_index
+        )
         n = len(m_start)
         organiser = self._user_offset[g] + self._pick_users(rng, g, len(weights), n)
         p = np.asarray(meetings.scheduled_weights) / sum(meetings.scheduled_weights)
@@ -685,12 +710,21 @@ class TrafficModel:
             if kind == "in":
                 toll_free = rng.random(k) < meetings.toll_free_share
                 number = np.where(toll_free, _NT[NumberType.TOLL_FREE], _NT[NumberType.TOLL])
-                parts.add(organiser[idx], g, home_code, home_code, number.astype(np.int8),
-                          _CT[CallType.CONF_IN], start, stay)  # fmt: skip
+                parts.add(
+                    organiser[idx],
+                    g,
+                    home_code,
+                    home_code,
+                    number.astype(np.int8),
+                    _CT[CallType.CONF_IN],
+                    start,
+                    stay,
+                )
             else:
                 dest, number = self._destinations(rng, meetings.dial_out_destinations, home, k)
-                parts.add(organiser[idx], g, home_code, dest, number, _CT[CallType.CONF_OUT],
-                          start, stay)  # fmt: skip
+                parts.add(
+                    organiser[idx], g, home_code, dest, number, _CT[CallType.CONF_OUT], start, stay
+                )
 
     def _draw_service(
         self,
