@@ -31,6 +31,15 @@ def _parser() -> argparse.ArgumentParser:
     p_validate.add_argument("files", nargs="+", metavar="FILE", help="scenario .toml files")
     p_validate.add_argument("-q", "--quiet", action="store_true", help="print nothing if valid")
 
+    p_theory = sub.add_parser(
+        "validate-theory",
+        help="compare the simulator with closed forms; write validation.md and a figure",
+    )
+    p_theory.add_argument(
+        "--out", default="docs", metavar="DIR", help="folder for the report (default: docs)"
+    )
+    p_theory.add_argument("--quick", action="store_true", help="fewer replications")
+
     p_run = sub.add_parser("run", help="simulate a scenario and write a new run folder")
     p_run.add_argument("scenario", metavar="SCENARIO", help="scenario .toml file")
     p_run.add_argument(
@@ -111,6 +120,21 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _validate_theory(args: argparse.Namespace) -> int:
+    from sim.validation import write_report
+
+    report, checks = write_report(Path(args.out), quick=args.quick)
+    for c in checks:
+        mark = "ok " if c.ok else "OUT"
+        print(
+            f"{mark} {c.quantity:38s} theory {c.theory:10.5g}  simulated {c.simulated:10.5g}  "
+            f"[{c.low:.5g}, {c.high:.5g}]  {c.parameters}"
+        )
+    inside = sum(c.ok for c in checks)
+    print(f"{inside} of {len(checks)} within their 99.9 % intervals; report: {report}")
+    return EXIT_OK if inside == len(checks) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ccsim`` command; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -119,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args.files, args.quiet)
         if args.command == "run":
             return _run(args)
+        if args.command == "validate-theory":
+            return _validate_theory(args)
     except InputError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
