@@ -26,8 +26,8 @@ import heapq
 import time as wallclock
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
-from typing import Any
+from datetime import date, datetime, time, timedelta
+from typing import Any, Protocol
 
 import numpy as np
 import simpy
@@ -92,6 +92,21 @@ _FUNDING_OF_OUTCOME = np.array(
     dtype=np.int8,
 )
 assert [o.value for o in Outcome] == list(range(6))  # the table above follows Outcome
+
+
+class TrafficSource(Protocol):
+    """Where the calls come from: synthetic traffic, or recorded calls to replay.
+
+    Days are local calendar days counted from the scenario's start.
+    """
+
+    def day_bounds(self, day_index: int) -> tuple[float, float, date]:
+        """Return (start_s, end_s, local date) of local day ``day_index``."""
+        ...
+
+    def draw_day(self, day_index: int) -> CallBatch:
+        """Return the calls that start on local day ``day_index``, sorted by start."""
+        ...
 
 
 class EngineError(RuntimeError):
@@ -223,6 +238,7 @@ class World:
         tariffs: TariffBook | None,
         replication: int,
         progress: Callable[[float], None] | None = None,
+        traffic: TrafficSource | None = None,
     ) -> None:
         self.scenario = scenario
         self.replication = replication
@@ -251,9 +267,9 @@ class World:
         else:
             self.postpaid = PostpaidAccount(self.calendar)
         self.output = RunOutput(scenario, replication, self.account, self.postpaid)
-        self.traffic: TrafficModel | None = None
+        self.traffic: TrafficSource | None = traffic
         self.ctx: RatingContext | None = None
-        if scenario.user_groups or scenario.service_numbers:
+        if traffic is not None or scenario.user_groups or scenario.service_numbers:
             if tariffs is None:
                 raise ValueError("a scenario with traffic needs its rate tables")
             self.ctx = RatingContext(
@@ -263,14 +279,15 @@ class World:
                 funding_mode=funding.mode,
                 hard_cap=scenario.postpaid.hard_cap and not self.prepaid,
             )
-            self.traffic = TrafficModel(
-                scenario.traffic,
-                scenario.population,
-                self.calendar,
-                seed,
-                replication,
-                self.horizon_s,
-            )
+            if self.traffic is None:
+                self.traffic = TrafficModel(
+                    scenario.traffic,
+                    scenario.population,
+                    self.calendar,
+                    seed,
+                    replication,
+                    self.horizon_s,
+                )
         self.rng_retries = stream(seed, replication, "retries")
         self.pool_state = PoolState()
         self.charges = _Charges()
@@ -713,9 +730,13 @@ def run_replication(
     tariffs: TariffBook | None,
     replication: int = 0,
     progress: Callable[[float], None] | None = None,
+    traffic: TrafficSource | None = None,
 ) -> RunOutput:
-    """Run one replication of a scenario to its horizon and return its raw records."""
-    return World(scenario, tariffs, replication, progress).run()
+    """Run one replication of a scenario to its horizon and return its raw records.
+
+    ``traffic`` replaces the scenario's synthetic traffic (for example recorded calls).
+    """
+    return World(scenario, tariffs, replication, progress, traffic).run()
 
 
 __all__ = [
@@ -723,6 +744,7 @@ __all__ = [
     "SERVICES",
     "EngineError",
     "RunOutput",
+    "TrafficSource",
     "World",
     "run_replication",
 ]

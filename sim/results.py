@@ -382,7 +382,8 @@ def _outcomes(out: RunOutput, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         "blocked_attempts": len(blocked),
         "blocked_calls_lost": sum(1 for x in blocked if not x.retried),
         "blocked_minutes": sum(x.duration_s for x in blocked) / 60.0,
-        "outage": bool(len(blocked)) or bool(len(outages)),
+        # An outage: the balance was at zero and a credit-funded call was refused.
+        "outage": bool(len(blocked)),
         "outages": len(outages),
         "outage_hours": float(outages["hours"].sum()) if len(outages) else 0.0,
     }
