@@ -18,7 +18,7 @@ import simpy
 from sim.account import CreditAccount
 from sim.calls import Call, CallBatch
 from sim.engine import SimpyScheduler, retry_draw
-from sim.rating import Outcome, PoolBook, RatingContext, rate_call
+from sim.rating import Outcome, PoolBook, Rating, RatingContext, rate_call
 from sim.rng import stream
 from sim.scenario import Scenario
 from sim.tariffs import TariffBook
@@ -73,17 +73,20 @@ def run_naive(scenario: Scenario, tariffs: TariffBook, replication: int = 0) -> 
     rng_retries = stream(seed, replication, "retries")
     retry = scenario.traffic.retry
 
-    def call(c: Call, attempt: int) -> ProcessGenerator:
-        """Process: one call attempt, from set-up to its charge."""
+    def call(c: Call, attempt: int, first: Rating | None = None) -> ProcessGenerator:
+        """Process: one call attempt, from set-up to its charge.
+
+        A repeat attempt keeps the rating of the first (as in ``sim.engine``).
+        """
         out.calls_total += 1
-        rating = rate_call(c, ctx, book)
+        rating = first if first is not None else rate_call(c, ctx, book)
         refuse = f.refuse_at_zero and rating.needs_balance_check
         if refuse and not account.has_credit(env.now):
             out.blocked.append((env.now, c.call_id, attempt))
             again, delay_s = retry_draw(retry, rng_retries, attempt)
             if again and c.start_s + delay_s < horizon:
                 yield env.timeout(delay_s)
-                env.process(call(replace(c, start_s=env.now), attempt + 1))
+                env.process(call(replace(c, start_s=env.now), attempt + 1, rating))
             return
         if rating.outcome not in (Outcome.CHARGED, Outcome.POOL_CHARGED):
             return

@@ -292,7 +292,8 @@ class World:
         self.pool_state = PoolState()
         self.charges = _Charges()
         self._open_day: _Day | None = None
-        self._later_batches: dict[int, list[tuple[CallBatch, NDArray[np.int64]]]] = {}
+        # Repeat attempts landing on later days: (calls, their first rating, attempt).
+        self._later: dict[int, list[tuple[CallBatch, RatedBatch, NDArray[np.int64]]]] = {}
 
     # -- set-up ------------------------------------------------------------------------
     def start(self) -> None:
@@ -354,12 +355,6 @@ class World:
         start_s, end_s = self.day_bounds(day)
         batch = self.traffic.draw_day(day)
         attempt = np.zeros(len(batch), np.int64)
-        carried = self._later_batches.pop(day, [])
-        if carried:
-            batch = CallBatch.concat([batch, *(b for b, _ in carried)])
-            attempt = np.concatenate([attempt, *(a for _, a in carried)])
-            order = np.argsort(batch.start_s, kind="stable")
-            batch, attempt = batch.take(order), attempt[order]
         if len(batch) and batch.start_s[-1] >= end_s:  # horizon inside the day
             keep = batch.start_s < end_s
             batch, attempt = batch.take(keep), attempt[keep]
@@ -377,7 +372,7 @@ class World:
         else:
             charge_t = batch.start_s + rated.served_s
         self.output.calls_total += len(batch)
-        return _Day(
+        d = _Day(
             index=day,
             start_s=start_s,
             end_s=end_s,
@@ -390,6 +385,9 @@ class World:
             decided=np.zeros(len(batch), dtype=bool),
             chargeable=_is_charged(rated.outcome),
         )
+        for calls, ratings, attempts in self._later.pop(day, []):
+            self._insert(d, calls, ratings, attempts)
+        return d
 
     def observe(self, t_s: float) -> None:
         """Record the balance at the end of a local day (or at the horizon)."""
@@ -427,20 +425,31 @@ class World:
         at_s: NDArray[np.float64],
         attempts: NDArray[np.int64],
     ) -> None:
-        """Queue repeat attempts of blocked calls: later today, or on a later day."""
+        """Queue repeat attempts of blocked calls: later today, or on a later day.
+
+        A repeat attempt keeps the rating of the first: it needs credit at set-up, so it
+        draws no pool, and rating it once keeps every call's rating independent of the
+        recharge policy (so a sweep can rate the traffic once and replay it).
+        """
+        keep = at_s < self.horizon_s
+        rows, at_s, attempts = rows[keep], at_s[keep], attempts[keep]
+        if rows.size == 0:
+            return
+        calls = replace(d.batch.take(rows), start_s=at_s)
+        ratings = _retry_ratings(d.rated, rows)
         today = at_s < d.end_s
+        if today.all():
+            self._insert(d, calls, ratings, attempts)
+            return
         if today.any():
-            # Same local day, same month: the pool state cannot have changed, so the
-            # original rating stands; insert the attempts into the day's calls.
-            self._insert_today(d, rows[today], at_s[today], attempts[today])
-        for row, t, a in zip(rows[~today].tolist(), at_s[~today].tolist(),
-                             attempts[~today].tolist(), strict=True):  # fmt: skip
-            if t >= self.horizon_s:
-                continue
-            assert self.traffic is not None
-            day = self._day_of(t, d.index)
-            one = replace(d.batch.take(np.array([row])), start_s=np.array([t]))
-            self._later_batches.setdefault(day, []).append((one, np.array([a], np.int64)))
+            idx = np.flatnonzero(today)
+            self._insert(d, calls.take(idx), _take_rated(ratings, idx), attempts[idx])
+        for k in np.flatnonzero(~today).tolist():
+            day = self._day_of(float(at_s[k]), d.index)
+            one = np.array([k])
+            self._later.setdefault(day, []).append(
+                (calls.take(one), _take_rated(ratings, one), attempts[one])
+            )
 
     def _day_of(self, t_s: float, from_day: int) -> int:
         assert self.traffic is not None
@@ -449,33 +458,62 @@ class World:
             day += 1
         return day
 
-    def _insert_today(
-        self,
-        d: _Day,
-        rows: NDArray[np.int64],
-        at_s: NDArray[np.float64],
-        attempts: NDArray[np.int64],
+    def _insert(
+        self, d: _Day, calls: CallBatch, ratings: RatedBatch, attempts: NDArray[np.int64]
     ) -> None:
-        n = len(d.batch)
-        offset = d.charge_t[rows] - d.batch.start_s[rows]  # duration, or 0 if charged at start
-        batch = CallBatch.concat([d.batch, replace(d.batch.take(rows), start_s=at_s)])
+        """Insert repeat attempts (with their ratings) into a day, in start order."""
+        if self.scenario.funding.charge_at == "start":
+            charge_t = calls.start_s.copy()
+        else:
+            charge_t = calls.start_s + ratings.served_s
+        batch = CallBatch.concat([d.batch, calls])
         order = np.argsort(batch.start_s, kind="stable")
-        idx = np.concatenate([np.arange(n), rows])[order]
         d.batch = batch.take(order)
-        d.rated = _take_rated(d.rated, idx)
-        d.charge_t = np.concatenate([d.charge_t, at_s + offset])[order]
-        d.service = d.service[idx]
-        original = _FUNDING_OF_OUTCOME[d.rated.outcome]
-        d.funding = np.concatenate([d.funding, np.zeros(len(rows), np.int8)])[order]
-        fresh = order >= n
-        d.funding[fresh] = original[fresh]
+        d.rated = _take_rated(_concat_rated(d.rated, ratings), order)
+        d.charge_t = np.concatenate([d.charge_t, charge_t])[order]
+        d.service = np.concatenate([d.service, _SERVICE_OF_RULE[ratings.rule]])[order]
+        d.funding = np.concatenate([d.funding, _FUNDING_OF_OUTCOME[ratings.outcome]])[order]
         d.attempt = np.concatenate([d.attempt, attempts])[order]
-        d.decided = np.concatenate([d.decided, np.zeros(len(rows), bool)])[order]
+        d.decided = np.concatenate([d.decided, np.zeros(len(calls), bool)])[order]
         d.chargeable = _is_charged(d.rated.outcome)
         d.pos = 0
         d.pos = _first_undecided(d)
-        self.output.calls_total += len(rows)
-        self.output.retries_total += len(rows)
+        self.output.calls_total += len(calls)
+        self.output.retries_total += len(calls)
+
+
+def _retry_ratings(rated: RatedBatch, rows: NDArray[np.int64]) -> RatedBatch:
+    """Return the ratings of calls tried again: as first rated.
+
+    Pool and tariff indices are cleared: they index tables of the day of the first try.
+    """
+    r = _take_rated(rated, rows)
+    return replace(
+        r,
+        pool=np.full(len(rows), -1, np.int32),
+        tariff_row=np.full(len(rows), -1, np.int64),
+    )
+
+
+def _concat_rated(a: RatedBatch, b: RatedBatch) -> RatedBatch:
+    """Append rows ``b`` (whose pool and tariff indices are -1) to ``a``."""
+    return replace(
+        a,
+        call_id=np.concatenate([a.call_id, b.call_id]),
+        rule=np.concatenate([a.rule, b.rule]),
+        outcome=np.concatenate([a.outcome, b.outcome]),
+        reason=np.concatenate([a.reason, b.reason]),
+        pool=np.concatenate([a.pool, b.pool]),
+        pool_s=np.concatenate([a.pool_s, b.pool_s]),
+        charged_s=np.concatenate([a.charged_s, b.charged_s]),
+        amount=np.concatenate([a.amount, b.amount]),
+        needs_balance_check=np.concatenate([a.needs_balance_check, b.needs_balance_check]),
+        served_s=np.concatenate([a.served_s, b.served_s]),
+        tariff_row=np.concatenate([a.tariff_row, b.tariff_row]),
+        rate_per_min=np.concatenate([a.rate_per_min, b.rate_per_min]),
+        connection_fee=np.concatenate([a.connection_fee, b.connection_fee]),
+        increment_s=np.concatenate([a.increment_s, b.increment_s]),
+    )
 
 
 def _first_undecided(d: _Day) -> int:
