@@ -184,31 +184,40 @@ class CreditAccount:
         self._expire(t_s)
         return self.ledger.balance > 0
 
+    def reaction_thresholds(self) -> list[tuple[int, bool]]:
+        """Return the debit totals at which the account would react, from now on.
+
+        Each pair ``(v, strict)`` says: after a run of debits totalling ``x`` (with no
+        other event in between), the account reacts (an e-mail or a recharge order) at
+        the first debit with ``x > v`` when ``strict``, else ``x >= v``. These mirror
+        what ``charge`` does after each debit.
+        """
+        out: list[tuple[int, bool]] = []
+        balance = self.ledger.balance
+        if balance > 0:
+            out.append((balance, False))  # balance_zero: balance - x <= 0
+        low = self.low_balance
+        if low is not None and balance >= low:
+            out.append((balance - low, True))  # low_balance: balance - x < low
+        r = self.recharge
+        if r.check == "after_debit" and self.auto_enabled and self.in_flight < r.max_in_flight:
+            value = balance + self.pending if r.basis == "position" else balance
+            out.append((value - r.trigger, r.compare == "<"))  # trigger: value - x < trigger
+        return out
+
     def reaction_index(self, balances_after: NDArray[np.int64]) -> int:
         """Return the first of a run of debits at which the account would react.
 
         ``balances_after`` are the balances after each debit of a run with no other event
-        in between (so never increasing). Reacting means what ``charge`` would do after
-        that debit: an e-mail (zero or low balance) or a recharge order. Returns
-        ``len(balances_after)`` when none would react. The batched engine posts the
-        debits before that index together, which is then exactly the same as posting
-        them one by one.
+        in between (so never increasing). Returns ``len(balances_after)`` when none would
+        react. The batched engine posts the debits before that index together, which is
+        then exactly the same as posting them one by one.
         """
         n = len(balances_after)
-        if n == 0:
-            return 0
+        debited = self.ledger.balance - balances_after
         first = n
-        before = self.ledger.balance
-        if before > 0:
-            first = min(first, _first(balances_after <= 0, n))
-        low = self.low_balance
-        if low is not None and before >= low:
-            first = min(first, _first(balances_after < low, n))
-        r = self.recharge
-        if r.check == "after_debit" and self.auto_enabled and self.in_flight < r.max_in_flight:
-            value = balances_after + self.pending if r.basis == "position" else balances_after
-            hit = value < r.trigger if r.compare == "<" else value <= r.trigger
-            first = min(first, _first(hit, n))
+        for v, strict in self.reaction_thresholds():
+            first = min(first, _first(debited > v if strict else debited >= v, n))
         return first
 
     # -- operations ------------------------------------------------------------------
@@ -368,6 +377,8 @@ class CreditAccount:
 
 def _first(mask: NDArray[np.bool_], n: int) -> int:
     """Index of the first True in ``mask``, or ``n``."""
+    if n == 0:
+        return 0
     i = int(np.argmax(mask))
     return i if mask[i] else n
 

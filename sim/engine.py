@@ -109,6 +109,25 @@ class TrafficSource(Protocol):
         ...
 
 
+class RatedTraffic:
+    """A replication's calls, drawn and rated once, served again to every policy.
+
+    Ratings never depend on the recharge policy (refused calls draw no pool and repeat
+    attempts keep their first rating), so a sweep draws and rates each replication's
+    traffic once and replays it against every setting: common random numbers, and the
+    work of drawing and rating is not repeated. The first run fills the cache.
+    """
+
+    def __init__(self) -> None:
+        self._days: dict[int, tuple[CallBatch, RatedBatch]] = {}
+
+    def day(self, day: int, world: World) -> tuple[CallBatch, RatedBatch]:
+        """Return the day's calls and ratings, drawing and rating them the first time."""
+        if day not in self._days:
+            self._days[day] = world.draw_and_rate(day)
+        return self._days[day]
+
+
 class EngineError(RuntimeError):
     """A broken invariant at the end of a run: a bug, reported loudly."""
 
@@ -239,9 +258,11 @@ class World:
         replication: int,
         progress: Callable[[float], None] | None = None,
         traffic: TrafficSource | None = None,
+        rated: RatedTraffic | None = None,
     ) -> None:
         self.scenario = scenario
         self.replication = replication
+        self.rated_traffic = rated
         self.progress = progress
         self.env = simpy.Environment()
         self.calendar = scenario.calendar
@@ -353,13 +374,11 @@ class World:
         assert self.traffic is not None
         assert self.ctx is not None
         start_s, end_s = self.day_bounds(day)
-        batch = self.traffic.draw_day(day)
+        if self.rated_traffic is not None:
+            batch, rated = self.rated_traffic.day(day, self)
+        else:
+            batch, rated = self.draw_and_rate(day)
         attempt = np.zeros(len(batch), np.int64)
-        if len(batch) and batch.start_s[-1] >= end_s:  # horizon inside the day
-            keep = batch.start_s < end_s
-            batch, attempt = batch.take(keep), attempt[keep]
-        rated = rate_batch(batch, self.ctx, self.pool_state)
-        self.pool_state = rated.state
         for alert in rated.alerts:
             kind = (
                 NotificationKind.POOL_80 if alert.threshold_pct == 80 else NotificationKind.POOL_100
@@ -388,6 +407,18 @@ class World:
         for calls, ratings, attempts in self._later.pop(day, []):
             self._insert(d, calls, ratings, attempts)
         return d
+
+    def draw_and_rate(self, day: int) -> tuple[CallBatch, RatedBatch]:
+        """Draw a day's calls (those before the horizon) and rate them in start order."""
+        assert self.traffic is not None
+        assert self.ctx is not None
+        _, end_s = self.day_bounds(day)
+        batch = self.traffic.draw_day(day)
+        if len(batch) and batch.start_s[-1] >= end_s:  # horizon inside the day
+            batch = batch.take(batch.start_s < end_s)
+        rated = rate_batch(batch, self.ctx, self.pool_state)
+        self.pool_state = rated.state
+        return batch, rated
 
     def observe(self, t_s: float) -> None:
         """Record the balance at the end of a local day (or at the horizon)."""
@@ -745,8 +776,11 @@ def _post(
     day_spend = np.zeros(len(SERVICES), np.int64)
     np.add.at(day_spend, service, amount)
     out.spend.append((d.index, day_spend))
-    if world.scenario.simulation.debits == "per_call":
+    mode = world.scenario.simulation.debits
+    if mode == "per_call":
         cuts = np.arange(1, len(t))
+    elif mode == "per_event":
+        cuts = np.zeros(0, np.int64)
     else:
         hour = np.floor((t - d.start_s) / SECONDS_PER_HOUR).astype(np.int64)
         cuts = np.flatnonzero(np.diff(hour)) + 1
@@ -769,18 +803,22 @@ def run_replication(
     replication: int = 0,
     progress: Callable[[float], None] | None = None,
     traffic: TrafficSource | None = None,
+    rated: RatedTraffic | None = None,
 ) -> RunOutput:
     """Run one replication of a scenario to its horizon and return its raw records.
 
-    ``traffic`` replaces the scenario's synthetic traffic (for example recorded calls).
+    ``traffic`` replaces the scenario's synthetic traffic (for example recorded calls);
+    ``rated`` caches the drawn and rated calls across runs of the same replication with
+    different policy settings (see ``RatedTraffic``).
     """
-    return World(scenario, tariffs, replication, progress, traffic).run()
+    return World(scenario, tariffs, replication, progress, traffic, rated).run()
 
 
 __all__ = [
     "FUNDING",
     "SERVICES",
     "EngineError",
+    "RatedTraffic",
     "RunOutput",
     "TrafficSource",
     "World",

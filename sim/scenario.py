@@ -40,8 +40,10 @@ class Simulation:
     """Clock, calendar and randomness of a run.
 
     ``debits``: the ledger records call charges ``hourly`` (one debit per local hour,
-    exact at every instant the account reacts) or ``per_call`` (one debit per call: an
-    exact balance path for time averages, at the cost of a larger ledger).
+    exact at every instant the account reacts), ``per_call`` (one debit per call: an
+    exact balance path, at the cost of a larger ledger) or ``per_event`` (one debit per
+    stretch between events: the fewest entries, used by sweeps). Balances at every
+    event, e-mail and recharge are the same in all three.
     """
 
     start: datetime
@@ -51,7 +53,7 @@ class Simulation:
     seed: int = 0
     replications: int = 1
     name: str = ""
-    debits: Literal["hourly", "per_call"] = "hourly"
+    debits: Literal["hourly", "per_call", "per_event"] = "hourly"
 
     def __post_init__(self) -> None:
         try:

@@ -50,6 +50,7 @@ VARIANTS = {
         "admin": {"responds_to": ["balance_zero"]},
     },
     "no-recharge": {"recharge": {"policy": "none"}, "admin": {"responds_to": []}},
+    "per-event": {"simulation": {"debits": "per_event"}},
     "backorders-per-call": {
         "funding": {"refuse_at_zero": False},
         "simulation": {"debits": "per_call"},
