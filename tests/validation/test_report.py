@@ -16,6 +16,7 @@ def test_report_lists_every_check_and_marks_misses(tmp_path, monkeypatch):
         validation, "trigger_curves", lambda replications: {"fill": [good], "lost": [bad]}
     )
     report, checks = validation.write_report(tmp_path, quick=True)
+    assert len(checks) == 2
     text = report.read_text()
     assert "| fill rate |" in text
     assert "**NO**" in text
