@@ -2,7 +2,8 @@
 
 Two paths with identical results: ``rate_call`` rates one ``Call`` against a mutable
 ``PoolBook`` (readable, for tests), ``rate_batch`` rates a time-sorted ``CallBatch``
-with numpy, drawing pools by cumulative sums per (pool, calendar month).
+with numpy: rule, tariff and fixed outcome come from lookup tables built once per context
+(and batch code tables), and pools are drawn by cumulative sums per (pool, calendar month).
 
 Rules (teams-credits.md; each is a ``Rule`` member citing its section):
 
@@ -194,6 +195,24 @@ class Route:
     pool: PoolKey | None = None
 
 
+class _RatingCache:
+    """Lookup tables derived from one ``RatingContext``, built lazily, reused by batches.
+
+    ``routes`` holds the ``_Routes`` per (groups, countries) code tables, ``pools`` the
+    size and linked pair of each pool key met. All of it follows from the immutable
+    context, so a cache pickles as an empty one (see ``__reduce__``).
+    """
+
+    __slots__ = ("pools", "routes")
+
+    def __init__(self) -> None:
+        self.routes: dict[tuple[tuple[str, ...], tuple[str, ...]], _Routes] = {}
+        self.pools: dict[PoolKey, tuple[int, LinkKey | None]] = {}
+
+    def __reduce__(self) -> tuple[type[_RatingCache], tuple[()]]:
+        return (_RatingCache, ())
+
+
 @dataclass(frozen=True, slots=True)
 class RatingContext:
     """Everything rating needs besides the calls and the pool state.
@@ -210,6 +229,9 @@ class RatingContext:
     hard_cap: bool = False
     pool_increment_s: int = SECONDS_PER_MINUTE
     on_unratable: Literal["raise", "block"] = "raise"
+    _cache: _RatingCache = field(
+        default_factory=_RatingCache, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.funding_mode not in ("prepaid", "postpaid"):
@@ -631,19 +653,20 @@ class RatedBatch:
 
 
 # --- Vectorised path ---------------------------------------------------------------------
+#
+# Everything about a call except the pool state is a function of its *cell*: the
+# (holder, call type, number type, destination) combination of the batch's code tables
+# (the holder fixes the usage country). ``_build_routes`` rates every cell once per
+# context and code tables with the rules of ``route_call``; ``rate_batch`` then looks the
+# calls' cells up, and only calls whose route draws a pool go through ``_draw_pools``.
 
 _CT = {t: i for i, t in enumerate(CALL_TYPES)}
 _NT = {t: i for i, t in enumerate(NUMBER_TYPES)}
 _PLAN_NAMES = tuple(CALLING_PLANS)
 _CONF_NAMES = tuple(CONFERENCING)
-_ALLOWANCES: tuple[str, ...] = tuple(
-    sorted(
-        {p.domestic_allowance() for p in CALLING_PLANS.values() if p.has_pools}
-        | {p.international_allowance() for p in CALLING_PLANS.values() if p.international_min}
-        | {c.allowance() for c in CONFERENCING.values() if c.dial_out_min_per_assigned}
-    )
-)
 _NO_CLOSE = np.iinfo(np.int64).max
+_MAX_CACHED_ROUTES = 16
+"""Code-table pairs whose ``_Routes`` a context keeps (a traffic model uses one)."""
 
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
@@ -655,9 +678,15 @@ def _codes(rules: frozenset[Rule] | Mapping[Rule, Reason]) -> list[int]:
 
 def _ceil_to(x: NDArray[np.float64], step: IntArray | int, covered: IntArray | int = 0) -> IntArray:
     """Round ``x - covered`` up to multiples of ``step``, as ``tariffs.billable_seconds``."""
-    k = np.ceil((x - covered) / step)
-    k += covered + k * step < x
-    return k.astype(np.int64) * step
+    k = np.subtract(x, covered)
+    k /= step
+    np.ceil(k, out=k)
+    reached = k * step
+    reached += covered
+    k += reached < x
+    out = k.astype(np.int64)
+    out *= step
+    return out
 
 
 def _month_starts(cal: Calendar, first_s: float, last_s: float) -> NDArray[np.float64]:
@@ -667,48 +696,207 @@ def _month_starts(cal: Calendar, first_s: float, last_s: float) -> NDArray[np.fl
     return np.array(starts, dtype=np.float64)
 
 
-@dataclass(frozen=True, slots=True)
-class _Holders:
-    """Per-call holder attributes of a batch."""
+def _stable_order(keys: NDArray[np.integer[Any]]) -> IntArray:
+    """Return the stable argsort of non-negative ``keys``.
 
-    plan: IntArray
-    conf: IntArray
-    addon: BoolArray
+    Keys below 2**15 are sorted as int16, which numpy radix-sorts in linear time.
+    """
+    if len(keys) and int(keys.max()) < 2**15:
+        return np.argsort(keys.astype(np.int16), kind="stable")
+    return np.argsort(keys, kind="stable")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Routes:
+    """Rule, tariff, static outcome and pool of every cell of a batch's code tables.
+
+    Cell ``((group * n_call_types + call_type) * n_number_types + number_type) *
+    n_countries + dest_country`` (see ``cells``). ``outcome`` and ``reason`` are final
+    for cells that draw no pool; for pooled cells they hold the outcome of a call the
+    pool no longer admits (charged, or blocked from set-up). A table has groups x 27 x
+    countries cells: a few thousand for a typical tenant.
+    """
+
+    n_countries: int
+    holder_country: NDArray[np.int16]
+    """Per group: code of the holder's usage country; -1 when not in the code table."""
     refusal: NDArray[np.int8]
+    """Per group: ``Reason`` the holder cannot be charged (``Reason.NONE`` if it can)."""
+    rule: NDArray[np.int8]
+    """The cell's ``Rule``; -1 when the call type does not fit the holder's kind."""
+    outcome: NDArray[np.int8]
+    reason: NDArray[np.int8]
+    unratable: BoolArray | None
+    """Chargeable cells that no tariff row prices; None when there are none."""
+    tariff_row: IntArray
+    """Global row into ``tariff_rows`` of priced cells; -1 otherwise."""
+    pool_class: NDArray[np.int32]
+    """Code into ``pool_classes`` of priced cells whose route draws a pool; -1 otherwise."""
+    per_user: BoolArray | None
+    """Pooled cells drawing a per-subscriber pool (MCOPSTN8); None when there are none."""
+    pool_classes: tuple[PoolKey, ...]
+    """Pools without member, sorted by (allowance, scope) like the batch's ``pool_keys``."""
+    tariff_rows: tuple[Tariff, ...]
+    row_rate: IntArray
+    row_fee: IntArray
+    row_increment: IntArray
+    """Rate, fee and increment per global tariff row, plus a trailing 0 that row -1 picks."""
+
+    def cells(self, batch: CallBatch) -> IntArray:
+        """Return the cell of every call of ``batch`` (built for its code tables)."""
+        # int32 arithmetic is cheaper; 2**31 cells would not fit in memory anyway.
+        cell = batch.group.astype(np.int32)
+        cell *= len(CALL_TYPES)
+        cell += batch.call_type
+        cell *= len(NUMBER_TYPES)
+        cell += batch.number_type
+        cell *= self.n_countries
+        cell += batch.dest_country
+        return cell.astype(np.intp)
 
 
-def _holder_columns(batch: CallBatch, ctx: RatingContext) -> _Holders:
-    holders = [ctx.tenant.holder(name) for name in batch.groups]
-    country_index = {c: i for i, c in enumerate(batch.countries)}
-    h = batch.group
-    service = np.array([x.is_service for x in holders], dtype=bool)[h]
-    country = np.array([country_index.get(x.usage_country, -1) for x in holders], np.int64)[h]
-    is_service_type = np.isin(batch.call_type, [_CT[t] for t in _SERVICE_TYPES])
-    bad = np.flatnonzero((is_service_type != service) | (country != batch.usage_country))
-    if len(bad):
-        call = batch.call(int(bad[0]))
-        _check_holder(
-            call.call_type, ctx.tenant.holder(call.group), call.usage_country, call.call_id
-        )
-    return _Holders(
-        plan=np.array([_PLAN_NAMES.index(x.plan.name) for x in holders], np.int64)[h],
-        conf=np.array([_CONF_NAMES.index(x.conferencing.name) for x in holders], np.int64)[h],
-        addon=np.array([x.dial_out_us_ca_unlimited for x in holders], dtype=bool)[h],
-        refusal=np.array([ctx.charge_refusal(x) for x in holders], dtype=np.int8)[h],
+def _routes(ctx: RatingContext, batch: CallBatch) -> _Routes:
+    """Return the cell tables for the code tables of ``batch``, cached on ``ctx``."""
+    cache = ctx._cache.routes
+    key = (batch.groups, batch.countries)
+    routes = cache.get(key)
+    if routes is None:
+        if len(cache) >= _MAX_CACHED_ROUTES:
+            cache.clear()
+        routes = cache[key] = _build_routes(ctx, *key)
+    return routes
+
+
+def _pool_info(ctx: RatingContext, key: PoolKey) -> tuple[int, LinkKey | None]:
+    """Return the monthly size in seconds and the linked pair of a pool, cached on ``ctx``."""
+    info = ctx._cache.pools.get(key)
+    if info is None:
+        info = ctx._cache.pools[key] = (ctx.tenant.pool_size_s(key), ctx.tenant.link_of(key))
+    return info
+
+
+def _pool_class(holder: Holder, rule: Rule) -> PoolKey:
+    """Return the pool a pooled rule draws for ``holder``, member -1 (see ``route_call``)."""
+    if rule is Rule.DIAL_OUT_ZONE_A:
+        return PoolKey(TENANT_SCOPE, holder.conferencing.allowance())
+    scope = pool_country(holder.usage_country)
+    if rule is Rule.DOMESTIC_PLAN:
+        return PoolKey(scope, holder.plan.domestic_allowance())
+    return PoolKey(scope, holder.plan.international_allowance())
+
+
+def _build_routes(
+    ctx: RatingContext, groups: tuple[str, ...], countries: tuple[str, ...]
+) -> _Routes:
+    """Rate every cell of the code tables ``groups`` and ``countries`` (see ``_Routes``)."""
+    holders = [ctx.tenant.holder(name) for name in groups]
+    country_index = {c: i for i, c in enumerate(countries)}
+    shape = (len(groups), len(CALL_TYPES), len(NUMBER_TYPES), len(countries))
+    g, ct, nt, dc = (axis.ravel() for axis in np.indices(shape, dtype=np.int64))
+    holder_country = np.array([country_index.get(x.usage_country, -1) for x in holders], np.int16)
+    refusal = np.array([ctx.charge_refusal(x) for x in holders], dtype=np.int8)
+    plan = np.array([_PLAN_NAMES.index(x.plan.name) for x in holders], np.int64)[g]
+    conf = np.array([_CONF_NAMES.index(x.conferencing.name) for x in holders], np.int64)[g]
+    addon = np.array([x.dial_out_us_ca_unlimited for x in holders], dtype=bool)[g]
+    service = np.array([x.is_service for x in holders], dtype=bool)[g]
+    # A holder whose usage country is not in the table has no valid cells: its calls
+    # fail the usage-country check before any lookup, so its -1 code does no harm here.
+    uc = holder_country.astype(np.int64)[g]
+    rule = _rule_cells(ct, nt, uc, dc, plan, conf, addon, countries)
+    rule[np.isin(ct, [_CT[t] for t in _SERVICE_TYPES]) != service] = -1
+
+    # The rate table of each chargeable route, as in ``route_call``.
+    code = {name: i for i, name in enumerate(TABLE_NAMES)}
+    is_tf = nt == _NT[NumberType.TOLL_FREE]
+    ppm = rule == Rule.CONF_PAY_PER_MINUTE
+    table = np.full(len(rule), -1, dtype=np.int64)
+    table[rule == Rule.TOLL_FREE_INBOUND] = code["toll_free"]
+    table[np.isin(rule, _codes(_OUTBOUND_TABLE_RULES))] = code["outbound"]
+    table[np.isin(rule, [int(Rule.DIAL_OUT_ZONE_A), int(Rule.DIAL_OUT_NOT_COVERED)])] = code[
+        "dial_out"
+    ]
+    table[ppm & (ct == _CT[CallType.CONF_OUT])] = code["dial_out"]
+    table[ppm & (ct == _CT[CallType.CONF_IN]) & is_tf] = code["toll_free"]
+    table[ppm & (ct == _CT[CallType.CONF_IN]) & ~is_tf] = code["dial_in"]
+    tables = ctx.tariffs.tables()
+    rows = tuple(r for t in tables for r in t.rows)
+    offsets = np.cumsum([0] + [len(t.rows) for t in tables])
+    needed = table >= 0
+    row = np.full(len(rule), -1, dtype=np.int64)
+    if needed.any():
+        grid = np.stack([t.lookup_grid(countries) for t in tables]).astype(np.int64)
+        tb = table[needed]
+        local = grid[tb, dc[needed], nt[needed]]
+        row[needed] = np.where(local >= 0, offsets[tb] + local, -1)
+    unratable = needed & (row < 0)
+    priced = needed & ~unratable
+
+    # Outcome and reason without a pool (pooled cells: once the pool is used up).
+    cell_refusal = refusal[g]
+    can_charge = cell_refusal == Reason.NONE
+    outcome = np.full(len(rule), Outcome.FREE, dtype=np.int8)
+    outcome[priced & can_charge] = Outcome.CHARGED
+    outcome[priced & ~can_charge] = Outcome.BLOCKED
+    reason = np.where(priced & ~can_charge, cell_refusal, np.int8(Reason.NONE)).astype(np.int8)
+    for block_rule, block_reason in _BLOCK_RULES.items():
+        hit = rule == block_rule
+        outcome[hit] = Outcome.BLOCKED
+        reason[hit] = block_reason
+    outcome[unratable] = Outcome.BLOCKED
+    reason[unratable] = Reason.NO_TARIFF
+
+    # Pools: one class per (holder, pooled rule), numbered in (allowance, scope) order.
+    pooled = np.isin(rule, _codes(_POOL_RULES)) & priced
+    n_rules = len(Rule)
+    pairs = np.unique(g[pooled] * n_rules + rule[pooled]).tolist()
+    bases = {p: _pool_class(holders[p // n_rules], Rule(p % n_rules)) for p in pairs}
+    pool_classes = tuple(sorted(set(bases.values()), key=lambda k: (k.allowance, k.scope)))
+    class_of = np.full(len(groups) * n_rules, -1, dtype=np.int32)
+    for p, base in bases.items():
+        class_of[p] = pool_classes.index(base)
+    pool_class = np.full(len(rule), -1, dtype=np.int32)
+    pool_class[pooled] = class_of[g[pooled] * n_rules + rule[pooled]]
+    plan_pooled = np.array([CALLING_PLANS[p].pooled for p in _PLAN_NAMES])[plan]
+    per_user = pooled & (rule == Rule.DOMESTIC_PLAN) & ~plan_pooled
+
+    return _Routes(
+        n_countries=len(countries),
+        holder_country=holder_country,
+        refusal=refusal,
+        rule=rule,
+        outcome=outcome,
+        reason=reason,
+        unratable=unratable if unratable.any() else None,
+        tariff_row=row,
+        pool_class=pool_class,
+        per_user=per_user if per_user.any() else None,
+        pool_classes=pool_classes,
+        tariff_rows=rows,
+        # A trailing zero row prices "no tariff" as 0, so the arrays index without masks.
+        row_rate=np.array([r.rate_per_min for r in rows] + [0], dtype=np.int64),
+        row_fee=np.array([r.connection_fee for r in rows] + [0], dtype=np.int64),
+        row_increment=np.array([r.increment_s for r in rows] + [0], dtype=np.int64),
     )
 
 
-def _rule_column(batch: CallBatch, hc: _Holders) -> NDArray[np.int8]:
-    """Return each call's ``Rule``, with the conditions in ``route_call``'s order."""
-    ct, nt, uc, dc = batch.call_type, batch.number_type, batch.usage_country, batch.dest_country
-    countries = batch.countries
+def _rule_cells(
+    ct: IntArray,
+    nt: IntArray,
+    uc: IntArray,
+    dc: IntArray,
+    plan: IntArray,
+    conf: IntArray,
+    addon: BoolArray,
+    countries: tuple[str, ...],
+) -> NDArray[np.int8]:
+    """Return each cell's ``Rule``, with the conditions in ``route_call``'s order."""
     plans = [CALLING_PLANS[p] for p in _PLAN_NAMES]
     confs = [CONFERENCING[c] for c in _CONF_NAMES]
-    p_outbound = np.array([p.outbound for p in plans])[hc.plan]
-    p_metered = np.array([p.metered for p in plans])[hc.plan]
-    p_intl = np.array([p.international_min > 0 for p in plans])[hc.plan]
-    no_conf = ~np.array([c.licensed for c in confs])[hc.conf]
-    ppm = np.array([c.metered for c in confs])[hc.conf]
+    p_outbound = np.array([p.outbound for p in plans])[plan]
+    p_metered = np.array([p.metered for p in plans])[plan]
+    p_intl = np.array([p.international_min > 0 for p in plans])[plan]
+    no_conf = ~np.array([c.licensed for c in confs])[conf]
+    ppm = np.array([c.metered for c in confs])[conf]
     c_nanp = np.array([c in NANP_DOMESTIC for c in countries], dtype=bool)
     zone_a = np.array([c in ZONE_A for c in countries], dtype=bool)[dc]
     addon_dest = np.array([c in DIAL_OUT_ADDON_COUNTRIES for c in countries], dtype=bool)[dc]
@@ -729,7 +917,7 @@ def _rule_column(batch: CallBatch, hc: _Holders) -> NDArray[np.int8]:
         (conf_out & no_conf, Rule.NO_CONFERENCING),
         (conf_out & ppm, Rule.CONF_PAY_PER_MINUTE),
         (conf_out & is_prem, Rule.DIAL_OUT_NOT_COVERED),
-        (conf_out & hc.addon & addon_dest, Rule.DIAL_OUT_US_CA_ADDON),
+        (conf_out & addon & addon_dest, Rule.DIAL_OUT_US_CA_ADDON),
         (conf_out & zone_a, Rule.DIAL_OUT_ZONE_A),
         (conf_out, Rule.DIAL_OUT_NOT_COVERED),
         (out & ~p_outbound, Rule.NO_CALLING_PLAN),
@@ -743,188 +931,177 @@ def _rule_column(batch: CallBatch, hc: _Holders) -> NDArray[np.int8]:
     return rule.astype(np.int8)
 
 
-@dataclass(frozen=True, slots=True)
-class _Tariffs:
-    """Per-call tariff lookups of a batch."""
-
-    row: IntArray  # global row into ``rows``; -1 for none
-    rows: tuple[Tariff, ...]
-    needed: BoolArray  # the route can be charged, so it needs a tariff
-    rate: IntArray
-    fee: IntArray
-    increment: IntArray
-
-
-def _tariff_columns(batch: CallBatch, rule: NDArray[np.int8], ctx: RatingContext) -> _Tariffs:
-    n = len(batch)
-    nt, dc, ct = batch.number_type, batch.dest_country, batch.call_type
-    code = {name: i for i, name in enumerate(TABLE_NAMES)}
-    is_tf = nt == _NT[NumberType.TOLL_FREE]
-    ppm = rule == Rule.CONF_PAY_PER_MINUTE
-    table = np.full(n, -1, dtype=np.int64)
-    table[rule == Rule.TOLL_FREE_INBOUND] = code["toll_free"]
-    table[np.isin(rule, _codes(_OUTBOUND_TABLE_RULES))] = code["outbound"]
-    table[np.isin(rule, [int(Rule.DIAL_OUT_ZONE_A), int(Rule.DIAL_OUT_NOT_COVERED)])] = code[
-        "dial_out"
-    ]
-    table[ppm & (ct == _CT[CallType.CONF_OUT])] = code["dial_out"]
-    table[ppm & (ct == _CT[CallType.CONF_IN]) & is_tf] = code["toll_free"]
-    table[ppm & (ct == _CT[CallType.CONF_IN]) & ~is_tf] = code["dial_in"]
-    tables = ctx.tariffs.tables()
-    rows = tuple(r for t in tables for r in t.rows)
-    offsets = np.cumsum([0] + [len(t.rows) for t in tables])
-    needed = table >= 0
-    row = np.full(n, -1, dtype=np.int64)
-    if needed.any():
-        grid = np.stack([t.lookup_grid(batch.countries) for t in tables]).astype(np.int64)
-        tb = table[needed]
-        local = grid[tb, dc[needed], nt[needed]]
-        row[needed] = np.where(local >= 0, offsets[tb] + local, -1)
-    # A trailing zero row prices "no tariff" as 0, so the arrays index without masks.
-    rate = np.array([r.rate_per_min for r in rows] + [0], dtype=np.int64)[row]
-    fee = np.array([r.connection_fee for r in rows] + [0], dtype=np.int64)[row]
-    inc = np.array([r.increment_s for r in rows] + [0], dtype=np.int64)[row]
-    return _Tariffs(row, rows, needed, rate, fee, inc)
+def _check_holders(
+    batch: CallBatch, routes: _Routes, rule: NDArray[np.int8], ctx: RatingContext
+) -> None:
+    """Raise ValueError (see ``_check_holder``) at the first call not fitting its holder."""
+    bad = (rule < 0) | (routes.holder_country.take(batch.group) != batch.usage_country)
+    if bad.any():
+        call = batch.call(int(np.argmax(bad)))
+        _check_holder(
+            call.call_type, ctx.tenant.holder(call.group), call.usage_country, call.call_id
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class _Draws:
-    """Pool drawdown of a batch."""
+    """Pool drawdown of a batch.
+
+    ``pool`` and ``pool_s`` have a row per call. ``pos`` lists the positions of the
+    pooled calls in draw order (by pool and month, then call order); ``avail_s`` (the
+    seconds left in the call's pool at its set-up), ``demand_s`` and ``drawn_s`` follow it.
+    """
 
     pool: NDArray[np.int32]
     pool_s: IntArray
-    avail_s: IntArray  # seconds left in the call's pool at its set-up
+    pos: IntArray
+    avail_s: IntArray
     demand_s: IntArray
+    drawn_s: IntArray
     keys: tuple[PoolKey, ...]
     alerts: tuple[PoolAlert, ...]
     state: PoolState
 
 
+def _pool_identities(
+    batch: CallBatch, pidx: IntArray, pool_class: NDArray[np.int32], cell: IntArray, routes: _Routes
+) -> tuple[tuple[PoolKey, ...], NDArray[np.integer[Any]]]:
+    """Return the pools the calls at ``pidx`` draw, sorted, and each call's code into them.
+
+    Keys sort by (allowance, scope, member): by class, then member (-1: shared).
+    """
+    if routes.per_user is not None:
+        per_user = routes.per_user[cell[pidx]]
+        if per_user.any():
+            member = np.where(per_user, batch.subscriber_id[pidx], -1)
+            members, m_code = np.unique(member, return_inverse=True)
+            n_members = len(members)
+            ident = pool_class.astype(np.int64) * n_members + m_code
+            id_uniq, id_code = np.unique(ident, return_inverse=True)
+            keys = tuple(
+                PoolKey(base.scope, base.allowance, int(members[u % n_members]))
+                for u in id_uniq.tolist()
+                for base in [routes.pool_classes[u // n_members]]
+            )
+            return keys, id_code
+    # Shared pools only: one per class; mark the classes present instead of sorting.
+    present = np.bincount(pool_class, minlength=len(routes.pool_classes)) > 0
+    keys = tuple(k for k, p in zip(routes.pool_classes, present.tolist(), strict=True) if p)
+    if len(keys) == len(present):
+        return keys, pool_class
+    return keys, (np.cumsum(present) - 1)[pool_class]
+
+
 def _draw_pools(
     batch: CallBatch,
-    rule: NDArray[np.int8],
-    pooled: BoolArray,
-    hc: _Holders,
+    pidx: IntArray,
+    pool_class: NDArray[np.int32],
+    cell: IntArray,
+    routes: _Routes,
     ctx: RatingContext,
     state: PoolState,
 ) -> _Draws:
-    """Draw pools in call order by cumulative sums per (pool, month); see ``PoolBook``."""
+    """Draw pools in call order by cumulative sums per (pool, month); see ``PoolBook``.
+
+    ``pidx`` holds the positions of the calls that draw a pool, ``pool_class`` their
+    ``_Routes.pool_class``. Each (pool, month) group is a run of the calls sorted by group;
+    per-group values are spread over their runs with ``np.repeat``.
+    """
     n = len(batch)
-    tenant, cal = ctx.tenant, ctx.calendar
+    cal = ctx.calendar
     pool_s = np.zeros(n, dtype=np.int64)
-    avail_s = np.zeros(n, dtype=np.int64)
-    demand_s = np.zeros(n, dtype=np.int64)
     pool_code = np.full(n, -1, dtype=np.int32)
+    pos = avail = d = draw = np.zeros(0, dtype=np.int64)
     if n == 0:
-        return _Draws(pool_code, pool_s, avail_s, demand_s, (), (), state)
+        return _Draws(pool_code, pool_s, pos, avail, d, draw, (), (), state)
     start = batch.start_s
     months = _month_starts(cal, float(start[0]), float(start[-1]))
-    month = np.searchsorted(months, start, side="right") - 1
     last_month = len(months) - 1
     same_month = state.month_start_s == months[last_month]
     used_out = dict(state.used_s) if same_month else {}
     closed_out = set(state.closed) if same_month else set()
-    pidx = np.flatnonzero(pooled)
     keys: tuple[PoolKey, ...] = ()
     alerts: list[PoolAlert] = []
     if len(pidx):
-        # Pool identity per pooled call: (allowance, scope, member) → code into ``keys``.
-        scopes = sorted({pool_country(c) for c in batch.countries} | {TENANT_SCOPE})
-        scope_code = {s: i for i, s in enumerate(scopes)}
-        c_scope = np.array([scope_code[pool_country(c)] for c in batch.countries], np.int64)
-        allow_code = {a: i for i, a in enumerate(_ALLOWANCES)}
-        plans = [CALLING_PLANS[p] for p in _PLAN_NAMES]
-        dom = np.array([allow_code.get(p.domestic_allowance(), -1) for p in plans])
-        intl = np.array([allow_code.get(p.international_allowance(), -1) for p in plans])
-        conf = np.array([allow_code.get(CONFERENCING[c].allowance(), -1) for c in _CONF_NAMES])
-        per_user = ~np.array([p.pooled for p in plans])
-        r, plan = rule[pidx], hc.plan[pidx]
-        is_conf = r == Rule.DIAL_OUT_ZONE_A
-        allowance = np.where(
-            is_conf, conf[hc.conf[pidx]], np.where(r == Rule.DOMESTIC_PLAN, dom[plan], intl[plan])
-        )
-        scope = np.where(is_conf, scope_code[TENANT_SCOPE], c_scope[batch.usage_country[pidx]])
-        member = np.where((r == Rule.DOMESTIC_PLAN) & per_user[plan], batch.subscriber_id[pidx], -1)
-        members, m_code = np.unique(member, return_inverse=True)
-        n_scopes, n_members = len(scopes), len(members)
-        ident = (allowance * n_scopes + scope) * n_members + m_code
-        id_uniq, id_code = np.unique(ident, return_inverse=True)
-        keys = tuple(
-            PoolKey(
-                scopes[(u // n_members) % n_scopes],
-                _ALLOWANCES[u // n_members // n_scopes],
-                int(members[u % n_members]),
-            )
-            for u in id_uniq.tolist()
-        )
+        keys, id_code = _pool_identities(batch, pidx, pool_class, cell, routes)
         pool_code[pidx] = id_code
-        key_size = np.array([tenant.pool_size_s(k) for k in keys], dtype=np.int64)
-        links = [tenant.link_of(k) for k in keys]
+        info = [_pool_info(ctx, k) for k in keys]
+        key_size = np.array([size for size, _ in info], dtype=np.int64)
+        links = [link for _, link in info]
         link_names = sorted({lk for lk in links if lk is not None})
         key_link = np.array([link_names.index(lk) if lk else -1 for lk in links], np.int64)
 
         # (pool, month) groups, each in call order (stable sort).
         n_months = len(months)
-        group_key = id_code.astype(np.int64) * n_months + month[pidx]
-        order = np.argsort(group_key, kind="stable")
-        pos = pidx[order]  # batch position of each sorted call
-        sk = group_key[order]
-        first = np.ones(len(sk), dtype=bool)
-        first[1:] = sk[1:] != sk[:-1]
-        grp = np.cumsum(first) - 1
-        g_start = np.flatnonzero(first)
-        g_end = np.append(g_start[1:], len(sk)) - 1
-        g_key, g_month = sk[g_start] // n_months, sk[g_start] % n_months
+        group_key = id_code
+        if n_months > 1:
+            month = np.searchsorted(months, start[pidx], "right") - 1
+            group_key = id_code.astype(np.int64) * n_months + month
+        pos = pidx[_stable_order(group_key)]  # batch position of each sorted call
+        counts = np.bincount(group_key)
+        g_val = np.flatnonzero(counts)
+        counts = counts[g_val]
+        g_end = np.cumsum(counts) - 1
+        g_start = g_end - counts + 1
+        g_key, g_month = g_val // n_months, g_val % n_months
         g_size = key_size[g_key]
         g_link = key_link[g_key]
         # Usage carried in from earlier batches counts in the state's own month only.
-        g_used0 = np.zeros(len(g_start), dtype=np.int64)
-        g_closed0 = np.zeros(len(g_start), dtype=bool)
+        g_used0 = np.zeros(len(g_val), dtype=np.int64)
+        g_closed0 = np.zeros(len(g_val), dtype=bool)
         if state.month_start_s is not None:
             for gi in np.flatnonzero(months[g_month] == state.month_start_s).tolist():
                 g_used0[gi] = state.used_s.get(keys[g_key[gi]], 0)
                 lk = links[g_key[gi]]
                 g_closed0[gi] = lk is not None and lk in state.closed
 
+        # Seconds left at each call: size - carried usage - what earlier calls asked for.
         d = _ceil_to(batch.duration_s[pos], ctx.pool_increment_s)
         excl = np.cumsum(d) - d
-        asked_before = excl - excl[g_start][grp]
-        avail = np.maximum(g_size[grp] - g_used0[grp] - asked_before, 0)
-        avail[g_closed0[grp]] = 0
+        avail = np.repeat(g_size - g_used0 + excl[g_start], counts) - excl
+        np.maximum(avail, 0, out=avail)
+        if g_closed0.any():
+            avail[np.repeat(g_closed0, counts)] = 0
 
         # §2.2 "whichever is reached first": the first call to use up either linked pool
         # closes both for the rest of the month.
         close_at = np.full(max(len(link_names), 1) * n_months, _NO_CLOSE, dtype=np.int64)
-        linked = g_link[grp] >= 0
-        if linked.any():
-            lm = np.where(linked, g_link[grp] * n_months + g_month[grp], 0)
+        if (g_link >= 0).any():
+            linked = np.repeat(g_link >= 0, counts)
+            lm = np.repeat(np.where(g_link >= 0, g_link * n_months + g_month, 0), counts)
             exhausts = linked & (avail > 0) & (d >= avail)
             np.minimum.at(close_at, lm[exhausts], pos[exhausts])
             avail[linked & (pos > close_at[lm])] = 0
 
         draw = np.minimum(d, avail)
-        used_excl = np.cumsum(draw) - draw
-        used_before = g_used0[grp] + used_excl - used_excl[g_start][grp]
-        used_after = used_before + draw
-        pool_s[pos], avail_s[pos], demand_s[pos] = draw, avail, d
+        pool_s[pos] = draw
+        # Usage after each call: carried + drawn by the group's calls up to it.
+        used_after = np.cumsum(draw)
+        g_base = g_used0 - (used_after[g_start] - draw[g_start])
+        used_after += np.repeat(g_base, counts)
+        g_total = used_after[g_end]
 
-        # Alerts at 80 % and 100 % (§3), stamped when the threshold minute is used.
-        size = g_size[grp]
+        # Alerts at 80 % and 100 % (§3), stamped when the threshold minute is used: usage
+        # never decreases within a group, so the first call reaching it crosses it.
         for pct in ALERT_THRESHOLDS_PCT:
-            crossed = (used_before * 100 < pct * size) & (pct * size <= used_after * 100)
-            for j in np.flatnonzero(crossed & (size > 0)).tolist():
+            threshold = pct * g_size
+            crossed = (g_used0 * 100 < threshold) & (threshold <= g_total * 100) & (g_size > 0)
+            for gi in np.flatnonzero(crossed).tolist():
+                thr = int(threshold[gi])
+                lo, hi = int(g_start[gi]), int(g_end[gi]) + 1
+                j = lo + int(np.searchsorted(used_after[lo:hi], -(-thr // 100)))
                 t0 = float(start[pos[j]])
                 alerts.append(
                     PoolAlert(
-                        t_s=t0 + (int(pct * size[j]) / 100 - int(used_before[j])),
-                        pool=keys[g_key[grp[j]]],
+                        t_s=t0 + (thr / 100 - int(used_after[j] - draw[j])),
+                        pool=keys[g_key[gi]],
                         month=cal.month_label(t0),
                         threshold_pct=pct,
                     )
                 )
         # Carry the last month's usage and closures into the state for the next batch.
         for gi in np.flatnonzero(g_month == last_month).tolist():
-            key, total = keys[g_key[gi]], int(used_after[g_end[gi]])
+            key, total = keys[g_key[gi]], int(g_total[gi])
             if total > 0:
                 used_out[key] = total
             lk = links[g_key[gi]]
@@ -939,7 +1116,7 @@ def _draw_pools(
         last_start_s=float(start[-1]),
     )
     alerts.sort(key=PoolAlert.sort_key)
-    return _Draws(pool_code, pool_s, avail_s, demand_s, keys, tuple(alerts), new_state)
+    return _Draws(pool_code, pool_s, pos, avail, d, draw, keys, tuple(alerts), new_state)
 
 
 def rate_batch(batch: CallBatch, ctx: RatingContext, state: PoolState | None = None) -> RatedBatch:
@@ -948,6 +1125,9 @@ def rate_batch(batch: CallBatch, ctx: RatingContext, state: PoolState | None = N
     ``state`` is the pool state left by earlier batches (fresh pools when None); the
     result's ``state`` continues from this batch. The batch must be sorted by ``start_s``
     (``CallBatch.sorted_by_start``); calls with equal starts draw pools in batch order.
+
+    Rules, tariffs and the outcome of calls that draw no pool are looked up per cell
+    (``_Routes``, built once per context and code tables); only pooled calls are drawn.
     """
     state = state or PoolState()
     if not batch.is_time_sorted():
@@ -957,56 +1137,64 @@ def rate_batch(batch: CallBatch, ctx: RatingContext, state: PoolState | None = N
             f"calls must be rated in start order: batch starts at {batch.start_s[0]}, "
             f"before the last rated call at {state.last_start_s}"
         )
-    hc = _holder_columns(batch, ctx)
-    rule = _rule_column(batch, hc)
-    tc = _tariff_columns(batch, rule, ctx)
-    unratable = tc.needed & (tc.row < 0)
-    if unratable.any() and ctx.on_unratable == "raise":
-        idx = np.flatnonzero(unratable)
-        shown = "; ".join(
-            f"call {c.call_id}: {c.dest_country} {c.number_type.value} ({Rule(int(rule[i])).name})"
-            for i in idx[:3].tolist()
-            for c in [batch.call(i)]
-        )
-        raise UnratableCallError(
-            f"{len(idx)} call(s) priced by no rate-table row, e.g. {shown}; "
-            "add the country, a zone or a 'default' row"
-        )
-    priced = tc.needed & ~unratable
-    pooled = np.isin(rule, _codes(_POOL_RULES)) & priced
-    dr = _draw_pools(batch, rule, pooled, hc, ctx, state)
+    routes = _routes(ctx, batch)
+    cell = routes.cells(batch)
+    rule = routes.rule[cell]
+    _check_holders(batch, routes, rule, ctx)
+    if routes.unratable is not None and ctx.on_unratable == "raise":
+        unratable = routes.unratable[cell]
+        if unratable.any():
+            idx = np.flatnonzero(unratable)
+            shown = "; ".join(
+                f"call {c.call_id}: {c.dest_country} {c.number_type.value} "
+                f"({Rule(int(rule[i])).name})"
+                for i in idx[:3].tolist()
+                for c in [batch.call(i)]
+            )
+            raise UnratableCallError(
+                f"{len(idx)} call(s) priced by no rate-table row, e.g. {shown}; "
+                "add the country, a zone or a 'default' row"
+            )
+    outcome = routes.outcome[cell]
+    reason = routes.reason[cell]
+    pool_class = routes.pool_class[cell]
+    pidx = np.flatnonzero(pool_class >= 0)
+    dr = _draw_pools(batch, pidx, pool_class[pidx], cell, routes, ctx, state)
 
-    can_charge = hc.refusal == Reason.NONE
-    admitted = pooled & (dr.avail_s > 0)
-    covered = admitted & (dr.pool_s >= dr.demand_s)
-    overrun = admitted & ~covered
-    from_setup = priced & ~admitted
-    charged = (overrun | from_setup) & can_charge
-    refused = (overrun | from_setup) & ~can_charge
-
-    outcome = np.full(len(batch), Outcome.FREE, dtype=np.int8)
-    outcome[covered] = Outcome.POOL
-    outcome[overrun & can_charge] = Outcome.POOL_CHARGED
-    outcome[overrun & ~can_charge] = Outcome.CUT_OFF
-    outcome[from_setup & can_charge] = Outcome.CHARGED
-    outcome[from_setup & ~can_charge] = Outcome.BLOCKED
-    reason = np.where(refused, hc.refusal, np.int8(Reason.NONE)).astype(np.int8)
-    for block_rule, block_reason in _BLOCK_RULES.items():
-        hit = rule == block_rule
-        outcome[hit] = Outcome.BLOCKED
-        reason[hit] = block_reason
-    outcome[unratable] = Outcome.BLOCKED
-    reason[unratable] = Reason.NO_TARIFF
+    cut = dr.pos[:0]
+    if len(dr.pos):
+        # A call its pool admits is covered, split (pool, then charged) or cut off.
+        admitted = dr.avail_s > 0
+        split = admitted & (dr.drawn_s < dr.demand_s)
+        outcome[dr.pos[admitted]] = Outcome.POOL
+        outcome[dr.pos[split]] = Outcome.POOL_CHARGED
+        if routes.refusal.any():
+            refusal = routes.refusal.take(batch.group[dr.pos])
+            cut_off = split & (refusal != Reason.NONE)
+            cut = dr.pos[cut_off]
+            outcome[cut] = Outcome.CUT_OFF
+            reason[dr.pos[admitted]] = Reason.NONE
+            reason[cut] = refusal[cut_off]
 
     dur = batch.duration_s
+    tariff_row = routes.tariff_row[cell]
+    rate = routes.row_rate[tariff_row]
+    fee = routes.row_fee[tariff_row]
+    increment = routes.row_increment[tariff_row]
+    from_setup = outcome == Outcome.CHARGED  # charged from set-up
+    charged = np.flatnonzero(from_setup | (outcome == Outcome.POOL_CHARGED))
+    billable = _ceil_to(dur[charged], increment[charged], dr.pool_s[charged])
     charged_s = np.zeros(len(batch), dtype=np.int64)
-    charged_s[charged] = _ceil_to(dur[charged], tc.increment[charged], dr.pool_s[charged])
+    charged_s[charged] = billable
     # Money rule of sim.tariffs: fee + ceil(billable_s * rate / 60) micro-units.
-    amount = np.where(
-        charged_s > 0, tc.fee + -(-charged_s * tc.rate // SECONDS_PER_MINUTE), 0
-    ).astype(np.int64)
-    served = np.where(outcome == Outcome.CUT_OFF, dr.pool_s.astype(np.float64), dur)
-    served[outcome == Outcome.BLOCKED] = 0.0
+    amount = np.zeros(len(batch), dtype=np.int64)
+    amount[charged] = np.where(
+        billable > 0, fee[charged] + -(-billable * rate[charged] // SECONDS_PER_MINUTE), 0
+    )
+    # Prepaid: a call charged from set-up needs a positive balance (see the module notes).
+    needs_check = from_setup if ctx.funding_mode == "prepaid" else np.zeros_like(from_setup)
+    served = np.where(outcome == Outcome.BLOCKED, 0.0, dur)
+    served[cut] = dr.pool_s[cut]
     return RatedBatch(
         call_id=batch.call_id.copy(),
         rule=rule,
@@ -1016,14 +1204,14 @@ def rate_batch(batch: CallBatch, ctx: RatingContext, state: PoolState | None = N
         pool_s=dr.pool_s,
         charged_s=charged_s,
         amount=amount,
-        needs_balance_check=(outcome == Outcome.CHARGED) & (ctx.funding_mode == "prepaid"),
+        needs_balance_check=needs_check,
         served_s=served,
-        tariff_row=np.where(priced, tc.row, -1),
-        rate_per_min=np.where(priced, tc.rate, 0),
-        connection_fee=np.where(priced, tc.fee, 0),
-        increment_s=np.where(priced, tc.increment, 0),
+        tariff_row=tariff_row,
+        rate_per_min=rate,
+        connection_fee=fee,
+        increment_s=increment,
         pool_keys=dr.keys,
-        tariff_rows=tc.rows,
+        tariff_rows=routes.tariff_rows,
         charged_to=ctx.charge_to,
         alerts=dr.alerts,
         state=dr.state,

@@ -684,3 +684,35 @@ def test_context_pickles_for_worker_processes():
     assert copy == ctx
     c = call(dest="GB")
     assert one(c, copy) == one(c, ctx)
+
+
+def test_context_pickles_without_its_lookup_tables():
+    import pickle
+
+    ctx = context([group(plan="international")], [ServiceNumber("s", "call_queue", "toll", "US")])
+    size = len(pickle.dumps(ctx))
+    calls = [call(dest="GB"), call(start_s=1.0), call("s", "ucap_in", start_s=2.0)]
+    before = rate_batch(CallBatch.from_calls(calls), ctx)  # builds the context's tables
+    assert len(pickle.dumps(ctx)) == size  # derived tables are rebuilt, not shipped
+    copy = pickle.loads(pickle.dumps(ctx))
+    assert copy == ctx
+    after = rate_batch(CallBatch.from_calls(calls), copy)
+    assert [after.rating(i) for i in range(3)] == [before.rating(i) for i in range(3)]
+
+
+def test_lookup_tables_follow_the_context_and_the_code_tables():
+    from dataclasses import replace
+
+    ctx = context([group(plan="payg"), group("gb", "GB", plan="payg")])
+    assert one(call(), ctx).amount == OUT_RATE
+    # A changed context never reuses the tables of the one it was made from.
+    dearer = replace(ctx, tariffs=flat_tariffs(fee=5_000))
+    assert one(call(), dearer).amount == OUT_RATE + 5_000
+    refused = replace(ctx, funding_mode="postpaid", hard_cap=True)
+    assert one(call(), refused).outcome is Outcome.BLOCKED
+    assert one(call(), ctx).amount == OUT_RATE
+    # Batches with other group and country code tables, in and out of order.
+    for dests in (["GB"], ["US", "DE"], ["GB"], ["PR", "GB", "US"]):
+        calls = [call(dest=d, start_s=float(i)) for i, d in enumerate(dests)]
+        calls.append(call("gb", usage="GB", dest="GB", number_type="premium", start_s=9.0))
+        rate_all(calls, ctx)
