@@ -478,6 +478,7 @@ class TrafficModel:
         self._service_offset = int(offsets[-1])
         self._next_call_id = 0
         self._alias: dict[tuple[int, int], tuple[NDArray[np.float64], NDArray[np.int64]]] = {}
+        self._spill: dict[int, CallBatch] = {}
 
     # -- users -----------------------------------------------------------------------
     def _max_users(self) -> list[int]:
@@ -541,7 +542,25 @@ class TrafficModel:
 
     # -- drawing -----------------------------------------------------------------------
     def draw_day(self, day_index: int) -> CallBatch:
-        """Return every call that starts on local day ``day_index``, sorted by start."""
+        """Return every call that starts on local day ``day_index``, sorted by start.
+
+        Meeting participants join a few minutes after the meeting starts, so a meeting
+        just before midnight has legs starting the next day: those are held back and
+        returned with the next day. Draw days in order to keep them.
+        """
+        batch = self._draw_day(day_index)
+        start_s, end_s, _ = self.day_bounds(day_index)
+        spill = self._spill.pop(day_index, None)
+        if spill is not None:
+            merged = CallBatch.concat([spill, batch])
+            batch = merged.take(np.argsort(merged.start_s, kind="stable"))
+        late = batch.start_s >= end_s
+        if late.any():
+            self._spill[day_index + 1] = batch.take(late)
+            batch = batch.take(~late)
+        return batch
+
+    def _draw_day(self, day_index: int) -> CallBatch:
         parts = _Parts()
         _, _, d = self.day_bounds(day_index)
         month = self.month_index(d)

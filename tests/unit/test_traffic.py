@@ -250,3 +250,23 @@ def test_holidays_use_the_holiday_profile():
     m = model(tr, counts=(100,), start=date(2026, 1, 5))
     assert len(m.draw_day(1)) == 0  # a Tuesday holiday follows Sunday's (empty) weights
     assert len(m.draw_day(0)) > 0
+
+
+def test_meeting_legs_after_midnight_move_to_the_next_day():
+    meet = Meetings(per_organiser_week=40.0, profile="flat", dial_ins=3.0, join_delay=600.0)
+    tr = traffic_for(meetings=meet)
+    m = model(tr, counts=(200,), days=3)
+    days = [m.draw_day(d) for d in range(3)]
+    for d, b in enumerate(days):
+        start, end, _ = m.day_bounds(d)
+        assert b.is_time_sorted()
+        assert b.start_s.min() >= start
+        assert b.start_s.max() < end
+    # Legs of day 0's late meetings that start on day 1 are kept, not lost.
+    ids = np.concatenate([b.call_id for b in days])
+    assert len(np.unique(ids)) == len(ids)
+    fresh = model(tr, counts=(200,), days=3)
+    drawn = [fresh._draw_day(d) for d in range(3)]
+    assert drawn[0].start_s.max() >= fresh.day_bounds(0)[1]  # there was something to keep
+    held = (drawn[2].start_s >= fresh.day_bounds(2)[1]).sum()
+    assert len(ids) == sum(len(b) for b in drawn) - held
