@@ -40,6 +40,58 @@ def _parser() -> argparse.ArgumentParser:
     )
     p_theory.add_argument("--quick", action="store_true", help="fewer replications")
 
+    for name, text in (
+        ("sweep", "run a grid of settings x replications and compare them"),
+        ("recommend", "sweep, refine the close contenders and recommend a trigger and amount"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("scenario", metavar="SCENARIO", help="scenario .toml file")
+        p.add_argument("--trigger", metavar="VALUES", help='e.g. "50:500:50" or "100,200"')
+        p.add_argument("--amount", metavar="VALUES", help='e.g. "100:2000:100"')
+        p.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="PATH=VALUES",
+            help="sweep a numeric setting by path, e.g. payment.decline_probability=0:0.2:0.1",
+        )
+        p.add_argument("--replications", type=_positive_int, metavar="N")
+        p.add_argument(
+            "--batch-size",
+            type=_positive_int,
+            metavar="N",
+            help="replications per task (default: automatic)",
+        )
+        p.add_argument(
+            "--workers",
+            type=_positive_int,
+            metavar="N",
+            help="worker processes (default: one per core)",
+        )
+        p.add_argument("--serial", action="store_true", help="run in this process")
+        p.add_argument(
+            "--dask",
+            metavar="ADDRESS",
+            help="run on Dask: a scheduler address (tcp://host:8786) or 'local'",
+        )
+        p.add_argument("--out", metavar="DIR", help="run folder to create (must not exist)")
+        p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run")
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        if name == "recommend":
+            p.add_argument(
+                "--max-outage",
+                type=_share,
+                metavar="P",
+                help="target outage probability over the horizon, e.g. 1%%",
+            )
+            p.add_argument(
+                "--annual-rate",
+                type=_share,
+                metavar="R",
+                help="yearly cost of money tied up, e.g. 5%%",
+            )
+            p.add_argument("--refine-replications", type=_positive_int, metavar="N")
+
     p_run = sub.add_parser("run", help="simulate a scenario and write a new run folder")
     p_run.add_argument("scenario", metavar="SCENARIO", help="scenario .toml file")
     p_run.add_argument(
@@ -61,6 +113,18 @@ def _parser() -> argparse.ArgumentParser:
     p_run.add_argument("--no-plots", action="store_true", help="skip the PNG charts")
     p_run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'expected a share such as "1%" or 0.01, got {text!r}'
+        ) from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -120,6 +184,78 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from tqdm import tqdm
+
+    from sim import recommend
+    from sim.sweeps import Executor
+
+    loaded = load_scenario(args.scenario)
+    refine = args.command == "recommend"
+    settings = recommend.settings_from_cli(loaded, args.trigger, args.amount, args.set)
+    sweep = recommend.sweep_settings(
+        loaded,
+        args.replications,
+        batch_size=args.batch_size,
+        max_outage=getattr(args, "max_outage", None),
+        annual_rate=getattr(args, "annual_rate", None),
+        refine_replications=getattr(args, "refine_replications", None),
+    )
+    if args.dask:
+        executor = Executor("dask", args.workers, args.dask)
+    elif args.serial:
+        executor = Executor("serial", 1)
+    else:
+        executor = Executor("pool", args.workers)
+    if args.resume:
+        folder = Path(args.resume)
+        if not (folder / "manifest.json").exists():
+            raise InputError(f"{folder}: not a sweep run folder (no manifest.json)")
+    elif args.out:
+        folder = Path(args.out)
+        if folder.exists():
+            raise InputError(f"{folder}: exists already; choose a new folder (nothing overwritten)")
+    else:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        folder = Path("results") / f"{loaded.name}-{args.command}-{stamp}"
+    bar = tqdm(
+        total=0,
+        desc=f"{loaded.name}: {args.command}",
+        unit="batch",
+        disable=args.quiet or None,
+        file=sys.stderr,
+    )
+
+    def progress(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.reset(total=total)
+        bar.n = done
+        bar.refresh()
+
+    with bar:
+        result, rec, grid = recommend.run(
+            loaded,
+            settings=settings,
+            sweep=sweep,
+            executor=executor,
+            folder=folder,
+            refine=refine,
+            progress=progress,
+            command=["ccsim", *sys.argv[1:]],
+        )
+    n_runs = len(result.runs)
+    print(
+        f"ccsim {args.command}: {loaded.name}, {len(grid.variants)} settings, "
+        f"{n_runs} runs ({executor.kind}, {executor.workers} worker(s))"
+    )
+    for line in rec.text:
+        print(line)
+    print(f"results: {folder}/")
+    return EXIT_OK
+
+
 def _validate_theory(args: argparse.Namespace) -> int:
     from sim.validation import write_report
 
@@ -145,6 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "validate-theory":
             return _validate_theory(args)
+        if args.command in ("sweep", "recommend"):
+            return _sweep(args)
     except InputError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT

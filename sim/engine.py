@@ -196,6 +196,9 @@ class RunOutput:
     """Per day: charged micro-units by service (charge instant's day)."""
     charged_total: int = 0
     uncharged_total: int = 0
+    charge_area: float = 0.0
+    """Sum of charge x (horizon - charge instant), micro-unit seconds: with the ledger's
+    other entries it gives the exact time-average balance whatever the debit grouping."""
     pending_at_horizon: int = 0
     calls_total: int = 0
     retries_total: int = 0
@@ -773,6 +776,7 @@ def _post(
     out = world.output
     total = int(amount.sum())
     out.charged_total += total
+    out.charge_area += float(np.dot(amount, world.horizon_s - t))
     day_spend = np.zeros(len(SERVICES), np.int64)
     np.add.at(day_spend, service, amount)
     out.spend.append((d.index, day_spend))

@@ -150,3 +150,150 @@ def plot_spend(
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_heatmaps(summary: pd.DataFrame, folder: Path, currency: str) -> list[Path]:
+    """Heatmaps of outage probability and expected forfeited funds over two settings."""
+    axes_cols = [c for c in summary.columns if "." in c]
+    if len(axes_cols) != 2:
+        return []
+    ycol, xcol = axes_cols
+    grid = summary.dropna(subset=axes_cols).copy()
+    grid[xcol] = grid[xcol].astype(float)
+    grid[ycol] = grid[ycol].astype(float)
+    out = []
+    for value, title, name, fmt in (
+        ("p_outage", "P(outage over the horizon)", "heatmap-outage.png", "{:.0%}"),
+        (
+            "mean_forfeited_micros",
+            f"expected forfeited funds ({currency})",
+            "heatmap-forfeited.png",
+            "{:,.0f}",
+        ),
+    ):
+        table = grid.pivot_table(index=ycol, columns=xcol, values=value, aggfunc="mean")
+        data = table.to_numpy(dtype=float)
+        if value.endswith("_micros"):
+            data = data / MICROS_PER_UNIT
+        fig, ax = plt.subplots(
+            figsize=(1.2 + 0.9 * data.shape[1], 1.2 + 0.6 * data.shape[0]), dpi=110
+        )
+        im = ax.imshow(data, origin="lower", aspect="auto", cmap="viridis_r")
+        ax.set_xticks(range(data.shape[1]), [f"{v:g}" for v in table.columns], rotation=45)
+        ax.set_yticks(range(data.shape[0]), [f"{v:g}" for v in table.index])
+        for i in range(data.shape[0]):
+            for j in range(data.shape[1]):
+                if np.isfinite(data[i, j]):
+                    ax.text(
+                        j,
+                        i,
+                        fmt.format(data[i, j]),
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if data[i, j] > np.nanmean(data) else "black",
+                    )
+        unit = f" ({currency})" if any(k in xcol for k in ("trigger", "amount", "target")) else ""
+        ax.set_xlabel(f"{xcol}{unit}")
+        ax.set_ylabel(f"{ycol}{unit if any(k in ycol for k in ('trigger', 'amount')) else ''}")
+        ax.set_title(title)
+        fig.colorbar(im, ax=ax, shrink=0.8)
+        fig.tight_layout()
+        path = folder / name
+        fig.savefig(path)
+        plt.close(fig)
+        out.append(path)
+    return out
+
+
+def plot_frontier(
+    summary: pd.DataFrame, rec: object, path: Path, currency: str, target: float
+) -> Path:
+    """Risk against money tied up, every setting, with the Pareto frontier and the pick."""
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    x = summary["mean_mean_balance_micros"] / MICROS_PER_UNIT
+    y = summary["p_outage"]
+    yerr = [
+        (y - summary["p_outage_low"]).clip(lower=0),
+        (summary["p_outage_high"] - y).clip(lower=0),
+    ]
+    ax.errorbar(x, y, yerr=yerr, fmt="o", color="#9ecae1", ms=4, lw=0.8, label="setting")
+    front = summary[summary["on_frontier"]].sort_values("mean_mean_balance_micros")
+    ax.plot(
+        front["mean_mean_balance_micros"] / MICROS_PER_UNIT,
+        front["p_outage"],
+        "-o",
+        color="#1f4e79",
+        ms=5,
+        label="Pareto frontier",
+    )
+    chosen = summary[summary["recommended"]]
+    if len(chosen):
+        ax.plot(
+            chosen["mean_mean_balance_micros"] / MICROS_PER_UNIT,
+            chosen["p_outage"],
+            "*",
+            color="#d62728",
+            ms=16,
+            label="recommended",
+        )
+    ax.axhline(target, color="#ff7f0e", ls="--", lw=1, label=f"target {target:.1%}")
+    ax.set_xlabel(f"mean balance: money tied up ({currency})")
+    ax.set_ylabel("P(outage over the horizon), Wilson interval")
+    ax.set_title("Outage risk against money tied up")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_bands(
+    bands: pd.DataFrame,
+    picks: dict[int, str],
+    labels: dict[int, str],
+    scenario: Scenario,
+    grid: object,
+    path: Path,
+) -> Path:
+    """Daily balance P10-P90 bands (and P50) of the picked settings over the horizon."""
+    cur = scenario.simulation.currency
+    start = pd.Timestamp(scenario.simulation.start)
+    colours = ["#d62728", "#1f4e79", "#2ca02c", "#9467bd", "#ff7f0e"]
+    fig, ax = plt.subplots(figsize=(11, 5), dpi=110)
+    for k, (variant, role) in enumerate(sorted(picks.items())):
+        b = bands[bands["variant"] == variant]
+        x = start + pd.to_timedelta(b["day"] + 1, unit="D")
+        c = colours[k % len(colours)]
+        ax.fill_between(x, b["p10"], b["p90"], color=c, alpha=0.18)
+        ax.plot(x, b["p50"], color=c, lw=1.4, label=f"{role}: {labels[variant]} (P50, P10-P90)")
+        risky = b["p_at_or_below_zero"] > 0
+        if risky.any():
+            ax.scatter(x[risky], np.zeros(int(risky.sum())), marker="|", color=c, s=40)
+        trigger = [v for p, v in _values_of(labels[variant]) if p == "recharge.trigger"]
+        if trigger:
+            ax.axhline(float(trigger[0]), color=c, ls=":", lw=1)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_title(
+        "Day-end balance across replications (dotted: triggers; ticks at 0: days "
+        "with a replication at or below zero)"
+    )
+    ax.set_ylabel(f"Balance ({cur})")
+    ax.set_xlabel(f"Local date ({scenario.simulation.time_zone})")
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _values_of(label: str) -> list[tuple[str, str]]:
+    out = []
+    for part in label.split(", "):
+        if "=" in part:
+            p, v = part.split("=", 1)
+            out.append((p, v))
+    return out

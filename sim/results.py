@@ -351,12 +351,20 @@ def _spend(out: RunOutput, cal: Calendar) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["date", "service", "charged_micros"])
 
 
-def _time_weighted_mean(balance: pd.DataFrame, opening: int, horizon: float) -> float:
-    t = np.concatenate([[0.0], balance["t_s"].to_numpy(), [horizon]])
-    b = np.concatenate([[opening], balance["balance_micros"].to_numpy()])
-    t = np.clip(t, 0.0, horizon)
-    widths = np.diff(t)
-    return float((b * widths).sum() / horizon) if horizon > 0 else float(opening)
+def _mean_balance(out: RunOutput) -> float:
+    """Exact time-average balance over the horizon, in micro-units.
+
+    Every change c at instant t adds c x (horizon - t) to the area under the balance;
+    charges count at their own instants (``RunOutput.charge_area``), so the result does
+    not depend on how the ledger groups debits.
+    """
+    assert out.account is not None
+    horizon = out.scenario.horizon_s
+    area = -out.charge_area
+    for e in out.account.ledger.entries:
+        if e.kind in (EntryKind.PURCHASE, EntryKind.EXPIRE):
+            area += e.amount * (horizon - max(e.t_s, 0.0))
+    return area / horizon
 
 
 def _outcomes(out: RunOutput, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -409,7 +417,7 @@ def _outcomes(out: RunOutput, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 "uncharged_cut_off_micros": out.uncharged_total,
                 "final_balance_micros": led.balance,
                 "min_balance_micros": int(min([opening, *balance["balance_micros"].tolist()])),
-                "mean_balance_micros": round(_time_weighted_mean(balance, opening, sc.horizon_s)),
+                "mean_balance_micros": round(_mean_balance(out)),
                 "recharges_requested": len(auto),
                 "recharges_settled": sum(p.state is PaymentState.SETTLED for p in auto),
                 "recharges_declined": sum(p.state is PaymentState.DECLINED for p in auto),

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from sim.plans import ServiceNumber, Tenant, UserGroup, check_unique_names
@@ -108,6 +109,63 @@ class Funding:
 
 
 @dataclass(frozen=True, slots=True)
+class Sweep:
+    """The ``[sweep]`` section: settings to vary and how to judge them.
+
+    ``settings`` maps dotted paths to values: a range ``"start:stop:step"`` (both ends
+    included when the step fits) or a comma-separated list. ``baseline`` names the
+    current setting (for paired differences; default: the scenario as written).
+    ``max_outage`` is the target probability of an outage over the horizon;
+    ``annual_rate`` the yearly cost of money tied up in the balance; ``confidence`` the
+    level of the Wilson intervals on which feasibility is judged.
+    """
+
+    settings: dict[str, str] = field(default_factory=dict)
+    replications: int = 40
+    refine_replications: int = 0
+    batch_size: int = 0
+    max_outage: float = 0.01
+    annual_rate: float = 0.05
+    confidence: float = 0.95
+
+    def __post_init__(self) -> None:
+        require(self.replications >= 2, "replications", "must be >= 2")
+        require(self.refine_replications >= 0, "refine_replications", "must be >= 0")
+        require(self.batch_size >= 0, "batch_size", "must be >= 0 (0: automatic)")
+        require(0 < self.max_outage < 1, "max_outage", "must lie strictly between 0 and 1")
+        require(0 <= self.annual_rate < 1, "annual_rate", "must lie in [0, 1)")
+        require(0.5 <= self.confidence < 1, "confidence", "must lie in [0.5, 1)")
+        for path, text in self.settings.items():
+            try:
+                expand_values(text)
+            except ValueError as exc:
+                raise FieldError(f"settings.{path}", str(exc)) from None
+
+
+def expand_values(text: str) -> list[str]:
+    """Expand ``"50:500:50"`` (ends included) or ``"50,100,200"`` into value strings."""
+    text = str(text).strip()
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) != 3:
+            raise ValueError(f'expected "start:stop:step", got {text!r}')
+        try:
+            start, stop, step = (Decimal(p.strip()) for p in parts)
+        except InvalidOperation:
+            raise ValueError(f'expected numbers in "start:stop:step", got {text!r}') from None
+        if step <= 0 or stop < start:
+            raise ValueError(f"expected step > 0 and stop >= start, got {text!r}")
+        n = int((stop - start) / step)
+        if n > 10_000:
+            raise ValueError(f"{text!r} gives more than 10,000 values")
+        return [str(start + k * step) for k in range(n + 1)]
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        raise ValueError(f"expected a range or a list of values, got {text!r}")
+    return values
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     """A complete set of inputs for one simulation."""
 
@@ -121,6 +179,7 @@ class Scenario:
     service_numbers: tuple[ServiceNumber, ...] = ()
     tariffs: TariffFiles | None = None
     traffic: Traffic = field(default_factory=Traffic)
+    sweep: Sweep | None = None
 
     def __post_init__(self) -> None:
         check_unique_names(self.user_groups, self.service_numbers)

@@ -130,7 +130,8 @@ def wilson_interval(k: int, n: int, confidence: float = 0.999) -> tuple[float, f
     centre = p + z * z / (2 * n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     denom = 1 + z * z / n
-    return (centre - half) / denom, (centre + half) / denom
+    # Clamp rounding noise: the bounds of a proportion lie in [0, 1] and bracket p.
+    return max(0.0, min(p, (centre - half) / denom)), min(1.0, max(p, (centre + half) / denom))
 
 
 def z_interval(mean: float, se: float, confidence: float = 0.999) -> tuple[float, float]:

@@ -549,7 +549,7 @@ class TrafficModel:
         returned with the next day. Draw days in order to keep them.
         """
         batch = self._draw_day(day_index)
-        start_s, end_s, _ = self.day_bounds(day_index)
+        _start_s, end_s, _ = self.day_bounds(day_index)
         spill = self._spill.pop(day_index, None)
         if spill is not None:
             merged = CallBatch.concat([spill, batch])

@@ -178,3 +178,20 @@ def test_toll_free_stops_at_zero_while_pool_covered_calls_go_on(tmp_path):
     }
     assert start > 0
     assert SERVICES.index("toll_free") == 0
+
+
+def test_mean_balance_is_exact_whatever_the_debit_grouping(tmp_path):
+    means = {}
+    for mode in ("per_call", "hourly", "per_event"):
+        sc = loaded(tmp_path, mode, {"simulation": {"debits": mode, "horizon": "15d"}})
+        t = tables_of(run_replication(sc.scenario, sc.tariffs, 0))
+        means[mode] = int(t["outcomes"]["mean_balance_micros"].iloc[0])
+        if mode == "per_call":
+            # Integrate the exact balance path (one entry per call) directly.
+            bal = t["balance"]
+            horizon = sc.scenario.horizon_s
+            times = np.clip(bal["t_s"].to_numpy(), 0, horizon)
+            widths = np.diff(np.concatenate([times, [horizon]]))
+            direct = float((bal["balance_micros"].to_numpy() * widths).sum() / horizon)
+            assert means[mode] == pytest.approx(direct, rel=1e-9, abs=1)
+    assert means["per_call"] == means["hourly"] == means["per_event"]
