@@ -88,7 +88,10 @@ def make_grid(loaded: LoadedScenario, settings: dict[str, str]) -> Grid:
             for (_, val), (_, c) in zip(v.values, current, strict=True)
         ):
             return Grid(variants, v.variant, replays_traffic(settings))
-    base = Variant(len(variants), tuple((p, c or "") for p, c in current), loaded.scenario)
+    scenario = replace(
+        loaded.scenario, simulation=replace(loaded.scenario.simulation, debits="per_event")
+    )
+    base = Variant(len(variants), tuple((p, c or "") for p, c in current), scenario)
     return Grid([*variants, base], base.variant, replays_traffic(settings))
 
 

@@ -22,7 +22,7 @@ import os
 import tomllib
 import types
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -152,6 +152,9 @@ def build_variants(raw: dict[str, Any], settings: dict[str, str]) -> list[Varian
         except ConfigError as exc:
             shown = ", ".join(f"{p}={v}" for p, v in combo)
             raise ConfigError(exc.path, f"{exc.message} (sweep setting {shown})") from None
+        # Sweeps need outcomes and day-end balances only: one debit per stretch between
+        # events gives the same ones with the fewest ledger entries.
+        scenario = replace(scenario, simulation=replace(scenario.simulation, debits="per_event"))
         variants.append(Variant(k, combo, scenario))
     return variants
 

@@ -1,0 +1,95 @@
+"""Benchmark sweep throughput: a 20 x 20 grid of a 500-user tenant-year.
+
+Prints replication-policies per second for each executor (serial, local process pool,
+Dask LocalCluster) and the time the whole grid would take; asserts nothing.
+
+    .venv/bin/python benchmarks/bench_sweep.py                     # 2 replications each
+    .venv/bin/python benchmarks/bench_sweep.py --replications 100  # the full goal
+
+Each replication's traffic is drawn and rated once and replayed against all 400
+settings, so throughput is measured per replication-policy (one policy-year).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+import tomli_w
+
+from sim.io import load_scenario
+from sim.recommend import run as run_sweep
+from sim.scenario import Sweep
+from sim.sweeps import Executor
+
+HERE = Path(__file__).resolve().parent
+SETTINGS = {"recharge.trigger": "250:5000:250", "recharge.amount": "500:10000:500"}
+
+
+def tenant_500(folder: Path) -> Path:
+    data = tomllib.loads((HERE / "tenant-10k.toml").read_text())
+    for g in data["user_groups"]:
+        g["count"] = max(1, round(g["count"] * 0.05))
+        for key in ("conferencing_assigned", "conferencing_purchased"):
+            if key in g:
+                g[key] = max(1, round(g[key] * 0.05))
+    for s in data["traffic"]["services"].values():
+        s["calls_per_day"] *= 0.05
+    for key, rel in data["tariffs"].items():
+        data["tariffs"][key] = str((HERE / rel).resolve())
+    data["simulation"]["name"] = "tenant-500"
+    data["funding"].update(initial_funds="2000", low_balance="1000")
+    data["admin"]["top_up"] = "1000"
+    path = folder / "tenant-500.toml"
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--replications", type=int, default=2)
+    parser.add_argument("--executors", default="serial,pool,dask")
+    args = parser.parse_args()
+    workers = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        loaded = load_scenario(tenant_500(Path(tmp)))
+        n_settings = 20 * 20
+        print(
+            f"500-user tenant-year, {n_settings} settings x {args.replications} "
+            f"replications; {workers} cores"
+        )
+        for kind in args.executors.split(","):
+            executor = Executor(
+                kind, 1 if kind == "serial" else workers, "local" if kind == "dask" else ""
+            )
+            sweep = Sweep(
+                settings=SETTINGS,
+                replications=max(2, args.replications),
+                batch_size=1,
+                max_outage=0.05,
+            )
+            t = time.perf_counter()
+            result, _, grid = run_sweep(
+                loaded,
+                settings=SETTINGS,
+                sweep=sweep,
+                executor=executor,
+                folder=Path(tmp) / kind,
+                refine=False,
+            )
+            wall = time.perf_counter() - t
+            runs = len(result.runs)
+            rate = runs / wall
+            full = len(grid.variants) * 100 / rate
+            print(
+                f"  {kind:6s}: {runs:6d} replication-policies in {wall:7.1f} s = "
+                f"{rate:7.1f}/s; the 20 x 20 x 100 grid would take ~{full / 60:.0f} min"
+            )
+
+
+if __name__ == "__main__":
+    main()
