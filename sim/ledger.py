@@ -45,6 +45,11 @@ class EntryKind(StrEnum):
     EXPIRE = "expire"  # a lot's remainder forfeited at its expiry instant (-)
 
 
+CLOCK_TOLERANCE_S = 1e-6
+"""Instants closer than this are the same instant: the simulation clock adds float
+delays, so an event and a charge meant for one instant can differ in the last bit."""
+
+
 class LedgerError(RuntimeError):
     """A ledger rule was broken: a bug, never bad input."""
 
@@ -205,7 +210,7 @@ class Ledger:
 
     def expire_due(self, t_s: float) -> list[LedgerEntry]:
         """Forfeit every lot whose expiry instant is at or before ``t_s``."""
-        if t_s < self.now_s:
+        if t_s < self.now_s - CLOCK_TOLERANCE_S:
             raise LedgerError(f"time went backwards: {t_s} < {self.now_s}")
         posted: list[LedgerEntry] = []
         while self._open and self._open[0].expires_at_s <= t_s:
@@ -240,7 +245,7 @@ class Ledger:
     ) -> LedgerEntry:
         entry = LedgerEntry(
             seq=len(self.entries),
-            t_s=t_s,
+            t_s=max(t_s, self.now_s),  # instants a rounding error apart keep their order
             kind=kind,
             amount=amount,
             lot_id=lot_id,
@@ -336,7 +341,7 @@ def check_entries(entries: Sequence[LedgerEntry], lots: Sequence[Lot]) -> None:
                 raise LedgerError(f"entry {i}: malformed repayment")
             debt += e.lot_amount
         elif e.kind is EntryKind.EXPIRE:
-            if e.t_s != lot.expires_at_s:
+            if abs(e.t_s - lot.expires_at_s) > CLOCK_TOLERANCE_S:
                 raise LedgerError(f"entry {i}: lot {lot.lot_id} forfeited off its expiry instant")
             if e.amount != e.lot_amount or -e.amount != remaining[lot.lot_id]:
                 raise LedgerError(f"entry {i}: forfeited amount differs from the remainder")

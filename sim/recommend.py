@@ -122,11 +122,22 @@ def decide(summary: pd.DataFrame, grid: Grid, target: float, currency: str) -> R
     if feasible.empty:
         safest = int(s.sort_values(["p_outage_high", "objective_micros"]).index[0])
         row = rows[safest]
+        clean = s[s["p_outage"] == 0]
+        n = int(s["replications"].max())
+        # With no outage in n runs the Wilson upper bound is about z^2 / (n + z^2).
+        z2 = float(stats.norm.ppf(0.5 + confidence / 2)) ** 2
+        needed = math.ceil(z2 * (1 - target) / target)
         text = [
             f"No setting keeps the outage probability under {target:.2%} at the confidence asked.",
             f"The safest is {label[safest]}: P(outage) {row['p_outage']:.2%} "
             f"(Wilson interval {row['p_outage_low']:.2%} to {row['p_outage_high']:.2%}).",
-            "Try higher triggers or amounts, or more replications.",
+            (
+                f"{len(clean)} setting(s) had no outage in {n} replications, but showing "
+                f"P(outage) < {target:.2%} needs about {needed} replications per setting: "
+                f"rerun with --replications {needed} (or raise --max-outage)."
+                if len(clean)
+                else "Try higher triggers or amounts, or more replications."
+            ),
         ]
         return Recommendation(summary, front, None, None, text)
     best = int(feasible.index[0])
@@ -277,7 +288,9 @@ def run(
             )
             result = collect(grid.variants, order_runs, parts)
             summary = summarise(result, grid.baseline, sweep.annual_rate, sweep.confidence)
-    rec = decide(summary, grid, sweep.max_outage, loaded.scenario.simulation.currency)
+    rec = decide(
+        summary, grid, sweep.max_outage, loaded.scenario.simulation.currency, sweep.confidence
+    )
     write_outputs(folder, loaded, grid, result, rec, sweep)
     manifest["status"] = "complete"
     manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")

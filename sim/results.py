@@ -93,13 +93,24 @@ def tables_of(out: RunOutput) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def _ledger(out: RunOutput, cal: Calendar) -> pd.DataFrame:
+def outcomes_of(out: RunOutput) -> pd.DataFrame:
+    """Build only the one-row outcomes table of a replication (what sweeps need)."""
+    cal = out.scenario.calendar
+    ledger = _ledger(out, cal, with_times=False)
+    balance = _balance(out, cal, ledger)
+    tables = {"balance": balance, "outages": _outages(out, cal, balance)}
+    frame = _outcomes(out, tables)
+    frame.insert(0, "replication", out.replication)
+    return frame
+
+
+def _ledger(out: RunOutput, cal: Calendar, with_times: bool = True) -> pd.DataFrame:
     entries = out.account.ledger.entries if out.account is not None else []
     return pd.DataFrame(
         {
             "seq": [e.seq for e in entries],
             "t_s": [e.t_s for e in entries],
-            "time": _local(cal, [e.t_s for e in entries]),
+            "time": _local(cal, [e.t_s for e in entries]) if with_times else "",
             "kind": [e.kind.value for e in entries],
             "amount_micros": np.array([e.amount for e in entries], dtype=np.int64),
             "lot_id": np.array([e.lot_id for e in entries], dtype=np.int64),

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sim.engine import RatedTraffic, run_replication
-from sim.results import tables_of
+from sim.results import outcomes_of
 from sim.scenario import Scenario, Sweep, expand_values
 from sim.schema import ConfigError
 from sim.tariffs import TariffBook
@@ -211,7 +211,7 @@ def run_batch(
         cache = RatedTraffic() if replay else None
         for v in variants:
             out = run_replication(v.scenario, tariffs, rep, rated=cache)
-            o = tables_of(out)["outcomes"]
+            o = outcomes_of(out)
             o.insert(0, "variant", v.variant)
             rows.append(o)
             days.append(np.asarray([d.balance for d in out.days], dtype=np.int64))

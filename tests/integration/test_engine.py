@@ -195,3 +195,11 @@ def test_mean_balance_is_exact_whatever_the_debit_grouping(tmp_path):
             direct = float((bal["balance_micros"].to_numpy() * widths).sum() / horizon)
             assert means[mode] == pytest.approx(direct, rel=1e-9, abs=1)
     assert means["per_call"] == means["hourly"] == means["per_event"]
+
+
+def test_outcomes_alone_equal_the_full_tables(tmp_path):
+    from sim.results import outcomes_of
+
+    sc = loaded(tmp_path, "light", {"simulation": {"horizon": "12d"}})
+    out = run_replication(sc.scenario, sc.tariffs, 0)
+    pd.testing.assert_frame_equal(outcomes_of(out), tables_of(out)["outcomes"])
