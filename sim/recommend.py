@@ -106,7 +106,9 @@ class Recommendation:
     text: list[str]
 
 
-def decide(summary: pd.DataFrame, grid: Grid, target: float, currency: str) -> Recommendation:
+def decide(
+    summary: pd.DataFrame, grid: Grid, target: float, currency: str, confidence: float = 0.95
+) -> Recommendation:
     """Pick the feasible setting with the least forfeited funds plus cost of money."""
     s = summary.set_index("variant")
     rows: dict[int, dict[str, Any]] = {
