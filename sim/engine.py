@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 
 from sim.account import CreditAccount, PostpaidAccount
 from sim.calls import CALL_TYPES, CallBatch
-from sim.ledger import LedgerError
+from sim.ledger import EntryKind, LedgerError
 from sim.policies import Notification, NotificationKind
 from sim.rating import Outcome, PoolState, RatedBatch, RatingContext, Rule, rate_batch
 from sim.rng import stream
@@ -120,12 +120,37 @@ class RatedTraffic:
 
     def __init__(self) -> None:
         self._days: dict[int, tuple[CallBatch, RatedBatch]] = {}
+        self._year: tuple[CallBatch, RatedBatch, int] | None = None
+        self.day_ends: NDArray[np.float64] | None = None
 
     def day(self, day: int, world: World) -> tuple[CallBatch, RatedBatch]:
         """Return the day's calls and ratings, drawing and rating them the first time."""
         if day not in self._days:
             self._days[day] = world.draw_and_rate(day)
         return self._days[day]
+
+    def year(self, world: World) -> tuple[CallBatch, RatedBatch, int]:
+        """Return the horizon's calls that touch the balance, and the count of all calls.
+
+        Free and pool-covered calls never touch the balance; the lean walk needs only
+        the calls that are charged or need credit at set-up.
+        """
+        if self._year is None:
+            batches, ratings, total = [], [], 0
+            day = 0
+            while world.day_bounds(day)[0] < world.horizon_s:
+                batch, rated = self.day(day, world)
+                total += len(batch)
+                keep = np.flatnonzero(_is_charged(rated.outcome) | rated.needs_balance_check)
+                batches.append(batch.take(keep))
+                ratings.append(_retry_ratings(rated, keep))
+                day += 1
+            self._year = (CallBatch.concat(batches), _concat_rated(*ratings), total)
+            self.day_ends = np.asarray(
+                [world.day_bounds(k)[1] for k in range(day)], dtype=np.float64
+            )
+            self._days.clear()  # the year's arrays are all a lean walk needs
+        return self._year
 
 
 class EngineError(RuntimeError):
@@ -262,10 +287,15 @@ class World:
         progress: Callable[[float], None] | None = None,
         traffic: TrafficSource | None = None,
         rated: RatedTraffic | None = None,
+        lean: bool = False,
     ) -> None:
         self.scenario = scenario
         self.replication = replication
         self.rated_traffic = rated
+        # Lean: outcomes and day-end balances only (sweeps). The whole horizon is walked
+        # at once, stopping only at events; no per-day tables.
+        self.lean = lean and rated is not None
+        self._charge_log: list[tuple[NDArray[np.float64], NDArray[np.int64]]] = []
         self.progress = progress
         self.env = simpy.Environment()
         self.calendar = scenario.calendar
@@ -325,11 +355,14 @@ class World:
         f = self.scenario.funding
         if self.account is not None:
             self.account.start(0.0, f.initial_funds, self.scenario.initial_purchased_at_s())
-        self.env.process(daily_observer(self.env, self))
+        if not self.lean:
+            self.env.process(daily_observer(self.env, self))
         if self.postpaid is not None:
             self.env.process(month_boundaries(self.env, self))
         if self.traffic is not None:
-            self.env.process(call_traffic(self.env, self))
+            self.env.process(
+                lean_traffic(self.env, self) if self.lean else call_traffic(self.env, self)
+            )
 
     def run(self) -> RunOutput:
         """Run to the horizon, check the invariants and return the raw records."""
@@ -337,8 +370,10 @@ class World:
         self.start()
         self.env.run(until=self.horizon_s)
         # SimPy stops before the events due at the horizon: close the last day here.
-        if self._open_day is not None:
+        if self._open_day is not None and not self.lean:
             self.finish_day(self._open_day)
+        if self.lean:
+            self._day_ends_from_log()
         self.observe(self.horizon_s)
         self.output.pending_at_horizon = int(self.charges.amount.sum())
         self.check()
@@ -422,6 +457,32 @@ class World:
         rated = rate_batch(batch, self.ctx, self.pool_state)
         self.pool_state = rated.state
         return batch, rated
+
+    def _day_ends_from_log(self) -> None:
+        """Day-end balances of a lean walk: every change before each local midnight."""
+        assert self.traffic is not None
+        acc = self.account
+        if acc is None:
+            return
+        times = [np.asarray([e.t_s for e in acc.ledger.entries if e.kind in _STEP_KINDS])]
+        amounts = [
+            np.asarray([e.amount for e in acc.ledger.entries if e.kind in _STEP_KINDS], np.int64)
+        ]
+        for t, a in self._charge_log:
+            times.append(t)
+            amounts.append(-a)
+        t_all = np.concatenate(times)
+        a_all = np.concatenate(amounts)
+        order = np.argsort(t_all, kind="stable")
+        t_all, level = t_all[order], np.cumsum(a_all[order])
+        assert self.rated_traffic is not None
+        ends = self.rated_traffic.day_ends
+        assert ends is not None
+        ends = ends[ends < self.horizon_s]
+        k = np.searchsorted(t_all, ends, side="left")
+        balances = np.where(k > 0, level[np.maximum(k - 1, 0)], 0)
+        for day, (end_s, balance) in enumerate(zip(ends.tolist(), balances.tolist(), strict=True)):
+            self.output.days.append(DayRecord(day, end_s, int(balance), 0, False))
 
     def observe(self, t_s: float) -> None:
         """Record the balance at the end of a local day (or at the horizon)."""
@@ -529,24 +590,34 @@ def _retry_ratings(rated: RatedBatch, rows: NDArray[np.int64]) -> RatedBatch:
     )
 
 
-def _concat_rated(a: RatedBatch, b: RatedBatch) -> RatedBatch:
-    """Append rows ``b`` (whose pool and tariff indices are -1) to ``a``."""
+def _concat_rated(first: RatedBatch, *more: RatedBatch) -> RatedBatch:
+    """Append rows (whose pool and tariff indices are -1, see ``_retry_ratings``)."""
+    parts = (first, *more)
+
+    def cat(name: str) -> Any:
+        return np.concatenate([getattr(p, name) for p in parts])
+
     return replace(
-        a,
-        call_id=np.concatenate([a.call_id, b.call_id]),
-        rule=np.concatenate([a.rule, b.rule]),
-        outcome=np.concatenate([a.outcome, b.outcome]),
-        reason=np.concatenate([a.reason, b.reason]),
-        pool=np.concatenate([a.pool, b.pool]),
-        pool_s=np.concatenate([a.pool_s, b.pool_s]),
-        charged_s=np.concatenate([a.charged_s, b.charged_s]),
-        amount=np.concatenate([a.amount, b.amount]),
-        needs_balance_check=np.concatenate([a.needs_balance_check, b.needs_balance_check]),
-        served_s=np.concatenate([a.served_s, b.served_s]),
-        tariff_row=np.concatenate([a.tariff_row, b.tariff_row]),
-        rate_per_min=np.concatenate([a.rate_per_min, b.rate_per_min]),
-        connection_fee=np.concatenate([a.connection_fee, b.connection_fee]),
-        increment_s=np.concatenate([a.increment_s, b.increment_s]),
+        first,
+        **{
+            name: cat(name)
+            for name in (
+                "call_id",
+                "rule",
+                "outcome",
+                "reason",
+                "pool",
+                "pool_s",
+                "charged_s",
+                "amount",
+                "needs_balance_check",
+                "served_s",
+                "tariff_row",
+                "rate_per_min",
+                "connection_fee",
+                "increment_s",
+            )
+        },
     )
 
 
@@ -621,6 +692,34 @@ def call_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
         day += 1
 
 
+_STEP_KINDS = frozenset({EntryKind.PURCHASE, EntryKind.EXPIRE})
+_LEAN_ROWS = 1500
+
+
+def lean_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
+    """Process: walk the whole horizon's balance-touching calls at once (sweeps)."""
+    assert world.rated_traffic is not None
+    batch, rated, total = world.rated_traffic.year(world)
+    world.output.calls_total += total
+    charge_t = batch.start_s.copy()
+    if world.scenario.funding.charge_at != "start":
+        charge_t = charge_t + rated.served_s
+    d = _Day(
+        index=0,
+        start_s=0.0,
+        end_s=world.horizon_s,
+        batch=batch,
+        rated=rated,
+        charge_t=charge_t,
+        service=_SERVICE_OF_RULE[rated.rule],
+        funding=_FUNDING_OF_OUTCOME[rated.outcome],
+        attempt=np.zeros(len(batch), np.int64),
+        decided=np.zeros(len(batch), dtype=bool),
+        chargeable=_is_charged(rated.outcome),
+    )
+    yield from walk_day(env, world, d)
+
+
 def walk_day(env: simpy.Environment, world: World, d: _Day) -> ProcessGenerator:
     """Walk one day's call starts and everyone's charges up to the end of the day.
 
@@ -634,6 +733,10 @@ def walk_day(env: simpy.Environment, world: World, d: _Day) -> ProcessGenerator:
         chargeable = d.chargeable
         t = env.now
         t1 = min(env.peek(), d.end_s)
+        if world.lean and d.pos + _LEAN_ROWS < len(d.batch):
+            # Bound each pass to a few thousand calls: the arrays sorted per pass stay
+            # small however far away the next event is.
+            t1 = min(t1, float(d.batch.start_s[d.pos + _LEAN_ROWS]))
         hi = int(np.searchsorted(d.batch.start_s, t1, side="left"))
         window = np.arange(d.pos, hi)
         window = window[~d.decided[window]]
@@ -776,6 +879,8 @@ def _post(
     out = world.output
     total = int(amount.sum())
     out.charged_total += total
+    if world.lean:
+        world._charge_log.append((t, amount))
     out.charge_area += float(np.dot(amount, world.horizon_s - t))
     day_spend = np.zeros(len(SERVICES), np.int64)
     np.add.at(day_spend, service, amount)
@@ -808,6 +913,7 @@ def run_replication(
     progress: Callable[[float], None] | None = None,
     traffic: TrafficSource | None = None,
     rated: RatedTraffic | None = None,
+    lean: bool = False,
 ) -> RunOutput:
     """Run one replication of a scenario to its horizon and return its raw records.
 
@@ -815,7 +921,7 @@ def run_replication(
     ``rated`` caches the drawn and rated calls across runs of the same replication with
     different policy settings (see ``RatedTraffic``).
     """
-    return World(scenario, tariffs, replication, progress, traffic, rated).run()
+    return World(scenario, tariffs, replication, progress, traffic, rated, lean).run()
 
 
 __all__ = [

@@ -210,7 +210,7 @@ def run_batch(
     for rep in range(batch.first, batch.first + batch.count):
         cache = RatedTraffic() if replay else None
         for v in variants:
-            out = run_replication(v.scenario, tariffs, rep, rated=cache)
+            out = run_replication(v.scenario, tariffs, rep, rated=cache, lean=replay)
             o = outcomes_of(out)
             o.insert(0, "variant", v.variant)
             rows.append(o)
