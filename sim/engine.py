@@ -778,7 +778,8 @@ def walk_day(env: simpy.Environment, world: World, d: _Day) -> ProcessGenerator:
         d.decided[own] = True
         # Charges not posted now stay pending if their call was admitted.
         rest_owner = owner[posted:]
-        keep = (rest_owner < 0) | d.decided[np.maximum(rest_owner, 0)]
+        keep = rest_owner < 0
+        keep[~keep] = d.decided[rest_owner[~keep]]
         world.charges = _Charges(
             cand_t[posted:][keep], cand_a[posted:][keep], cand_s[posted:][keep]
         )

@@ -229,3 +229,35 @@ def test_lean_walk_gives_the_same_outcomes_and_day_balances(tmp_path, variant):
         assert [d.balance for d in full.days] == [d.balance for d in lean.days]
     pd.testing.assert_frame_equal(outcomes_of(full), outcomes_of(lean))
     pd.testing.assert_frame_equal(outcomes_of(lean), outcomes_of(again))
+
+
+def test_day_without_calls_but_with_charges_pending(tmp_path):
+    # Day 2 is a holiday with no traffic; calls of day 1 still end (and are charged) then.
+    quiet = {
+        "weekday": [1.0] * 24,
+        "saturday": [1.0] * 24,
+        "sunday": [1.0] * 24,
+        "holiday": [0.0] * 24,
+    }
+    data = merge(
+        small_tenant(0.05),
+        {
+            "simulation": {"horizon": "2d"},
+            "traffic": {
+                "holidays": ["2026-01-02"],
+                "profiles": {"quiet": quiet},
+                "services": {
+                    "support": {
+                        "calls_per_day": 48,
+                        "profile": "quiet",
+                        "duration": {"kind": "constant", "mean": "5h"},
+                    }
+                },
+            },
+        },
+    )
+    data["traffic"]["groups"] = {}
+    sc = write_scenario(tmp_path, data, "holiday")
+    out = run_replication(sc.scenario, sc.tariffs, 0)
+    assert out.charged_total > 0
+    assert out.pending_at_horizon == 0
