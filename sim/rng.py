@@ -21,6 +21,7 @@ STREAMS: tuple[str, ...] = (
     "retries",  # whether and when a blocked caller tries again
     "payments",  # payment delays and declines
     "admin",  # admin response delays
+    "bootstrap",  # resampled weeks of a recorded call log
 )
 _INDEX = {name: i for i, name in enumerate(STREAMS)}
 
