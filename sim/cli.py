@@ -92,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
             )
             p.add_argument("--refine-replications", type=_positive_int, metavar="N")
 
+    from sim import cli_calllogs, cli_reports
+
+    cli_reports.add_commands(sub)
+    cli_calllogs.add_commands(sub)
+
     p_run = sub.add_parser("run", help="simulate a scenario and write a new run folder")
     p_run.add_argument("scenario", metavar="SCENARIO", help="scenario .toml file")
     p_run.add_argument(
@@ -283,6 +288,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate_theory(args)
         if args.command in ("sweep", "recommend"):
             return _sweep(args)
+        from sim import cli_calllogs, cli_reports
+
+        for commands in (cli_reports, cli_calllogs):
+            code = commands.dispatch(args)
+            if code is not None:
+                return code
     except InputError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
