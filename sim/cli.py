@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sim import __version__
+from sim.cli_args import positive_int as _positive_int
+from sim.cli_args import seed as _seed
+from sim.cli_args import share as _share
 from sim.io import InputError, load_scenario
 
 EXIT_OK = 0
@@ -118,38 +121,6 @@ def _parser() -> argparse.ArgumentParser:
     p_run.add_argument("--no-plots", action="store_true", help="skip the PNG charts")
     p_run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
-
-
-def _share(text: str) -> float:
-    try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'expected a share such as "1%" or 0.01, got {text!r}'
-        ) from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
 
 
 def _validate(files: Sequence[str], quiet: bool) -> int:

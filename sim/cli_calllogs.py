@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from sim.calllogs import FORMATS, ImportOptions, ImportReport, read_call_log, write_call_table
+from sim.cli_args import positive_int as _positive_int
+from sim.cli_args import seed as _seed
 from sim.io import InputError, load_scenario
 from sim.units import parse_money
 
@@ -25,26 +27,6 @@ COMMANDS = ("import-log", "fit", "replay", "reconcile")
 
 def _say(line: str = "") -> None:
     print(line)  # noqa: T201 - the command line talks to the user
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
 
 
 def _date(text: str) -> date:
