@@ -42,7 +42,7 @@ from sim.plans import is_domestic
 from sim.rating import Outcome, PoolState, RatingContext, rate_batch
 from sim.scenario import Scenario
 from sim.tariffs import TariffBook
-from sim.traffic import _CT, _NT, Meetings, TrafficModel, _Parts
+from sim.traffic import TrafficModel
 from sim.units import format_money
 
 GRAPH_FIELDS: tuple[str, ...] = (
@@ -96,79 +96,12 @@ _NANP_AREA = {"US": "212", "CA": "416", "PR": "787"}
 
 
 class _ConferenceTracingModel(TrafficModel):
-    """``TrafficModel`` that also remembers which meeting each conference leg belongs to.
-
-    ``_draw_meetings`` repeats ``TrafficModel._draw_meetings`` draw for draw (same streams,
-    same order) and records ``(organiser, start) -> conference id``.
-    """
+    """``TrafficModel`` that remembers which meeting each conference leg belongs to."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.conference_of: dict[tuple[int, float], int] = {}
-        self._next_conference = 0
-
-    def _draw_meetings(
-        self,
-        parts: _Parts,
-        rng: np.random.Generator,
-        g: int,
-        meetings: Meetings,
-        weights: NDArray[np.float64],
-        usage: float,
-        day_index: int,
-    ) -> None:
-        home = self.population.group_countries[g]
-        home_code = self._country[home]
-        profile = self.traffic.profile(meetings.profile)
-        total_w = float(weights.sum()) * usage
-        m_start = self._arrivals(
-            rng, profile, meetings.per_organiser_week / 7.0, total_w, day_index
-        )
-        n = len(m_start)
-        organiser = self._user_offset[g] + self._pick_users(rng, g, len(weights), n)
-        conference = np.arange(self._next_conference, self._next_conference + n)
-        self._next_conference += n
-        p = np.asarray(meetings.scheduled_weights) / sum(meetings.scheduled_weights)
-        scheduled = np.asarray(meetings.scheduled)[rng.choice(len(p), size=n, p=p)]
-        if meetings.overrun_cv > 0:
-            s2 = math.log1p(meetings.overrun_cv**2)
-            factor = rng.lognormal(-s2 / 2, math.sqrt(s2), size=n)
-        else:
-            factor = np.ones(n)
-        m_len = scheduled * factor
-        for kind, mean in (("in", meetings.dial_ins), ("out", meetings.dial_outs)):
-            per = rng.poisson(mean, size=n) if mean > 0 else np.zeros(n, np.int64)
-            k = int(per.sum())
-            if k == 0:
-                continue
-            idx = np.repeat(np.arange(n), per)
-            join = np.minimum(rng.exponential(meetings.join_delay, size=k), 0.5 * m_len[idx])
-            stay = (m_len[idx] - join) * rng.uniform(0.5, 1.0, size=k)
-            start = m_start[idx] + join
-            order = np.argsort(start, kind="stable")
-            idx, join, stay, start = idx[order], join[order], stay[order], start[order]
-            for s, o, c in zip(
-                start.tolist(), organiser[idx].tolist(), conference[idx].tolist(), strict=True
-            ):
-                self.conference_of[(int(o), float(s))] = int(c)
-            if kind == "in":
-                toll_free = rng.random(k) < meetings.toll_free_share
-                number = np.where(toll_free, _NT[NumberType.TOLL_FREE], _NT[NumberType.TOLL])
-                parts.add(
-                    organiser[idx],
-                    g,
-                    home_code,
-                    home_code,
-                    number.astype(np.int8),
-                    _CT[CallType.CONF_IN],
-                    start,
-                    stay,
-                )
-            else:
-                dest, number = self._destinations(rng, meetings.dial_out_destinations, home, k)
-                parts.add(
-                    organiser[idx], g, home_code, dest, number, _CT[CallType.CONF_OUT], start, stay
-                )
+        self.conferences: dict[tuple[int, float], int] = {}
+        self.conference_of = self.conferences
 
 
 @dataclass
@@ -289,7 +222,7 @@ def synthesize_log(
         blocked += int((~keep).sum())
         idx = np.flatnonzero(keep)
         kept = rounded.take(idx)
-        conf = np.array([model.conference_of.get(conf_keys[i], -1) for i in idx.tolist()])
+        conf = np.array([model.conferences.get(conf_keys[i], -1) for i in idx.tolist()])
         batches.append(replace(kept, call_id=conf.astype(np.int64)))  # call_id: conference
         amounts.append(rated.amount[idx])
         charged = (rated.charged_s[idx] > 0) & (rated.amount[idx] > 0)

@@ -479,6 +479,9 @@ class TrafficModel:
         self._next_call_id = 0
         self._alias: dict[tuple[int, int], tuple[NDArray[np.float64], NDArray[np.int64]]] = {}
         self._spill: dict[int, CallBatch] = {}
+        # (organiser, leg start) -> meeting number, kept only when asked for (call logs).
+        self.conference_of: dict[tuple[int, float], int] | None = None
+        self._next_conference = 0
 
     # -- users -----------------------------------------------------------------------
     def _max_users(self) -> list[int]:
@@ -726,6 +729,11 @@ class TrafficModel:
             start = m_start[idx] + join
             order = np.argsort(start, kind="stable")
             idx, join, stay, start = idx[order], join[order], stay[order], start[order]
+            if self.conference_of is not None:
+                meetings_of_legs = (self._next_conference + idx).tolist()
+                legs = zip(organiser[idx].tolist(), start.tolist(), strict=True)
+                for key, meeting in zip(legs, meetings_of_legs, strict=True):
+                    self.conference_of[key] = meeting
             if kind == "in":
                 toll_free = rng.random(k) < meetings.toll_free_share
                 number = np.where(toll_free, _NT[NumberType.TOLL_FREE], _NT[NumberType.TOLL])
@@ -744,6 +752,7 @@ class TrafficModel:
                 parts.add(
                     organiser[idx], g, home_code, dest, number, _CT[CallType.CONF_OUT], start, stay
                 )
+        self._next_conference += n
 
     def _draw_service(
         self,
