@@ -79,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--out", metavar="DIR", help="run folder to create (must not exist)")
         p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run")
+        p.add_argument(
+            "--bands",
+            metavar="N,N,...",
+            help="setting numbers (see variants.csv) whose balance bands to overlay "
+            "(default: recommended, current, safest and cheapest on the frontier)",
+        )
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
         if name == "recommend":
             p.add_argument(
@@ -196,6 +202,12 @@ def _sweep(args: argparse.Namespace) -> int:
     else:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         folder = Path("results") / f"{loaded.name}-{args.command}-{stamp}"
+    try:
+        bands_for = [int(x) for x in args.bands.split(",")] if args.bands else []
+    except ValueError:
+        raise InputError(
+            f"--bands: expected setting numbers such as 0,4,7, got {args.bands!r}"
+        ) from None
     bar = tqdm(
         total=0,
         desc=f"{loaded.name}: {args.command}",
@@ -220,6 +232,7 @@ def _sweep(args: argparse.Namespace) -> int:
             refine=refine,
             progress=progress,
             command=["ccsim", *sys.argv[1:]],
+            bands_for=bands_for,
         )
     n_runs = len(result.runs)
     print(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -198,9 +199,11 @@ def run(
     refine: bool,
     progress: Any = None,
     command: list[str] | None = None,
+    bands_for: Sequence[int] = (),
 ) -> tuple[SweepResult, Recommendation, Grid]:
     """Run (or resume) a sweep into ``folder`` and decide; write every table and plot."""
     grid = make_grid(loaded, settings)
+    pick_for_bands(Recommendation(pd.DataFrame(), [], None, None, []), grid, bands_for)
     reps = sweep.replications
     size = sweep.batch_size or auto_batch_size(len(grid.variants), reps, executor.workers)
     manifest_path = folder / "manifest.json"
@@ -293,7 +296,7 @@ def run(
     rec = decide(
         summary, grid, sweep.max_outage, loaded.scenario.simulation.currency, sweep.confidence
     )
-    write_outputs(folder, loaded, grid, result, rec, sweep)
+    write_outputs(folder, loaded, grid, result, rec, sweep, bands_for)
     manifest["status"] = "complete"
     manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     manifest["recommended_variant"] = rec.chosen
@@ -308,6 +311,7 @@ def write_outputs(
     result: SweepResult,
     rec: Recommendation,
     sweep: Sweep,
+    bands_for: Sequence[int] = (),
 ) -> None:
     """Write the per-run and per-setting tables, the bands, the answer and the plots."""
     from sim.plots import plot_bands, plot_frontier, plot_heatmaps
@@ -318,7 +322,7 @@ def write_outputs(
     summary["on_frontier"] = summary["variant"].isin(rec.front)
     summary["recommended"] = summary["variant"] == rec.chosen
     write_table_atomic(summary, folder, "settings")
-    picks = pick_for_bands(rec, grid)
+    picks = pick_for_bands(rec, grid, bands_for)
     band_table = pd.concat([bands(result, v) for v in sorted(picks)], ignore_index=True)
     all_bands = pd.concat([bands(result, v.variant) for v in grid.variants], ignore_index=True)
     write_table_atomic(all_bands, folder, "bands")
@@ -338,8 +342,21 @@ def write_outputs(
     (folder / "recommendation.txt").write_text("\n".join(rec.text) + "\n")
 
 
-def pick_for_bands(rec: Recommendation, grid: Grid) -> dict[int, str]:
-    """Return the settings to compare over the year: recommended, current, frontier ends."""
+def pick_for_bands(rec: Recommendation, grid: Grid, chosen: Sequence[int] = ()) -> dict[int, str]:
+    """Return the settings to compare over the year.
+
+    The ones asked for (variant numbers, see ``variants.csv``), or by default the
+    recommended one, the current one, and the safest and cheapest ends of the frontier.
+    """
+    if chosen:
+        known = {v.variant for v in grid.variants}
+        missing = sorted(set(chosen) - known)
+        if missing:
+            raise InputError(
+                f"--bands: no setting number {missing[0]} (settings are 0 to {max(known)}; "
+                "see variants.csv)"
+            )
+        return {v: "setting" for v in chosen}
     picks: dict[int, str] = {}
     if rec.chosen is not None:
         picks[rec.chosen] = "recommended"

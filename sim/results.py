@@ -408,6 +408,10 @@ def _outcomes(out: RunOutput, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     }
     for i, service in enumerate(SERVICES):
         row[f"blocked_{service}"] = sum(1 for x in blocked if x.service == i)
+    for i, service in enumerate(SERVICES):
+        row[f"blocked_minutes_{service}"] = (
+            sum(x.duration_s for x in blocked if x.service == i) / 60.0
+        )
     acc = out.account
     if acc is not None:
         led = acc.ledger
