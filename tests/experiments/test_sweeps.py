@@ -186,3 +186,27 @@ def test_recommend_command(tiny, tmp_path, capsys):
         )
         == 2
     )
+
+
+def test_bands_of_the_settings_a_user_picks(tiny, tmp_path):
+    out = tmp_path / "picked"
+    args = [
+        "sweep",
+        str(tiny.path),
+        "--trigger",
+        "50,150",
+        "--amount",
+        "100,300",
+        "--replications",
+        "2",
+        "--serial",
+        "-q",
+    ]
+    assert main([*args, "--bands", "0,3", "--out", str(out)]) == 0
+    bands = pd.read_parquet(out / "bands.parquet")
+    assert set(bands["variant"]) == {0, 1, 2, 3}  # every setting's bands are kept
+    assert (out / "plots" / "balance-bands.png").exists()
+    # An unknown setting number is refused before anything runs.
+    bad = tmp_path / "bad"
+    assert main([*args, "--bands", "0,99", "--out", str(bad)]) == 2
+    assert not (bad / "batches").exists()
