@@ -25,7 +25,7 @@ from __future__ import annotations
 import heapq
 import time as wallclock
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
@@ -121,6 +121,7 @@ class RatedTraffic:
     def __init__(self) -> None:
         self._days: dict[int, tuple[CallBatch, RatedBatch]] = {}
         self._year: tuple[CallBatch, RatedBatch, int] | None = None
+        self.charge_orders: dict[str, tuple[_ChargeOrder, int]] = {}
         self.day_ends: NDArray[np.float64] | None = None
 
     def day(self, day: int, world: World) -> tuple[CallBatch, RatedBatch]:
@@ -255,6 +256,14 @@ class _Charges:
         return head
 
 
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """The horizon as one stretch, for walks that are not split by day."""
+
+    index: int
+    start_s: float
+
+
 @dataclass(slots=True)
 class _Day:
     """One local day's rated calls as the walker sees them, in start order."""
@@ -360,9 +369,13 @@ class World:
         if self.postpaid is not None:
             self.env.process(month_boundaries(self.env, self))
         if self.traffic is not None:
-            self.env.process(
-                lean_traffic(self.env, self) if self.lean else call_traffic(self.env, self)
-            )
+            if not self.lean:
+                walker = call_traffic(self.env, self)
+            elif self.account is not None and self.scenario.funding.at_zero == "overshoot":
+                walker = fast_traffic(self.env, self)
+            else:
+                walker = lean_traffic(self.env, self)
+            self.env.process(walker)
 
     def run(self) -> RunOutput:
         """Run to the horizon, check the invariants and return the raw records."""
@@ -459,30 +472,32 @@ class World:
         return batch, rated
 
     def _day_ends_from_log(self) -> None:
-        """Day-end balances of a lean walk: every change before each local midnight."""
-        assert self.traffic is not None
+        """Day-end balances of a lean walk: every change before each local midnight.
+
+        Charges were posted in time order, so their running total needs no sort; the
+        few purchases and forfeits are added on top.
+        """
         acc = self.account
         if acc is None:
             return
-        times = [np.asarray([e.t_s for e in acc.ledger.entries if e.kind in _STEP_KINDS])]
-        amounts = [
-            np.asarray([e.amount for e in acc.ledger.entries if e.kind in _STEP_KINDS], np.int64)
-        ]
-        for t, a in self._charge_log:
-            times.append(t)
-            amounts.append(-a)
-        t_all = np.concatenate(times)
-        a_all = np.concatenate(amounts)
-        order = np.argsort(t_all, kind="stable")
-        t_all, level = t_all[order], np.cumsum(a_all[order])
         assert self.rated_traffic is not None
         ends = self.rated_traffic.day_ends
         assert ends is not None
         ends = ends[ends < self.horizon_s]
-        k = np.searchsorted(t_all, ends, side="left")
-        balances = np.where(k > 0, level[np.maximum(k - 1, 0)], 0)
-        for day, (end_s, balance) in enumerate(zip(ends.tolist(), balances.tolist(), strict=True)):
-            self.output.days.append(DayRecord(day, end_s, int(balance), 0, False))
+        steps = [e for e in acc.ledger.entries if e.kind in _STEP_KINDS]
+        step_t = np.asarray([e.t_s for e in steps], dtype=np.float64)
+        step_level = np.cumsum(np.asarray([e.amount for e in steps], dtype=np.int64))
+        k = np.searchsorted(step_t, ends, side="left")
+        level = np.where(k > 0, step_level[np.maximum(k - 1, 0)] if len(steps) else 0, 0)
+        if self._charge_log:
+            ct = np.concatenate([t for t, _ in self._charge_log])
+            spent = np.cumsum(np.concatenate([a for _, a in self._charge_log]))
+            j = np.searchsorted(ct, ends, side="left")
+            level = level - np.where(j > 0, spent[np.maximum(j - 1, 0)], 0)
+        self.output.days.extend(
+            DayRecord(day, end_s, balance, 0, False)
+            for day, (end_s, balance) in enumerate(zip(ends.tolist(), level.tolist(), strict=True))
+        )
 
     def observe(self, t_s: float) -> None:
         """Record the balance at the end of a local day (or at the horizon)."""
@@ -720,6 +735,227 @@ def lean_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
     yield from walk_day(env, world, d)
 
 
+@dataclass(slots=True)
+class _ChargeOrder:
+    """A replication's balance-touching calls in charge order, for the fast walk."""
+
+    ct: NDArray[np.float64]  # charge instant
+    amt: NDArray[np.int64]
+    chk: NDArray[np.bool_]  # needs a positive balance at set-up
+    st: NDArray[np.float64]  # start
+    svc: NDArray[np.int8]
+    dur: NDArray[np.float64]
+    served: NDArray[np.float64]
+    cid: NDArray[np.int64]
+    ctype: NDArray[np.int8]
+    attempt: NDArray[np.int64]
+
+
+def _charge_order(world: World) -> tuple[_ChargeOrder, int]:
+    """Return the replication's charged calls in charge order (cached per charge rule)."""
+    cache = world.rated_traffic
+    assert cache is not None
+    key = world.scenario.funding.charge_at
+    if key not in cache.charge_orders:
+        cache.charge_orders[key] = _build_charge_order(world)
+    return cache.charge_orders[key]
+
+
+def _build_charge_order(world: World) -> tuple[_ChargeOrder, int]:
+    assert world.rated_traffic is not None
+    batch, rated, total = world.rated_traffic.year(world)
+    keep = np.flatnonzero(_is_charged(rated.outcome))
+    start = batch.start_s[keep]
+    served = rated.served_s[keep]
+    ct = start.copy() if world.scenario.funding.charge_at == "start" else start + served
+    order = keep[np.argsort(ct, kind="stable")]
+    ct = np.sort(ct, kind="stable")
+    return (
+        _ChargeOrder(
+            ct=ct,
+            amt=rated.amount[order].astype(np.int64),
+            chk=rated.needs_balance_check[order].copy(),
+            st=batch.start_s[order],
+            svc=_SERVICE_OF_RULE[rated.rule[order]],
+            dur=batch.duration_s[order],
+            served=rated.served_s[order],
+            cid=batch.call_id[order],
+            ctype=batch.call_type[order],
+            attempt=np.zeros(len(order), np.int64),
+        ),
+        total,
+    )
+
+
+def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
+    """Process: the lean walk over a fixed charge order, one pass per event.
+
+    Between events the balance only falls, so prefix sums of the charges give every
+    reaction by binary search; refused calls are taken out of the order (and their
+    repeat attempts put in) only while the balance is not positive. Used by sweeps when
+    every call that needs credit is charged (``refuse_at_zero``, overshoot allowed).
+    """
+    acc = world.account
+    assert acc is not None
+    co, total = _charge_order(world)
+    world.output.calls_total += total
+    horizon = world.horizon_s
+    span = _Span(0, 0.0)
+    retry = world.scenario.traffic.retry
+    amt = co.amt.copy()
+    dead = np.zeros(len(amt), dtype=bool)
+    cum = np.cumsum(amt)
+    refusing = world.scenario.funding.refuse_at_zero
+    k = 0
+    while True:
+        t = env.now
+        t1 = min(env.peek(), horizon)
+        j_end = int(np.searchsorted(co.ct, t1, side="left"))
+        base = int(cum[k - 1]) if k else 0
+        if refusing and not acc.has_credit(t):
+            # Calls that need credit and start from now on are refused, up to the first
+            # charge the account reacts to (only a recharge order can happen here).
+            rows = np.arange(k, j_end)
+            blockable = co.chk[rows] & (co.st[rows] >= t) & ~dead[rows]
+            live = ~dead[rows] & ~blockable
+            x = np.cumsum(np.where(live, amt[rows], 0))
+            stop = j_end
+            for v, strict in acc.reaction_thresholds():
+                hit = (x > v) if strict else (x >= v)
+                hit &= live
+                if hit.any():
+                    stop = min(stop, k + int(np.argmax(hit)))
+            until = float(co.ct[stop]) if stop < j_end else t1
+            # Refuse every call needing credit that starts in [t, until), wherever its
+            # charge lies (a call charged at its end may be charged after t1).
+            tail = np.arange(k, len(co.ct))
+            refuse = tail[co.chk[tail] & ~dead[tail] & (co.st[tail] >= t) & (co.st[tail] < until)]
+            if refuse.size:
+                # Repeat attempts start at or after ``until``: they are merged in after
+                # ``stop``, so ``k`` and ``stop`` keep pointing at the same charges.
+                new_rows = _fast_block(world, co, refuse, until, retry)
+                dead[refuse] = True
+                amt[refuse] = 0
+                if new_rows is not None:
+                    co, amt, dead = _fast_insert(co, amt, dead, new_rows)
+                cum = np.cumsum(amt)
+        else:
+            stop = j_end
+            for v, strict in acc.reaction_thresholds():
+                i = int(np.searchsorted(cum, base + v, side="right" if strict else "left"))
+                i = max(i, k)
+                while i < j_end and dead[i]:
+                    i += 1
+                stop = min(stop, i)
+        reacts = stop < j_end
+        last = stop if reacts else j_end - 1
+        if reacts and co.ct[stop] > env.now:
+            yield env.timeout(float(co.ct[stop]) - env.now)
+        if last >= k:
+            sl = slice(k, last + 1)
+            _post_run(world, co.ct[sl], amt[sl], co.svc[sl], dead[sl], span)
+            k = last + 1
+        if not reacts:
+            if t1 >= horizon:
+                if t1 > env.now:
+                    yield env.timeout(t1 - env.now)
+                world.charges = _Charges(co.ct[k:], amt[k:], co.svc[k:])
+                return
+            yield env.timeout(t1 - env.now)
+
+
+def _post_run(
+    world: World,
+    t: NDArray[np.float64],
+    amount: NDArray[np.int64],
+    service: NDArray[np.int8],
+    dead: NDArray[np.bool_],
+    span: _Span,
+) -> None:
+    """Post a run of charges (leaving out refused calls') as one debit."""
+    if dead.any():
+        live = ~dead
+        t, amount, service = t[live], amount[live], service[live]
+    _post(world, t, amount, service, span)
+
+
+def _fast_block(
+    world: World,
+    co: _ChargeOrder,
+    rows: NDArray[np.int64],
+    until_s: float,
+    retry: Retry,
+) -> _ChargeOrder | None:
+    """Record refused calls (and repeats refused at once); return later repeat attempts."""
+    heap = [(float(co.st[r]), int(r), int(co.attempt[r])) for r in rows.tolist()]
+    heapq.heapify(heap)
+    later: list[tuple[int, float, int]] = []
+    while heap:
+        t_s, row, attempt = heapq.heappop(heap)
+        go, delay_s = retry_draw(retry, world.rng_retries, attempt)
+        world.output.blocked.append(
+            BlockedCall(
+                t_s=t_s,
+                call_id=int(co.cid[row]),
+                call_type=int(co.ctype[row]),
+                service=int(co.svc[row]),
+                duration_s=float(co.dur[row]),
+                amount=int(co.amt[row]),
+                attempt=attempt,
+                retried=go,
+            )
+        )
+        if attempt > int(co.attempt[row]):
+            world.output.calls_total += 1
+            world.output.retries_total += 1
+        if not go:
+            continue
+        again_s = t_s + delay_s
+        if again_s >= world.horizon_s:
+            continue
+        if again_s < until_s:
+            heapq.heappush(heap, (again_s, row, attempt + 1))
+        else:
+            later.append((row, again_s, attempt + 1))
+    if not later:
+        return None
+    idx = np.asarray([r for r, _, _ in later], np.int64)
+    start = np.asarray([s for _, s, _ in later], np.float64)
+    at_start = world.scenario.funding.charge_at == "start"
+    world.output.calls_total += len(later)
+    world.output.retries_total += len(later)
+    return _ChargeOrder(
+        ct=start if at_start else start + co.served[idx],
+        amt=co.amt[idx],
+        chk=co.chk[idx],
+        st=start,
+        svc=co.svc[idx],
+        dur=co.dur[idx],
+        served=co.served[idx],
+        cid=co.cid[idx],
+        ctype=co.ctype[idx],
+        attempt=np.asarray([a for _, _, a in later], np.int64),
+    )
+
+
+def _fast_insert(
+    co: _ChargeOrder, amt: NDArray[np.int64], dead: NDArray[np.bool_], new: _ChargeOrder
+) -> tuple[_ChargeOrder, NDArray[np.int64], NDArray[np.bool_]]:
+    """Merge repeat attempts into the charge order (stable: existing charges first)."""
+    ct = np.concatenate([co.ct, new.ct])
+    order = np.argsort(ct, kind="stable")
+
+    def cat(name: str) -> Any:
+        return np.concatenate([getattr(co, name), getattr(new, name)])[order]
+
+    merged = _ChargeOrder(**{f.name: cat(f.name) for f in fields(_ChargeOrder)})
+    return (
+        merged,
+        np.concatenate([amt, new.amt])[order],
+        np.concatenate([dead, np.zeros(len(new.amt), bool)])[order],
+    )
+
+
 def walk_day(env: simpy.Environment, world: World, d: _Day) -> ProcessGenerator:
     """Walk one day's call starts and everyone's charges up to the end of the day.
 
@@ -872,7 +1108,7 @@ def _post(
     t: NDArray[np.float64],
     amount: NDArray[np.int64],
     service: NDArray[np.int8],
-    d: _Day,
+    d: _Day | _Span,
 ) -> None:
     """Post charges to the account: one debit per local hour (the last one exactly)."""
     if len(t) == 0:

@@ -95,13 +95,17 @@ def tables_of(out: RunOutput) -> dict[str, pd.DataFrame]:
 
 def outcomes_of(out: RunOutput) -> pd.DataFrame:
     """Build only the one-row outcomes table of a replication (what sweeps need)."""
-    cal = out.scenario.calendar
-    ledger = _ledger(out, cal, with_times=False)
-    balance = _balance(out, cal, ledger)
-    tables = {"balance": balance, "outages": _outages(out, cal, balance)}
-    frame = _outcomes(out, tables)
-    frame.insert(0, "replication", out.replication)
-    return frame
+    return pd.DataFrame([outcome_row(out)])
+
+
+def outcome_row(out: RunOutput) -> dict[str, object]:
+    """Return the outcomes of a replication as one record (no intermediate tables)."""
+    t, b = _balance_path(out)
+    intervals = _zero_intervals(out, t, b)
+    hours = sum(z - a for a, z in intervals) / SECONDS_PER_HOUR
+    row: dict[str, object] = {"replication": out.replication}
+    row.update(_outcome_fields(out, len(intervals), hours, b))
+    return row
 
 
 def _ledger(out: RunOutput, cal: Calendar, with_times: bool = True) -> pd.DataFrame:
@@ -262,24 +266,40 @@ def _notifications(out: RunOutput, cal: Calendar) -> pd.DataFrame:
     )
 
 
-def _outages(out: RunOutput, cal: Calendar, balance: pd.DataFrame) -> pd.DataFrame:
-    """Stretches with the balance at or below zero, and what was refused in each."""
+def _zero_intervals(
+    out: RunOutput, t: Sequence[float], b: Sequence[int]
+) -> list[tuple[float, float]]:
+    """Stretches of the horizon with the balance at or below zero."""
     horizon = out.scenario.horizon_s
     intervals: list[tuple[float, float]] = []
-    if out.account is not None:
-        t = balance["t_s"].to_numpy()
-        b = balance["balance_micros"].to_numpy()
-        # Without initial funds the balance is at zero from the start.
-        start = None if out.scenario.funding.initial_funds > 0 else 0.0
-        for ti, bi in zip(np.maximum(t, 0.0), b, strict=True):
-            if bi <= 0 and start is None:
-                start = float(ti)
-            elif bi > 0 and start is not None:
-                if ti > start:
-                    intervals.append((start, float(ti)))
-                start = None
-        if start is not None:
-            intervals.append((start, horizon))
+    if out.account is None:
+        return intervals
+    # Without initial funds the balance is at zero from the start.
+    start = None if out.scenario.funding.initial_funds > 0 else 0.0
+    for ti, bi in zip(t, b, strict=True):
+        ti = max(float(ti), 0.0)
+        if bi <= 0 and start is None:
+            start = ti
+        elif bi > 0 and start is not None:
+            if ti > start:
+                intervals.append((start, ti))
+            start = None
+    if start is not None:
+        intervals.append((start, horizon))
+    return intervals
+
+
+def _balance_path(out: RunOutput) -> tuple[list[float], list[int]]:
+    """Instants and balances after every change (repayments change nothing)."""
+    if out.account is None:
+        return [], []
+    moves = [e for e in out.account.ledger.entries if e.kind is not EntryKind.REPAY]
+    return [e.t_s for e in moves], [e.balance_after for e in moves]
+
+
+def _outages(out: RunOutput, cal: Calendar, balance: pd.DataFrame) -> pd.DataFrame:
+    """Stretches with the balance at or below zero, and what was refused in each."""
+    intervals = _zero_intervals(out, balance["t_s"].tolist(), balance["balance_micros"].tolist())
     blocked_t = np.array([x.t_s for x in out.blocked])
     blocked_service = np.array([x.service for x in out.blocked], dtype=np.int64)
     blocked_dur = np.array([x.duration_s for x in out.blocked])
@@ -293,7 +313,7 @@ def _outages(out: RunOutput, cal: Calendar, balance: pd.DataFrame) -> pd.DataFra
             "end_s": z,
             "end": cal.to_datetime(z).isoformat(timespec="seconds"),
             "hours": (z - a) / SECONDS_PER_HOUR,
-            "ongoing_at_horizon": z >= horizon,
+            "ongoing_at_horizon": z >= out.scenario.horizon_s,
             "blocked_calls": int(inside.sum()),
             "blocked_minutes": float(blocked_dur[inside].sum() / 60) if inside.size else 0.0,
         }
@@ -379,10 +399,18 @@ def _mean_balance(out: RunOutput) -> float:
 
 
 def _outcomes(out: RunOutput, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    outages = tables["outages"]
+    hours = float(outages["hours"].sum()) if len(outages) else 0.0
+    balances = tables["balance"]["balance_micros"].tolist()
+    return pd.DataFrame([_outcome_fields(out, len(outages), hours, balances)])
+
+
+def _outcome_fields(
+    out: RunOutput, n_outages: int, outage_hours: float, balances: Sequence[int]
+) -> dict[str, object]:
     sc = out.scenario
     users = sum(g.count for g in sc.user_groups)
     months = sc.horizon_s / (SECONDS_PER_DAY * 365.25 / 12)
-    outages = tables["outages"]
     blocked = out.blocked
     row: dict[str, object] = {
         "scenario": sc.simulation.name,
@@ -403,8 +431,8 @@ def _outcomes(out: RunOutput, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         "blocked_minutes": sum(x.duration_s for x in blocked) / 60.0,
         # An outage: the balance was at zero and a credit-funded call was refused.
         "outage": bool(len(blocked)),
-        "outages": len(outages),
-        "outage_hours": float(outages["hours"].sum()) if len(outages) else 0.0,
+        "outages": n_outages,
+        "outage_hours": outage_hours,
     }
     for i, service in enumerate(SERVICES):
         row[f"blocked_{service}"] = sum(1 for x in blocked if x.service == i)
@@ -421,7 +449,6 @@ def _outcomes(out: RunOutput, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         pays = acc.payments
         auto = [p for p in pays if p.source is LotSource.AUTO]
         opening = sc.funding.initial_funds
-        balance = tables["balance"]
         row.update(
             {
                 "initial_micros": by_source[LotSource.INITIAL],
@@ -431,7 +458,7 @@ def _outcomes(out: RunOutput, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 "forfeited_micros": led.expired_total,
                 "uncharged_cut_off_micros": out.uncharged_total,
                 "final_balance_micros": led.balance,
-                "min_balance_micros": int(min([opening, *balance["balance_micros"].tolist()])),
+                "min_balance_micros": int(min([opening, *balances])),
                 "mean_balance_micros": round(_mean_balance(out)),
                 "recharges_requested": len(auto),
                 "recharges_settled": sum(p.state is PaymentState.SETTLED for p in auto),
@@ -453,4 +480,4 @@ def _outcomes(out: RunOutput, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 "accrued_at_horizon_micros": out.postpaid.accrued,
             }
         )
-    return pd.DataFrame([row])
+    return row

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sim.engine import RatedTraffic, run_replication
-from sim.results import outcomes_of
+from sim.results import outcome_row
 from sim.scenario import Scenario, Sweep, expand_values
 from sim.schema import ConfigError
 from sim.tariffs import TariffBook
@@ -211,15 +211,13 @@ def run_batch(
         cache = RatedTraffic() if replay else None
         for v in variants:
             out = run_replication(v.scenario, tariffs, rep, rated=cache, lean=replay)
-            o = outcomes_of(out)
-            o.insert(0, "variant", v.variant)
-            rows.append(o)
+            rows.append({"variant": v.variant, **outcome_row(out)})
             days.append(np.asarray([d.balance for d in out.days], dtype=np.int64))
     width = max(len(d) for d in days)
     matrix = np.zeros((len(days), width), dtype=np.int64)
     for k, d in enumerate(days):
         matrix[k, : len(d)] = d
-    return pd.concat(rows, ignore_index=True), matrix
+    return pd.DataFrame(rows), matrix
 
 
 def _single_threaded() -> None:

@@ -51,6 +51,7 @@ VARIANTS = {
     },
     "no-recharge": {"recharge": {"policy": "none"}, "admin": {"responds_to": []}},
     "per-event": {"simulation": {"debits": "per_event"}},
+    "start-overshoot": {"funding": {"charge_at": "start"}},
     "backorders-per-call": {
         "funding": {"refuse_at_zero": False},
         "simulation": {"debits": "per_call"},
@@ -207,7 +208,15 @@ def test_outcomes_alone_equal_the_full_tables(tmp_path):
 
 @pytest.mark.parametrize(
     "variant",
-    ["fixed", "start-cutoff", "poll-position-multiples", "target-expiry", "backorders-per-call"],
+    [
+        "fixed",
+        "start-cutoff",
+        "start-overshoot",
+        "poll-position-multiples",
+        "target-expiry",
+        "no-recharge",
+        "backorders-per-call",
+    ],
 )
 def test_lean_walk_gives_the_same_outcomes_and_day_balances(tmp_path, variant):
     from sim.engine import RatedTraffic
