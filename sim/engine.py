@@ -1118,7 +1118,7 @@ def _post(
     out.charged_total += total
     if world.lean:
         world._charge_log.append((t, amount))
-    out.charge_area += float(np.dot(amount, world.horizon_s - t))
+    out.charge_area += float((amount * (world.horizon_s - t)).sum())  # no BLAS call
     day_spend = np.zeros(len(SERVICES), np.int64)
     np.add.at(day_spend, service, amount)
     out.spend.append((d.index, day_spend))

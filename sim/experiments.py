@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import replace
 
 import pandas as pd
@@ -40,10 +41,32 @@ def replication_tables(
     return tables_of(run_replication(scenario, tariffs, replication, progress=progress))
 
 
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextmanager
+def single_threaded_workers() -> Iterator[None]:
+    """Give worker processes started inside the block one BLAS/OpenMP thread each.
+
+    The libraries read these variables when first imported, so they must be in the
+    environment the workers start with; without them every worker spins several
+    threads and two cores are oversubscribed.
+    """
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _single_threaded() -> None:
     # One thread per worker process: the parallelism is across processes.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
+    os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))
 
 
 def run_replications(
@@ -70,9 +93,14 @@ def run_replications(
         return out
     results: dict[int, Tables] = {}
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=min(workers, replications), mp_context=context, initializer=_single_threaded
-    ) as pool:
+    with (
+        single_threaded_workers(),
+        ProcessPoolExecutor(
+            max_workers=min(workers, replications),
+            mp_context=context,
+            initializer=_single_threaded,
+        ) as pool,
+    ):
         futures = {
             pool.submit(replication_tables, scenario, tariffs, rep): rep
             for rep in range(replications)

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sim.engine import RatedTraffic, run_replication
+from sim.experiments import _single_threaded, single_threaded_workers
 from sim.results import outcome_row
 from sim.scenario import Scenario, Sweep, expand_values
 from sim.schema import ConfigError
@@ -220,11 +221,6 @@ def run_batch(
     return pd.DataFrame(rows), matrix
 
 
-def _single_threaded() -> None:
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-
-
 class Executor:
     """Runs batches: ``serial``, a local process ``pool``, or ``dask``."""
 
@@ -252,9 +248,12 @@ class Executor:
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
             ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(
-                self.workers, mp_context=ctx, initializer=_single_threaded
-            ) as pool:
+            with (
+                single_threaded_workers(),
+                ProcessPoolExecutor(
+                    self.workers, mp_context=ctx, initializer=_single_threaded
+                ) as pool,
+            ):
                 futures = {pool.submit(fn, args[0], args[1], b, args[2]): b for b in batches}
                 for f in as_completed(futures):
                     done(futures[f], f.result())
