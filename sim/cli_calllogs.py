@@ -19,7 +19,7 @@ from typing import Any
 from sim.calllogs import FORMATS, ImportOptions, ImportReport, read_call_log, write_call_table
 from sim.cli_args import positive_int as _positive_int
 from sim.cli_args import seed as _seed
-from sim.io import InputError, load_scenario
+from sim.io import InputError, load_scenario, tool_identity
 from sim.units import parse_money
 
 COMMANDS = ("import-log", "fit", "replay", "reconcile")
@@ -305,9 +305,7 @@ def _fit(args: argparse.Namespace) -> int:
     )
     from sim.io import (
         discard,
-        git_commit,
         new_run_folder,
-        package_versions,
         publish,
         write_manifest,
     )
@@ -352,8 +350,7 @@ def _fit(args: argparse.Namespace) -> int:
         write_manifest(
             staging,
             {
-                "tool": "ccsim",
-                "command": _command(),
+                **tool_identity(_command()),
                 "log": str(args.log),
                 "base": str(base_path),
                 "scenario_out": str(out),
@@ -367,8 +364,6 @@ def _fit(args: argparse.Namespace) -> int:
                     "bad": report.bad,
                     "skipped": report.skipped,
                 },
-                "git_commit": git_commit(),
-                "packages": package_versions(),
                 "files": sorted([*files, "scenario.toml", "manifest.json"]),
             },
         )

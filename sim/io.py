@@ -198,3 +198,26 @@ def package_versions() -> dict[str, str]:
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     """Write ``manifest.json`` (sorted keys, UTF-8)."""
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def tool_identity(command: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """Return the fields every manifest carries: tool, version, command, commit, packages."""
+    from sim import __version__
+
+    return {
+        "tool": "ccsim",
+        "version": __version__,
+        "command": list(command),
+        "git_commit": git_commit(),
+        "packages": package_versions(),
+    }
+
+
+def run_identity(
+    loaded: LoadedScenario, command: list[str] | tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Return ``tool_identity`` plus the scenario a run came from (name, file, sha256)."""
+    return {
+        **tool_identity(command),
+        "scenario": {"name": loaded.name, "file": str(loaded.path), "sha256": loaded.sha256},
+    }

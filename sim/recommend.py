@@ -24,8 +24,7 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
-from sim import __version__
-from sim.io import InputError, LoadedScenario, git_commit, package_versions
+from sim.io import InputError, LoadedScenario, run_identity
 from sim.scenario import Sweep
 from sim.schema import ConfigError, to_plain
 from sim.sweeps import (
@@ -208,11 +207,8 @@ def run(
     size = sweep.batch_size or auto_batch_size(len(grid.variants), reps, executor.workers)
     manifest_path = folder / "manifest.json"
     manifest: dict[str, Any] = {
-        "tool": "ccsim",
-        "command": command or [],
-        "version": __version__,
+        **run_identity(loaded, command or []),
         "kind": "recommend" if refine else "sweep",
-        "scenario": {"name": loaded.name, "file": str(loaded.path), "sha256": loaded.sha256},
         "settings": settings,
         "seed": loaded.scenario.simulation.seed,
         "replications": reps,
@@ -225,8 +221,6 @@ def run(
         "replayed_traffic": grid.replay,
         "executor": executor.kind,
         "workers": executor.workers,
-        "git_commit": git_commit(),
-        "packages": package_versions(),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "status": "running",
     }

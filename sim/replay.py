@@ -40,7 +40,6 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from sim import __version__
 from sim.calllogs import (
     CONFERENCING_OF_CAPABILITY,
     PLAN_OF_CAPABILITY,
@@ -54,10 +53,9 @@ from sim.io import (
     InputError,
     LoadedScenario,
     discard,
-    git_commit,
     new_run_folder,
-    package_versions,
     publish,
+    run_identity,
     write_manifest,
     write_resolved_scenario,
     write_table,
@@ -701,19 +699,13 @@ def replay_and_write(
             plot_spend(result.tables, scenario, staging / "plots" / "spend.png")
             files += ["plots/balance.png", "plots/spend.png"]
         write_resolved_scenario(loaded, staging)
+        identity = run_identity(loaded, list(command))
+        identity["scenario"]["recharge"] = to_plain(scenario.recharge)
         write_manifest(
             staging,
             {
-                "tool": "ccsim",
-                "version": __version__,
-                "command": list(command),
+                **identity,
                 "mode": mode,
-                "scenario": {
-                    "name": loaded.name,
-                    "file": str(loaded.path),
-                    "sha256": loaded.sha256,
-                    "recharge": to_plain(scenario.recharge),
-                },
                 "log": _log_manifest(log, report),
                 "mapping": {
                     "calls": len(mapped.calls),
@@ -727,8 +719,6 @@ def replay_and_write(
                 "seed": seed_used,
                 "replications": n,
                 "horizon_s": scenario.horizon_s,
-                "git_commit": git_commit(),
-                "packages": package_versions(),
                 "started_at": started.isoformat(timespec="seconds"),
                 "wall_s": round(time.perf_counter() - t0, 3),
                 "files": sorted(
@@ -1020,19 +1010,10 @@ def reconcile_and_write(
         write_manifest(
             staging,
             {
-                "tool": "ccsim",
-                "version": __version__,
-                "command": list(command),
-                "scenario": {
-                    "name": loaded.name,
-                    "file": str(loaded.path),
-                    "sha256": loaded.sha256,
-                },
+                **run_identity(loaded, list(command)),
                 "log": _log_manifest(log, report),
                 "tolerance": format_money(rec.tolerance_micros),
                 "matched_share": rec.matched_share,
-                "git_commit": git_commit(),
-                "packages": package_versions(),
                 "files": sorted(
                     [*files, "scenario.toml", "scenario.resolved.toml", "manifest.json"]
                 ),

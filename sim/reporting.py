@@ -24,16 +24,14 @@ from typing import Any
 
 import tomli_w
 
-from sim import __version__
 from sim.io import (
     InputError,
     LoadedScenario,
     discard,
-    git_commit,
     load_scenario,
     new_run_folder,
-    package_versions,
     publish,
+    run_identity,
     write_manifest,
     write_resolved_scenario,
 )
@@ -225,20 +223,11 @@ class ReportFolder:
         write_manifest(
             self.staging,
             {
-                "tool": "ccsim",
-                "version": __version__,
-                "command": list(command),
-                "scenario": {
-                    "name": loaded.name,
-                    "file": str(loaded.path),
-                    "sha256": loaded.sha256,
-                },
+                **run_identity(loaded, list(command)),
                 "seed": sim.seed,
                 "horizon_s": loaded.scenario.horizon_s,
                 "currency": sim.currency,
                 "licence_prices": price_info,
-                "git_commit": git_commit(),
-                "packages": package_versions(),
                 "started_at": self.started.isoformat(timespec="seconds"),
                 "wall_s": round(time.perf_counter() - self.t0, 3),
                 **manifest,

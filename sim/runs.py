@@ -16,16 +16,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sim import __version__
 from sim.experiments import run_replications, with_seed
 from sim.io import (
     InputError,
     LoadedScenario,
     discard,
-    git_commit,
     new_run_folder,
-    package_versions,
     publish,
+    run_identity,
     write_manifest,
     write_resolved_scenario,
     write_table,
@@ -94,20 +92,11 @@ def run_and_write(
         write_manifest(
             staging,
             {
-                "tool": "ccsim",
-                "version": __version__,
-                "command": list(command),
-                "scenario": {
-                    "name": loaded.name,
-                    "file": str(loaded.path),
-                    "sha256": loaded.sha256,
-                },
+                **run_identity(loaded, list(command)),
                 "seed": scenario.simulation.seed,
                 "replications": n,
                 "workers": workers,
                 "horizon_s": scenario.horizon_s,
-                "git_commit": git_commit(),
-                "packages": package_versions(),
                 "started_at": started.isoformat(timespec="seconds"),
                 "wall_s": round(time.perf_counter() - t0, 3),
                 "files": sorted(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,16 +118,6 @@ def queue_scenario(
     path = folder / f"{name}-{seed}.toml"
     path.write_text(tomli_w.dumps(data))
     return load_scenario(path)
-
-
-def _per_replication(
-    loaded: LoadedScenario, replications: int, measure: Callable[[dict[str, Any]], float]
-) -> np.ndarray:
-    values = []
-    for rep in range(replications):
-        tables = tables_of(run_replication(loaded.scenario, loaded.tariffs, rep))
-        values.append(measure(tables))
-    return np.asarray(values, dtype=np.float64)
 
 
 def _mean_check(
