@@ -121,7 +121,7 @@ class RatedTraffic:
     def __init__(self) -> None:
         self._days: dict[int, tuple[CallBatch, RatedBatch]] = {}
         self._year: tuple[CallBatch, RatedBatch, int] | None = None
-        self.charge_orders: dict[str, tuple[_ChargeOrder, int]] = {}
+        self.charge_orders: dict[tuple[str, float], _FastStart] = {}
         self.day_ends: NDArray[np.float64] | None = None
 
     def day(self, day: int, world: World) -> tuple[CallBatch, RatedBatch]:
@@ -207,6 +207,9 @@ class RunOutput:
     account: CreditAccount | None
     postpaid: PostpaidAccount | None
     days: list[DayRecord] = field(default_factory=list)
+    """Full runs: the balance at the end of every local day and at the horizon."""
+    day_balance: NDArray[np.int64] | None = None
+    """Lean runs (sweeps) keep only the balances of ``days``, as one array."""
     blocked: list[BlockedCall] = field(default_factory=list)
     pool_alerts: list[Notification] = field(default_factory=list)
     calls_summary: list[tuple[int, NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]] = (
@@ -225,6 +228,12 @@ class RunOutput:
     calls_total: int = 0
     retries_total: int = 0
     wall_s: float = 0.0
+
+    def day_balances(self) -> NDArray[np.int64]:
+        """Return the balance at the end of every local day and at the horizon."""
+        if self.day_balance is not None:
+            return self.day_balance
+        return np.asarray([d.balance for d in self.days], dtype=np.int64)
 
 
 @dataclass(slots=True)
@@ -250,14 +259,6 @@ class _Charges:
         head = (self.t[:k], self.amount[:k], self.service[:k])
         self.t, self.amount, self.service = self.t[k:], self.amount[k:], self.service[k:]
         return head
-
-
-@dataclass(frozen=True, slots=True)
-class _Span:
-    """The horizon as one stretch, for walks that are not split by day."""
-
-    index: int
-    start_s: float
 
 
 @dataclass(slots=True)
@@ -301,6 +302,8 @@ class World:
         # at once, stopping only at events; no per-day tables.
         self.lean = lean and rated is not None
         self._charge_log: list[tuple[NDArray[np.float64], NDArray[np.int64]]] = []
+        # The fast walk's posted charges: (charge instants, running total, count posted).
+        self._posted: tuple[NDArray[np.float64], NDArray[np.int64], int] | None = None
         self.progress = progress
         self.env = simpy.Environment()
         self.calendar = scenario.calendar
@@ -382,8 +385,9 @@ class World:
         if self._open_day is not None and not self.lean:
             self.finish_day(self._open_day)
         if self.lean:
-            self._day_ends_from_log()
-        self.observe(self.horizon_s)
+            self._lean_day_balances()
+        else:
+            self.observe(self.horizon_s)
         self.output.pending_at_horizon = int(self.charges.amount.sum())
         self.check()
         self.output.wall_s = wallclock.perf_counter() - t0
@@ -405,9 +409,12 @@ class World:
                 )
         if self.postpaid is not None and self.postpaid.consumed_total != out.charged_total:
             raise EngineError("charges posted differ from the postpaid account's usage")
-        spent = sum(int(v.sum()) for _, v in out.spend)
-        if spent != out.charged_total:
-            raise EngineError("daily spend does not add up to the charges posted")
+        if self._posted is None:  # the fast walk keeps no spend by day and service
+            spent = sum(int(v.sum()) for _, v in out.spend)
+            if spent != out.charged_total:
+                raise EngineError("daily spend does not add up to the charges posted")
+        elif out.charged_total != _posted_total(*self._posted):
+            raise EngineError("charges posted differ from the running total of the charges")
 
     # -- the day's calls -------------------------------------------------------------
     def day_bounds(self, day: int) -> tuple[float, float]:
@@ -467,15 +474,18 @@ class World:
         self.pool_state = rated.state
         return batch, rated
 
-    def _day_ends_from_log(self) -> None:
+    def _lean_day_balances(self) -> None:
         """Day-end balances of a lean walk: every change before each local midnight.
 
         Charges were posted in time order, so their running total needs no sort; the
         few purchases and forfeits are added on top.
         """
         acc = self.account
+        out = self.output
         if acc is None:
+            out.day_balance = np.zeros(0, np.int64)
             return
+        acc.has_credit(self.horizon_s)  # forfeit lots due by the horizon
         assert self.rated_traffic is not None
         ends = self.rated_traffic.day_ends
         assert ends is not None
@@ -485,15 +495,18 @@ class World:
         step_level = np.cumsum(np.asarray([e.amount for e in steps], dtype=np.int64))
         k = np.searchsorted(step_t, ends, side="left")
         level = np.where(k > 0, step_level[np.maximum(k - 1, 0)] if len(steps) else 0, 0)
-        if self._charge_log:
+        if self._posted is not None:
+            ct, spent, n = self._posted
+            ct, spent = ct[:n], spent[:n]
+        elif self._charge_log:
             ct = np.concatenate([t for t, _ in self._charge_log])
             spent = np.cumsum(np.concatenate([a for _, a in self._charge_log]))
+        else:
+            ct, spent = np.zeros(0), np.zeros(0, np.int64)
+        if len(ct):
             j = np.searchsorted(ct, ends, side="left")
             level = level - np.where(j > 0, spent[np.maximum(j - 1, 0)], 0)
-        self.output.days.extend(
-            DayRecord(day, end_s, balance, 0, False)
-            for day, (end_s, balance) in enumerate(zip(ends.tolist(), level.tolist(), strict=True))
-        )
+        out.day_balance = np.append(level.astype(np.int64), np.int64(acc.balance))
 
     def observe(self, t_s: float) -> None:
         """Record the balance at the end of a local day (or at the horizon)."""
@@ -586,6 +599,10 @@ class World:
         d.pos = _first_undecided(d)
         self.output.calls_total += len(calls)
         self.output.retries_total += len(calls)
+
+
+def _posted_total(ct: NDArray[np.float64], cum: NDArray[np.int64], n: int) -> int:
+    return int(cum[n - 1]) if n else 0
 
 
 def _retry_ratings(rated: RatedBatch, rows: NDArray[np.int64]) -> RatedBatch:
@@ -747,14 +764,31 @@ class _ChargeOrder:
     attempt: NDArray[np.int64]
 
 
-def _charge_order(world: World) -> tuple[_ChargeOrder, int]:
+@dataclass(frozen=True, slots=True)
+class _FastStart:
+    """What every fast walk of a replication starts from (shared, never written to)."""
+
+    co: _ChargeOrder
+    total: int  # calls drawn, balance-touching or not
+    cum: NDArray[np.int64]  # running total of the charges
+    area: NDArray[np.float64]  # running total of charge x (horizon - charge instant)
+
+
+def _charge_order(world: World) -> _FastStart:
     """Return the replication's charged calls in charge order (cached per charge rule)."""
     cache = world.rated_traffic
     assert cache is not None
-    key = world.scenario.funding.charge_at
+    key = (world.scenario.funding.charge_at, world.horizon_s)
     if key not in cache.charge_orders:
-        cache.charge_orders[key] = _build_charge_order(world)
+        co, total = _build_charge_order(world)
+        cache.charge_orders[key] = _FastStart(co, total, *_running_totals(co, world.horizon_s))
     return cache.charge_orders[key]
+
+
+def _running_totals(
+    co: _ChargeOrder, horizon_s: float
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    return np.cumsum(co.amt), np.cumsum(co.amt * (horizon_s - co.ct))
 
 
 def _build_charge_order(world: World) -> tuple[_ChargeOrder, int]:
@@ -786,29 +820,35 @@ def _build_charge_order(world: World) -> tuple[_ChargeOrder, int]:
 def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
     """Process: the lean walk over a fixed charge order, one pass per event.
 
-    Between events the balance only falls, so prefix sums of the charges give every
-    reaction by binary search; refused calls are taken out of the order (and their
-    repeat attempts put in) only while the balance is not positive. Used by sweeps when
-    every call that needs credit is charged (``refuse_at_zero``, overshoot allowed).
+    Between events the balance only falls, so the running total of the charges gives
+    every reaction by binary search, and each pass posts its charges as one debit
+    (their total is a difference of two running totals). Refused calls are taken out of
+    the order (and their repeat attempts put in) only while the balance is not positive;
+    until the first refusal the walk reads the replication's shared arrays. Used by
+    sweeps when every call that needs credit is charged (``refuse_at_zero``, overshoot
+    allowed).
     """
     acc = world.account
     assert acc is not None
-    co, total = _charge_order(world)
-    world.output.calls_total += total
+    out = world.output
+    fs = _charge_order(world)
+    co, amt, cum, area = fs.co, fs.co.amt, fs.cum, fs.area
+    ct = co.ct
+    out.calls_total += fs.total
     horizon = world.horizon_s
-    span = _Span(0, 0.0)
     retry = world.scenario.traffic.retry
-    amt = co.amt.copy()
-    dead = np.zeros(len(amt), dtype=bool)
-    cum = np.cumsum(amt)
+    dead: NDArray[np.bool_] | None = None  # refused calls; made at the first refusal
     refusing = world.scenario.funding.refuse_at_zero
     k = 0
     while True:
         t = env.now
         t1 = min(env.peek(), horizon)
-        j_end = int(np.searchsorted(co.ct, t1, side="left"))
+        j_end = int(ct.searchsorted(t1, "left"))
         base = int(cum[k - 1]) if k else 0
         if refusing and not acc.has_credit(t):
+            if dead is None:  # from now on this walk has arrays of its own
+                dead = np.zeros(len(amt), dtype=bool)
+                amt = amt.copy()
             # Calls that need credit and start from now on are refused, up to the first
             # charge the account reacts to (only a recharge order can happen here).
             rows = np.arange(k, j_end)
@@ -821,58 +861,57 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
                 hit &= live
                 if hit.any():
                     stop = min(stop, k + int(np.argmax(hit)))
-            until = float(co.ct[stop]) if stop < j_end else t1
+            until = float(ct[stop]) if stop < j_end else t1
             # Refuse every call needing credit that starts in [t, until), wherever its
             # charge lies (a call charged at its end may be charged after t1).
-            tail = np.arange(k, len(co.ct))
+            tail = np.arange(k, len(ct))
             refuse = tail[co.chk[tail] & ~dead[tail] & (co.st[tail] >= t) & (co.st[tail] < until)]
             if refuse.size:
                 # Repeat attempts start at or after ``until``: they are merged in after
-                # ``stop``, so ``k`` and ``stop`` keep pointing at the same charges.
+                # ``stop``, so ``k`` and ``stop`` keep pointing at the same charges, and
+                # the running total before ``k`` (``base``) is unchanged.
                 new_rows = _fast_block(world, co, refuse, until, retry)
                 dead[refuse] = True
                 amt[refuse] = 0
                 if new_rows is not None:
                     co, amt, dead = _fast_insert(co, amt, dead, new_rows)
-                cum = np.cumsum(amt)
+                    ct = co.ct
+                cum, area = _running_totals(replace(co, amt=amt), horizon)
         else:
             stop = j_end
             for v, strict in acc.reaction_thresholds():
-                i = int(np.searchsorted(cum, base + v, side="right" if strict else "left"))
-                i = max(i, k)
-                while i < j_end and dead[i]:
-                    i += 1
-                stop = min(stop, i)
+                i = int(cum.searchsorted(base + v, "right" if strict else "left"))
+                if i < k:
+                    i = k
+                if dead is not None:
+                    while i < j_end and dead[i]:
+                        i += 1
+                if i < stop:
+                    stop = i
         reacts = stop < j_end
         last = stop if reacts else j_end - 1
-        if reacts and co.ct[stop] > env.now:
-            yield env.timeout(float(co.ct[stop]) - env.now)
+        if reacts and ct[stop] > env.now:
+            yield env.timeout(float(ct[stop]) - env.now)
         if last >= k:
-            sl = slice(k, last + 1)
-            _post_run(world, co.ct[sl], amt[sl], co.svc[sl], dead[sl], span)
+            at = last  # the debit's instant: the run's last charge not refused
+            if dead is not None and dead[last]:
+                live_rows = np.flatnonzero(~dead[k : last + 1])
+                at = k + int(live_rows[-1]) if live_rows.size else -1
+            if at >= 0:
+                amount = int(cum[last]) - base
+                out.charged_total += amount
+                out.uncharged_total += acc.charge(float(ct[at]), Micros(amount), "calls").uncharged
             k = last + 1
         if not reacts:
             if t1 >= horizon:
+                # Set before the last wait: the run stops before the horizon's events.
+                world.charges = _Charges(ct[k:], amt[k:], co.svc[k:])
+                out.charge_area = float(area[k - 1]) if k else 0.0
+                world._posted = (ct, cum, k)
                 if t1 > env.now:
                     yield env.timeout(t1 - env.now)
-                world.charges = _Charges(co.ct[k:], amt[k:], co.svc[k:])
                 return
             yield env.timeout(t1 - env.now)
-
-
-def _post_run(
-    world: World,
-    t: NDArray[np.float64],
-    amount: NDArray[np.int64],
-    service: NDArray[np.int8],
-    dead: NDArray[np.bool_],
-    span: _Span,
-) -> None:
-    """Post a run of charges (leaving out refused calls') as one debit."""
-    if dead.any():
-        live = ~dead
-        t, amount, service = t[live], amount[live], service[live]
-    _post(world, t, amount, service, span)
 
 
 def _fast_block(
@@ -1104,7 +1143,7 @@ def _post(
     t: NDArray[np.float64],
     amount: NDArray[np.int64],
     service: NDArray[np.int8],
-    d: _Day | _Span,
+    d: _Day,
 ) -> None:
     """Post charges to the account: one debit per local hour (the last one exactly)."""
     if len(t) == 0:

@@ -213,7 +213,7 @@ def run_batch(
         for v in variants:
             out = run_replication(v.scenario, tariffs, rep, rated=cache, lean=replay)
             rows.append({"variant": v.variant, **outcome_row(out)})
-            days.append(np.asarray([d.balance for d in out.days], dtype=np.int64))
+            days.append(out.day_balances())
     width = max(len(d) for d in days)
     matrix = np.zeros((len(days), width), dtype=np.int64)
     for k, d in enumerate(days):
