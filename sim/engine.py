@@ -122,6 +122,7 @@ class RatedTraffic:
         self._days: dict[int, tuple[CallBatch, RatedBatch]] = {}
         self._year: tuple[CallBatch, RatedBatch, int] | None = None
         self.charge_orders: dict[tuple[str, float], _FastStart] = {}
+        self.model: TrafficSource | None = None  # the replication's traffic model
         self.day_ends: NDArray[np.float64] | None = None
 
     def day(self, day: int, world: World) -> tuple[CallBatch, RatedBatch]:
@@ -341,6 +342,8 @@ class World:
                 funding_mode=funding.mode,
                 hard_cap=scenario.postpaid.hard_cap and not self.prepaid,
             )
+            if self.traffic is None and rated is not None and rated.model is not None:
+                self.traffic = rated.model  # every run of the replication shares one
             if self.traffic is None:
                 self.traffic = TrafficModel(
                     scenario.traffic,
@@ -350,6 +353,8 @@ class World:
                     replication,
                     self.horizon_s,
                 )
+            if rated is not None and rated.model is None:
+                rated.model = self.traffic
         self.rng_retries = stream(seed, replication, "retries")
         self.pool_state = PoolState()
         self.charges = _Charges()

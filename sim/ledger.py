@@ -289,6 +289,7 @@ def check_entries(entries: Sequence[LedgerEntry], lots: Sequence[Lot]) -> None:
     of outstanding debt; conservation of the totals.
     """
     remaining = {lot.lot_id: 0 for lot in lots}
+    funded: set[int] = set()  # lots whose remainder is > 0 (few at any time)
     by_id = {lot.lot_id: lot for lot in lots}
     balance = 0
     debt = 0
@@ -306,7 +307,7 @@ def check_entries(entries: Sequence[LedgerEntry], lots: Sequence[Lot]) -> None:
         if e.kind is EntryKind.OVERSHOOT:
             if e.amount >= 0 or e.lot_id != -1:
                 raise LedgerError(f"entry {i}: malformed overshoot")
-            if any(v > 0 and by_id[k].expires_at_s > e.t_s for k, v in remaining.items()):
+            if any(by_id[k].expires_at_s > e.t_s for k in funded):
                 raise LedgerError(f"entry {i}: overshoot while a usable lot held funds")
             debt -= e.amount
             consumed -= e.amount
@@ -325,9 +326,8 @@ def check_entries(entries: Sequence[LedgerEntry], lots: Sequence[Lot]) -> None:
                 raise LedgerError(f"entry {i}: drew from lot {lot.lot_id} after its expiry")
             sooner = [
                 k
-                for k, v in remaining.items()
-                if v > 0
-                and e.t_s < by_id[k].expires_at_s
+                for k in sorted(funded)
+                if e.t_s < by_id[k].expires_at_s
                 and (by_id[k].expires_at_s, k) < (lot.expires_at_s, lot.lot_id)
             ]
             if sooner:
@@ -346,9 +346,14 @@ def check_entries(entries: Sequence[LedgerEntry], lots: Sequence[Lot]) -> None:
             if e.amount != e.lot_amount or -e.amount != remaining[lot.lot_id]:
                 raise LedgerError(f"entry {i}: forfeited amount differs from the remainder")
             expired -= e.amount
-        remaining[lot.lot_id] += e.lot_amount
-        if remaining[lot.lot_id] < 0:
+        left = remaining[lot.lot_id] + e.lot_amount
+        remaining[lot.lot_id] = left
+        if left < 0:
             raise LedgerError(f"entry {i}: lot {lot.lot_id} went negative")
+        if left > 0:
+            funded.add(lot.lot_id)
+        else:
+            funded.discard(lot.lot_id)
     for lot in lots:
         if remaining[lot.lot_id] != lot.remaining:
             raise LedgerError(f"lot {lot.lot_id}: entries leave {remaining[lot.lot_id]}")

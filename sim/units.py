@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import NewType
@@ -177,6 +177,10 @@ class Calendar:
 
     start: datetime
     time_zone: ZoneInfo
+    _start_utc: datetime = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_start_utc", self.start.astimezone(UTC))
 
     @classmethod
     def from_local(cls, start: date | datetime, time_zone: str) -> Calendar:
@@ -189,15 +193,14 @@ class Calendar:
 
     def to_datetime(self, t_s: float) -> datetime:
         """Return the local wall-clock time at simulation time ``t_s``."""
-        start_utc = self.start.astimezone(UTC)
-        return (start_utc + timedelta(seconds=t_s)).astimezone(self.time_zone)
+        return (self._start_utc + timedelta(seconds=t_s)).astimezone(self.time_zone)
 
     def to_sim(self, when: datetime) -> float:
         """Return the simulation time of an aware (or naive local) datetime."""
         if when.tzinfo is None:
             when = when.replace(tzinfo=self.time_zone)
         # Subtract in UTC: aware datetimes sharing a tzinfo subtract as wall clocks.
-        return (when.astimezone(UTC) - self.start.astimezone(UTC)).total_seconds()
+        return (when.astimezone(UTC) - self._start_utc).total_seconds()
 
     def add_months_s(self, t_s: float, months: int) -> float:
         """Return the simulation time ``months`` calendar months after ``t_s`` (local)."""
