@@ -251,10 +251,14 @@ class Executor:
             with (
                 single_threaded_workers(),
                 ProcessPoolExecutor(
-                    self.workers, mp_context=ctx, initializer=_single_threaded
+                    self.workers,
+                    mp_context=ctx,
+                    initializer=_pool_worker_start,
+                    initargs=(fn, args),
                 ) as pool,
             ):
-                futures = {pool.submit(fn, args[0], args[1], b, args[2]): b for b in batches}
+                # The variants and rate tables travel once per worker, not once per task.
+                futures = {pool.submit(_pool_task, b): b for b in batches}
                 for f in as_completed(futures):
                     done(futures[f], f.result())
             return
@@ -283,6 +287,22 @@ class Executor:
             client.close()
             if cluster is not None:
                 cluster.close()
+
+
+_WORKER_JOB: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
+
+
+def _pool_worker_start(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    """Start a pool worker: one BLAS thread, and the sweep's shared inputs kept."""
+    global _WORKER_JOB
+    _single_threaded()
+    _WORKER_JOB = (fn, args)
+
+
+def _pool_task(batch: Batch) -> Any:
+    assert _WORKER_JOB is not None, "pool worker started without its job"
+    fn, args = _WORKER_JOB
+    return fn(args[0], args[1], batch, args[2])
 
 
 @dataclass
