@@ -363,57 +363,68 @@ def collect(
 def summarise(
     result: SweepResult, baseline: int, annual_rate: float, confidence: float = 0.95
 ) -> pd.DataFrame:
-    """One row per variant: means, Wilson intervals, objective, paired differences."""
+    """One row per variant: means, Wilson intervals, objective, paired differences.
+
+    The objective of a run is its forfeited funds plus the cost of its money tied up
+    (``annual_rate`` x years x mean balance). Paired differences are taken against the
+    baseline on the replications both have (common random numbers).
+    """
     runs = result.runs
-    base = runs[runs["variant"] == baseline].set_index("replication")
+    years = runs["horizon_days"].to_numpy(dtype=float) / 365.25
+    cost = runs["forfeited_micros"].to_numpy(dtype=float) + annual_rate * years * runs[
+        "mean_balance_micros"
+    ].to_numpy(dtype=float)
+    per_run = pd.DataFrame(
+        {
+            "variant": runs["variant"].to_numpy(),
+            "replication": runs["replication"].to_numpy(),
+            "objective": cost,
+            "outage": runs["outage"].to_numpy(dtype=float),
+            "mean_balance": runs["mean_balance_micros"].to_numpy(dtype=float),
+        }
+    )
+    groups = per_run.groupby("variant", sort=True)
+    n_runs = groups.size()
+    outages = groups["outage"].sum()
+    cost_mean = groups["objective"].mean()
+    cost_sd = groups["objective"].std(ddof=1)
+    means_of = [c for c in OUTCOME_MEANS if c in runs]
+    means: dict[Any, dict[Any, Any]] = (
+        runs.groupby("variant", sort=True)[means_of].mean().to_dict("index") if means_of else {}
+    )
+    # Paired differences: one row per variant, one column per replication.
+    diffs: dict[str, pd.DataFrame] = {}
+    for name in ("objective", "outage", "mean_balance"):
+        wide = per_run.pivot(index="variant", columns="replication", values=name)
+        if baseline in wide.index:
+            diffs[name] = wide.sub(wide.loc[baseline], axis=1)
+        else:
+            diffs[name] = wide * np.nan
     rows = []
     for v in result.variants:
-        r = runs[runs["variant"] == v.variant].set_index("replication")
-        n = len(r)
-        k = int(r["outage"].sum())
+        n = int(n_runs.get(v.variant, 0))
+        k = int(outages.get(v.variant, 0))
         lo, hi = wilson_interval(k, n, confidence)
-        years = float(r["horizon_days"].iloc[0]) / 365.25
-        cost = r["forfeited_micros"] + annual_rate * years * r["mean_balance_micros"]
         row: dict[str, Any] = {"variant": v.variant, "setting": v.label}
         for path, text in v.values:
             row[path] = text
+        sd = float(cost_sd.get(v.variant, np.nan))
         row.update(
             {
                 "replications": n,
                 "p_outage": k / n,
                 "p_outage_low": lo,
                 "p_outage_high": hi,
-                "objective_micros": float(cost.mean()),
-                "objective_se_micros": float(cost.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0,
+                "objective_micros": float(cost_mean.get(v.variant, np.nan)),
+                "objective_se_micros": sd / math.sqrt(n) if n > 1 else 0.0,
             }
         )
-        for col in OUTCOME_MEANS:
-            if col in r:
-                row[f"mean_{col}"] = float(r[col].mean())
-        # Paired differences against the baseline on the same replications (CRN).
-        common = r.index.intersection(base.index)
-        bcost = (
-            base.loc[common, "forfeited_micros"]
-            + annual_rate * years * base.loc[common, "mean_balance_micros"]
-        )
-        for name, a, b in (
-            ("objective", cost.loc[common], bcost),
-            (
-                "outage",
-                r.loc[common, "outage"].astype(float),
-                base.loc[common, "outage"].astype(float),
-            ),
-            (
-                "mean_balance",
-                r.loc[common, "mean_balance_micros"],
-                base.loc[common, "mean_balance_micros"],
-            ),
-        ):
-            diff = (a - b).to_numpy(dtype=float)
-            row[f"diff_{name}"] = float(diff.mean()) if len(diff) else float("nan")
-            row[f"diff_{name}_se"] = (
-                float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else 0.0
-            )
+        for col in means_of:
+            row[f"mean_{col}"] = float(means[v.variant][col])
+        for name, wide in diffs.items():
+            d = wide.loc[v.variant].dropna().to_numpy(dtype=float)
+            row[f"diff_{name}"] = float(d.mean()) if len(d) else float("nan")
+            row[f"diff_{name}_se"] = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -120,6 +120,49 @@ def test_common_random_numbers_shrink_the_variance_of_differences(tiny):
     assert paired < 0.05 * independent
 
 
+def test_summary_matches_a_direct_computation_per_setting():
+    # Three settings; setting 2 has extra replications (as after refinement), the
+    # baseline (0) misses replication 3, so paired differences use common ones only.
+    rng = np.random.default_rng(5)
+    keys = [(0, r) for r in (0, 1, 2, 4)] + [(1, r) for r in range(5)] + [(2, r) for r in range(7)]
+    runs = pd.DataFrame(
+        {
+            "variant": [v for v, _ in keys],
+            "replication": [r for _, r in keys],
+            "horizon_days": 365.0,
+            "outage": rng.random(len(keys)) < 0.4,
+            "forfeited_micros": rng.integers(0, 10**9, len(keys)),
+            "mean_balance_micros": rng.integers(0, 10**10, len(keys)),
+            "recharges_settled": rng.integers(0, 30, len(keys)),
+        }
+    )
+    variants = [sweeps.Variant(i, (("recharge.trigger", str(10 * i)),), None) for i in range(3)]  # type: ignore[arg-type]
+    result = sweeps.SweepResult(variants, runs, {}, list(range(7)))
+    summary = sweeps.summarise(result, baseline=0, annual_rate=0.05).set_index("variant")
+    base = runs[runs["variant"] == 0].set_index("replication")
+    for v in range(3):
+        r = runs[runs["variant"] == v].set_index("replication")
+        years = 365 / 365.25
+        cost = r["forfeited_micros"] + 0.05 * years * r["mean_balance_micros"]
+        row = summary.loc[v]
+        assert row["replications"] == len(r)
+        assert row["p_outage"] == r["outage"].mean()
+        assert row["objective_micros"] == pytest.approx(cost.mean(), rel=1e-12)
+        assert row["objective_se_micros"] == pytest.approx(cost.std() / np.sqrt(len(r)), rel=1e-9)
+        assert row["mean_recharges_settled"] == pytest.approx(r["recharges_settled"].mean())
+        common = r.index.intersection(base.index)
+        d = (
+            cost.loc[common]
+            - (base["forfeited_micros"] + 0.05 * years * base["mean_balance_micros"]).loc[common]
+        )
+        assert row["diff_objective"] == pytest.approx(d.mean(), rel=1e-9, abs=1e-6)
+        if v:
+            assert row["diff_objective_se"] == pytest.approx(d.std() / np.sqrt(len(d)), rel=1e-9)
+        o = r["outage"].loc[common].astype(float) - base["outage"].loc[common].astype(float)
+        assert row["diff_outage"] == pytest.approx(o.mean(), abs=1e-12)
+    assert summary.loc[0, "diff_objective"] == 0.0
+
+
 def test_pareto_front_and_decision():
     summary = pd.DataFrame(
         {
