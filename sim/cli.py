@@ -99,7 +99,20 @@ def _parser() -> argparse.ArgumentParser:
                 metavar="R",
                 help="yearly cost of money tied up, e.g. 5%%",
             )
-            p.add_argument("--refine-replications", type=_positive_int, metavar="N")
+            p.add_argument(
+                "--refine-replications",
+                type=_positive_int,
+                metavar="N",
+                help="replications added to the close contenders (default: as many as screening)",
+            )
+            p.add_argument(
+                "--max-replications",
+                type=_positive_int,
+                metavar="N",
+                help="at most N replications per setting in all, refinement included "
+                "(default 1000); a contender whose feasibility is in doubt gets what showing "
+                "the target needs, up to N",
+            )
 
     from sim import cli_calllogs, cli_reports
 
@@ -184,6 +197,7 @@ def _sweep(args: argparse.Namespace) -> int:
         max_outage=getattr(args, "max_outage", None),
         annual_rate=getattr(args, "annual_rate", None),
         refine_replications=getattr(args, "refine_replications", None),
+        max_replications=getattr(args, "max_replications", None),
     )
     if args.dask:
         executor = Executor("dask", args.workers, args.dask)

@@ -42,7 +42,7 @@ from sim.sweeps import (
     summarise,
     write_table_atomic,
 )
-from sim.units import format_money
+from sim.units import MICROS_PER_UNIT, format_money
 
 
 def _current_value(plain: dict[str, Any], path: str) -> str | None:
@@ -119,7 +119,9 @@ def decide(
     label = {v.variant: v.label for v in grid.variants}
 
     def money(micros: float) -> str:
-        return f"{format_money(round(micros), 2)} {currency}"
+        # Means over replications, not ledger amounts: shown to the cent.
+        cents = round(micros / (MICROS_PER_UNIT // 100))
+        return f"{format_money(cents * (MICROS_PER_UNIT // 100), 2)} {currency}"
 
     if feasible.empty:
         safest = int(s.sort_values(["p_outage_high", "objective_micros"]).index[0])
@@ -127,8 +129,7 @@ def decide(
         clean = s[s["p_outage"] == 0]
         n = int(s["replications"].max())
         # With no outage in n runs the Wilson upper bound is about z^2 / (n + z^2).
-        z2 = float(stats.norm.ppf(0.5 + confidence / 2)) ** 2
-        needed = math.ceil(z2 * (1 - target) / target)
+        needed = needed_replications(target, confidence)
         text = [
             f"No setting keeps the outage probability under {target:.2%} at the confidence asked.",
             f"The safest is {label[safest]}: P(outage) {row['p_outage']:.2%} "
@@ -136,7 +137,7 @@ def decide(
             (
                 f"{len(clean)} setting(s) had no outage in {n} replications, but showing "
                 f"P(outage) < {target:.2%} needs about {needed} replications per setting: "
-                f"rerun with --replications {needed} (or raise --max-outage)."
+                f"rerun with --max-replications {needed} (or raise --max-outage)."
                 if len(clean)
                 else "Try higher triggers or amounts, or more replications."
             ),
@@ -173,6 +174,30 @@ def decide(
             f"+/- {money(1.96 * row['diff_objective_se'])} (95 %)."
         )
     return Recommendation(summary, front, best, runner, text)
+
+
+def needed_replications(target: float, confidence: float = 0.95) -> int:
+    """Replications in which no outage shows P(outage) <= ``target`` (Wilson bound).
+
+    With no outage in n runs the Wilson upper bound is z^2 / (n + z^2).
+    """
+    z2 = float(stats.norm.ppf(0.5 + confidence / 2)) ** 2
+    return math.ceil(z2 * (1 - target) / target)
+
+
+def refinement_size(summary: pd.DataFrame, chosen: Sequence[int], sweep: Sweep) -> int:
+    """Replications to add to the contenders ``chosen`` after screening.
+
+    ``refine_replications`` (default: as many as screening); when a contender's
+    feasibility is in doubt, enough for a clean record to show the target; never more
+    than ``max_replications`` per setting in all.
+    """
+    reps = sweep.replications
+    total = reps + (sweep.refine_replications or reps)
+    s = summary.set_index("variant").loc[list(chosen)]
+    if (s["p_outage_high"] > sweep.max_outage).any():
+        total = max(total, needed_replications(sweep.max_outage, sweep.confidence))
+    return max(0, min(total, sweep.max_replications) - reps)
 
 
 def contenders(summary: pd.DataFrame, target: float) -> list[int]:
@@ -213,6 +238,7 @@ def run(
         "seed": loaded.scenario.simulation.seed,
         "replications": reps,
         "refine_replications": sweep.refine_replications or reps,
+        "max_replications": sweep.max_replications,
         "max_outage": sweep.max_outage,
         "annual_rate": sweep.annual_rate,
         "confidence": sweep.confidence,
@@ -227,7 +253,16 @@ def run(
     folder.mkdir(parents=True, exist_ok=True)
     if manifest_path.exists():
         old = json.loads(manifest_path.read_text())
-        for key in ("scenario", "settings", "seed", "replications", "batch_size", "kind"):
+        for key in (
+            "scenario",
+            "settings",
+            "seed",
+            "replications",
+            "refine_replications",
+            "max_replications",
+            "batch_size",
+            "kind",
+        ):
             if old.get(key) != manifest.get(key):
                 raise InputError(
                     f"{folder}: cannot resume: {key} differs from the interrupted run "
@@ -262,8 +297,9 @@ def run(
     if refine:
         chosen = contenders(summary, sweep.max_outage)
         manifest["contenders"] = chosen
-        extra = sweep.refine_replications or reps
-        if chosen:
+        extra = refinement_size(summary, chosen, sweep) if chosen else 0
+        manifest["refined_with"] = extra
+        if chosen and extra:
             keep = [v for v in grid.variants if v.variant in chosen]
             if grid.baseline not in chosen:
                 keep.append(next(v for v in grid.variants if v.variant == grid.baseline))

@@ -117,12 +117,16 @@ class Sweep:
     current setting (for paired differences; default: the scenario as written).
     ``max_outage`` is the target probability of an outage over the horizon;
     ``annual_rate`` the yearly cost of money tied up in the balance; ``confidence`` the
-    level of the Wilson intervals on which feasibility is judged.
+    level of the Wilson intervals on which feasibility is judged. Refinement gives the
+    close contenders ``refine_replications`` more (default: as many as screening), or,
+    when a contender's feasibility is in doubt, as many as showing the target needs,
+    up to ``max_replications`` per setting in all.
     """
 
     settings: dict[str, str] = field(default_factory=dict)
     replications: int = 40
     refine_replications: int = 0
+    max_replications: int = 1000
     batch_size: int = 0
     max_outage: float = 0.01
     annual_rate: float = 0.05
@@ -131,6 +135,7 @@ class Sweep:
     def __post_init__(self) -> None:
         require(self.replications >= 2, "replications", "must be >= 2")
         require(self.refine_replications >= 0, "refine_replications", "must be >= 0")
+        require(self.max_replications >= 2, "max_replications", "must be >= 2")
         require(self.batch_size >= 0, "batch_size", "must be >= 0 (0: automatic)")
         require(0 < self.max_outage < 1, "max_outage", "must lie strictly between 0 and 1")
         require(0 <= self.annual_rate < 1, "annual_rate", "must lie in [0, 1)")

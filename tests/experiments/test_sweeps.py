@@ -192,6 +192,24 @@ def test_pareto_front_and_decision():
     assert recommend.contenders(summary, 0.045) == [1, 3]
 
 
+def test_refinement_adds_what_showing_the_target_needs():
+    # No outage in n runs: the 95 % Wilson upper bound is z^2 / (n + z^2).
+    n = recommend.needed_replications(0.01)
+    z2 = 1.959963984540054**2
+    assert z2 / (n + z2) <= 0.01 < z2 / (n - 1 + z2)
+    assert n == 381
+    summary = pd.DataFrame(
+        {"variant": [0, 1], "p_outage_high": [0.088, 0.004], "p_outage": [0.0, 0.0]}
+    )
+    sweep = Sweep(replications=40, max_outage=0.01)
+    assert recommend.refinement_size(summary, [0, 1], sweep) == 381 - 40  # 0 is in doubt
+    assert recommend.refinement_size(summary, [1], sweep) == 40  # only close in cost
+    capped = Sweep(replications=40, max_outage=0.01, max_replications=100)
+    assert recommend.refinement_size(summary, [0], capped) == 60
+    fixed = Sweep(replications=40, refine_replications=10, max_outage=0.2)
+    assert recommend.refinement_size(summary, [0], fixed) == 10
+
+
 def test_recommend_command(tiny, tmp_path, capsys):
     out = tmp_path / "rec"
     code = main(
