@@ -18,6 +18,7 @@ import heapq
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -29,6 +30,7 @@ from sim.policies import Admin, Notification, NotificationKind, Payment, Recharg
 from sim.units import Calendar, Micros, format_money
 
 Action = Callable[[float], None]
+_TWO_DAYS_S = 2 * 86_400.0
 
 
 class Scheduler(Protocol):
@@ -145,6 +147,7 @@ class CreditAccount:
         self.consecutive_declines = 0
         self.admin_pending = False
         self.admin_actions: list[float] = []
+        self._card_void_s: float | None = None  # about when the card stops working
         self._started = False
 
     # -- set-up ----------------------------------------------------------------------
@@ -277,6 +280,12 @@ class CreditAccount:
         expires = self.payment.card_expires
         if expires is None or self.card_renewed:
             return False
+        # Far from the card's last local midnight the answer needs no time-zone lookup.
+        if self._card_void_s is None:
+            end = datetime.combine(expires + timedelta(days=1), time())
+            self._card_void_s = self.calendar.to_sim(end)
+        if abs(t_s - self._card_void_s) > _TWO_DAYS_S:
+            return t_s > self._card_void_s
         return self.calendar.to_datetime(t_s).date() > expires
 
     def _attempt(self, t_s: float, record: PaymentRecord) -> None:
