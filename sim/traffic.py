@@ -479,6 +479,9 @@ class TrafficModel:
         self._next_call_id = 0
         self._alias: dict[tuple[int, int], tuple[NDArray[np.float64], NDArray[np.int64]]] = {}
         self._spill: dict[int, CallBatch] = {}
+        self._bounds: dict[int, tuple[float, float, date]] = {}
+        self._slots: dict[tuple[int, int], tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
+        self._week_total: dict[int, float] = {}
         # (organiser, leg start) -> meeting number, kept only when asked for (call logs).
         self.conference_of: dict[tuple[int, float], int] | None = None
         self._next_conference = 0
@@ -514,12 +517,15 @@ class TrafficModel:
     # -- calendar --------------------------------------------------------------------
     def day_bounds(self, day_index: int) -> tuple[float, float, date]:
         """Return (start_s, end_s, local date) of local day ``day_index``."""
-        first = self.calendar.start.date()
-        d = first + timedelta(days=day_index)
-        start = self.calendar.to_sim(datetime(d.year, d.month, d.day))
-        nxt = d + timedelta(days=1)
-        end = self.calendar.to_sim(datetime(nxt.year, nxt.month, nxt.day))
-        return start, end, d
+        bounds = self._bounds.get(day_index)
+        if bounds is None:
+            first = self.calendar.start.date()
+            d = first + timedelta(days=day_index)
+            start = self.calendar.to_sim(datetime(d.year, d.month, d.day))
+            nxt = d + timedelta(days=1)
+            end = self.calendar.to_sim(datetime(nxt.year, nxt.month, nxt.day))
+            bounds = self._bounds[day_index] = (start, end, d)
+        return bounds
 
     def month_index(self, d: date) -> int:
         """Calendar months between the start's month and the month of ``d``."""
@@ -532,8 +538,17 @@ class TrafficModel:
         """Return each UTC hour slot's start (s) and the profile weight of its local hour.
 
         A local day has 23, 24 or 25 hour slots around DST changes; each slot takes the
-        weight of the local hour it starts in.
+        weight of the local hour it starts in. The arrays are shared: do not write to them.
         """
+        key = (day_index, id(profile))
+        slots = self._slots.get(key)
+        if slots is None:
+            slots = self._slots[key] = self._hour_slots(day_index, profile)
+        return slots
+
+    def _hour_slots(
+        self, day_index: int, profile: Profile
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         start_s, end_s, d = self.day_bounds(day_index)
         n = round((end_s - start_s) / 3600)
         starts: NDArray[np.float64] = start_s + 3600.0 * np.arange(n, dtype=np.float64)
@@ -604,7 +619,10 @@ class TrafficModel:
         over its hours by the profile's weights.
         """
         slots, w = self.hour_slots(day_index, profile)
-        mean = per_unit_day * total_weight * 7.0 * w / profile.week_total
+        week_total = self._week_total.get(id(profile))
+        if week_total is None:
+            week_total = self._week_total[id(profile)] = profile.week_total
+        mean = per_unit_day * total_weight * 7.0 * w / week_total
         counts = rng.poisson(mean)
         return sorted_uniform_times(rng, slots, counts, 3600.0)
 
