@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -269,7 +271,7 @@ def run(
                     f"({old.get(key)!r} there, {manifest.get(key)!r} now)"
                 )
         manifest["started_at"] = old.get("started_at", manifest["started_at"])
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    _write_text_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     variants_table = pd.DataFrame(
         [
             {
@@ -330,7 +332,7 @@ def run(
     manifest["status"] = "complete"
     manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     manifest["recommended_variant"] = rec.chosen
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    _write_text_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return result, rec, grid
 
 
@@ -356,20 +358,26 @@ def write_outputs(
     band_table = pd.concat([bands(result, v) for v in sorted(picks)], ignore_index=True)
     all_bands = pd.concat([bands(result, v.variant) for v in grid.variants], ignore_index=True)
     write_table_atomic(all_bands, folder, "bands")
-    (folder / "plots").mkdir(exist_ok=True)
-    plot_heatmaps(summary, folder / "plots", loaded.scenario.simulation.currency)
-    plot_frontier(
-        summary,
-        rec,
-        folder / "plots" / "frontier.png",
-        loaded.scenario.simulation.currency,
-        sweep.max_outage,
-    )
+    # Plots are drawn in a scratch folder and moved in whole, one file at a time.
+    scratch = folder / ".plots.tmp"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    currency = loaded.scenario.simulation.currency
+    plot_heatmaps(summary, scratch, currency)
+    plot_frontier(summary, rec, scratch / "frontier.png", currency, sweep.max_outage)
     labels = {v.variant: v.label for v in grid.variants}
-    plot_bands(
-        band_table, picks, labels, loaded.scenario, grid, folder / "plots" / "balance-bands.png"
-    )
-    (folder / "recommendation.txt").write_text("\n".join(rec.text) + "\n")
+    plot_bands(band_table, picks, labels, loaded.scenario, grid, scratch / "balance-bands.png")
+    (folder / "plots").mkdir(exist_ok=True)
+    for png in sorted(scratch.iterdir()):
+        os.replace(png, folder / "plots" / png.name)
+    scratch.rmdir()
+    _write_text_atomic(folder / "recommendation.txt", "\n".join(rec.text) + "\n")
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def pick_for_bands(rec: Recommendation, grid: Grid, chosen: Sequence[int] = ()) -> dict[int, str]:
