@@ -53,7 +53,12 @@ def run_naive(scenario: Scenario, tariffs: TariffBook, replication: int = 0) -> 
         allow_overshoot=f.at_zero == "overshoot",
     )
     account.start(0.0, f.initial_funds, scenario.initial_purchased_at_s())
-    ctx = RatingContext(tenant=scenario.tenant, tariffs=tariffs, calendar=scenario.calendar)
+    ctx = RatingContext(
+        tenant=scenario.tenant,
+        tariffs=tariffs,
+        calendar=scenario.calendar,
+        headcount_growth_per_month=scenario.traffic.headcount_growth_per_month,
+    )
     horizon = scenario.horizon_s
     traffic = TrafficModel(
         scenario.traffic, scenario.population, scenario.calendar, seed, replication, horizon

@@ -341,6 +341,7 @@ class World:
                 calendar=self.calendar,
                 funding_mode=funding.mode,
                 hard_cap=scenario.postpaid.hard_cap and not self.prepaid,
+                headcount_growth_per_month=scenario.traffic.headcount_growth_per_month,
             )
             if self.traffic is None and rated is not None and rated.model is not None:
                 self.traffic = rated.model  # every run of the replication shares one

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.plans import CALLING_PLANS, CONFERENCING
+from sim.plans import CALLING_PLANS, CONFERENCING, headcount
 from sim.scenario import Scenario
 from sim.units import Micros, UnitError, parse_money
 
@@ -192,11 +192,6 @@ def month_label_after(scenario: Scenario, t_s: float) -> str:
     """Return the ``YYYY-MM`` of the first month start strictly after ``t_s``."""
     cal = scenario.calendar
     return cal.month_label(cal.next_month_start_s(t_s))
-
-
-def headcount(count: int, growth_per_month: float, month_index: int) -> int:
-    """Return a group's head-count in a month, as ``TrafficModel.active_users`` grows it."""
-    return round(count * (1 + growth_per_month) ** month_index)
 
 
 def prorate(amount: int, covered_s: int, length_s: int) -> Micros:

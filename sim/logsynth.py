@@ -198,6 +198,7 @@ def synthesize_log(
         funding_mode=scenario.funding.mode,
         hard_cap=scenario.postpaid.hard_cap and scenario.funding.mode == "postpaid",
         on_unratable="block",
+        headcount_growth_per_month=scenario.traffic.headcount_growth_per_month,
     )
     state = PoolState()
     batches: list[CallBatch] = []

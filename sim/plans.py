@@ -391,6 +391,17 @@ class _TenantIndex:
     holders: dict[str, Holder]
     sizes_min: dict[PoolKey, int]
     member_min: dict[tuple[str, str], int]
+    # What makes each shared pool: (licences, minutes per licence, grows with head-count).
+    parts: dict[PoolKey, list[tuple[int, int, bool]]]
+
+
+def headcount(count: int, growth_per_month: float, month_index: int) -> int:
+    """Return a group's users (and licences) in month ``month_index`` (0: the start's).
+
+    Head-count grows by ``growth_per_month`` a month, compounded and rounded, exactly as
+    the traffic model grows its active users.
+    """
+    return round(count * (1 + growth_per_month) ** month_index)
 
 
 @dataclass(frozen=True)
@@ -436,28 +447,33 @@ class Tenant:
             )
         sizes: dict[PoolKey, int] = {}
         member_min: dict[tuple[str, str], int] = {}
+        parts: dict[PoolKey, list[tuple[int, int, bool]]] = {}
+
+        def add(key: PoolKey, licences: int, minutes: int, grows: bool) -> None:
+            sizes[key] = sizes.get(key, 0) + licences * minutes
+            parts.setdefault(key, []).append((licences, minutes, grows))
+
         for h in holders.values():
             plan, scope = h.plan, pool_country(h.usage_country)
             if plan.has_pools:
                 dom = plan.domestic_min(scope)
                 if plan.pooled:
                     # §2.3: users in the same country with the same plan share one pool.
-                    key = PoolKey(scope, plan.domestic_allowance())
-                    sizes[key] = sizes.get(key, 0) + h.count * dom
+                    add(PoolKey(scope, plan.domestic_allowance()), h.count, dom, not h.is_service)
                 else:
                     # §2.3: MCOPSTN8 is per user, not pooled.
                     member_min[(scope, plan.domestic_allowance())] = dom
                 if plan.international_min:
                     key = PoolKey(scope, plan.international_allowance())
-                    sizes[key] = sizes.get(key, 0) + h.count * plan.international_min
+                    add(key, h.count, plan.international_min, not h.is_service)
             conf = h.conferencing
             if conf.dial_out_min_per_assigned:
                 # §3: the dial-out pool counts assigned licences, tenant-wide.
                 key = PoolKey(TENANT_SCOPE, conf.allowance())
                 per = conf.dial_out_min_per_assigned
-                sizes[key] = sizes.get(key, 0) + h.conferencing_assigned * per
+                add(key, h.conferencing_assigned, per, not h.is_service)
         # Kept in the instance dict, outside the dataclass fields (see the class docstring).
-        self.__dict__["_index"] = _TenantIndex(holders, sizes, member_min)
+        self.__dict__["_index"] = _TenantIndex(holders, sizes, member_min, parts)
 
     @property
     def _ix(self) -> _TenantIndex:
@@ -483,12 +499,21 @@ class Tenant:
         """Return the monthly size in minutes of every shared pool."""
         return dict(self._ix.sizes_min)
 
-    def pool_size_s(self, key: PoolKey) -> int:
-        """Return the monthly size of a pool in seconds (0 for an unknown pool)."""
+    def pool_size_s(self, key: PoolKey, month_index: int = 0, growth_per_month: float = 0.0) -> int:
+        """Return the monthly size of a pool in seconds (0 for an unknown pool).
+
+        Shared pools count the licences held that month: with head-count growth, user
+        groups' licences grow month by month (``headcount``); service numbers' do not.
+        """
         if key.member >= 0:
             minutes = self._ix.member_min.get((key.scope, key.allowance), 0)
-        else:
+        elif growth_per_month == 0 or month_index == 0:
             minutes = self._ix.sizes_min.get(key, 0)
+        else:
+            minutes = sum(
+                (headcount(n, growth_per_month, month_index) if grows else n) * per
+                for n, per, grows in self._ix.parts.get(key, ())
+            )
         return minutes * SECONDS_PER_MINUTE
 
     def link_of(self, key: PoolKey) -> LinkKey | None:
@@ -517,6 +542,7 @@ __all__ = [
     "Tenant",
     "UserGroup",
     "check_unique_names",
+    "headcount",
     "is_domestic",
     "pool_country",
 ]

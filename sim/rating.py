@@ -207,7 +207,7 @@ class _RatingCache:
 
     def __init__(self) -> None:
         self.routes: dict[tuple[tuple[str, ...], tuple[str, ...]], _Routes] = {}
-        self.pools: dict[PoolKey, tuple[int, LinkKey | None]] = {}
+        self.pools: dict[tuple[PoolKey, int], tuple[int, LinkKey | None]] = {}
 
     def __reduce__(self) -> tuple[type[_RatingCache], tuple[()]]:
         return (_RatingCache, ())
@@ -229,6 +229,8 @@ class RatingContext:
     hard_cap: bool = False
     pool_increment_s: int = SECONDS_PER_MINUTE
     on_unratable: Literal["raise", "block"] = "raise"
+    headcount_growth_per_month: float = 0.0
+    """User groups' licences (and so the shared pools) grow by this share a month."""
     _cache: _RatingCache = field(
         default_factory=_RatingCache, init=False, repr=False, compare=False
     )
@@ -384,7 +386,11 @@ class PoolBook:
         link = self._ctx.tenant.link_of(key)
         if link is not None and link in self.closed:
             return 0
-        return max(self._ctx.tenant.pool_size_s(key) - self.used_s.get(key, 0), 0)
+        return max(self._size_s(key) - self.used_s.get(key, 0), 0)
+
+    def _size_s(self, key: PoolKey) -> int:
+        assert self.month_start_s is not None, "roll to a month before drawing"
+        return _pool_info(self._ctx, key, self._ctx.calendar.month_index(self.month_start_s))[0]
 
     def draw(self, key: PoolKey, demand_s: int, t_s: float) -> int:
         """Draw up to ``demand_s`` seconds at ``t_s``; return the seconds drawn."""
@@ -395,7 +401,7 @@ class PoolBook:
             return 0
         after = before + drawn
         self.used_s[key] = after
-        size = self._ctx.tenant.pool_size_s(key)
+        size = self._size_s(key)
         for pct in ALERT_THRESHOLDS_PCT:
             if before * 100 < pct * size <= after * 100:
                 self.alerts.append(
@@ -767,11 +773,18 @@ def _routes(ctx: RatingContext, batch: CallBatch) -> _Routes:
     return routes
 
 
-def _pool_info(ctx: RatingContext, key: PoolKey) -> tuple[int, LinkKey | None]:
-    """Return the monthly size in seconds and the linked pair of a pool, cached on ``ctx``."""
-    info = ctx._cache.pools.get(key)
+def _pool_info(ctx: RatingContext, key: PoolKey, month_index: int) -> tuple[int, LinkKey | None]:
+    """Return a pool's size in seconds in a month and its linked pair, cached on ``ctx``.
+
+    ``month_index`` counts local months from the start's (it matters only with head-count
+    growth).
+    """
+    growth = ctx.headcount_growth_per_month
+    month = month_index if growth else 0
+    info = ctx._cache.pools.get((key, month))
     if info is None:
-        info = ctx._cache.pools[key] = (ctx.tenant.pool_size_s(key), ctx.tenant.link_of(key))
+        size = ctx.tenant.pool_size_s(key, month, growth)
+        info = ctx._cache.pools[(key, month)] = (size, ctx.tenant.link_of(key))
     return info
 
 
@@ -1025,7 +1038,7 @@ def _draw_pools(
     if len(pidx):
         keys, id_code = _pool_identities(batch, pidx, pool_class, cell, routes)
         pool_code[pidx] = id_code
-        info = [_pool_info(ctx, k) for k in keys]
+        info = [_pool_info(ctx, k, 0) for k in keys]
         key_size = np.array([size for size, _ in info], dtype=np.int64)
         links = [link for _, link in info]
         link_names = sorted({lk for lk in links if lk is not None})
@@ -1045,6 +1058,15 @@ def _draw_pools(
         g_start = g_end - counts + 1
         g_key, g_month = g_val // n_months, g_val % n_months
         g_size = key_size[g_key]
+        if ctx.headcount_growth_per_month:  # licences, and so pools, grow month by month
+            month_index = [cal.month_index(float(m)) for m in months]
+            g_size = np.array(
+                [
+                    _pool_info(ctx, keys[k], month_index[m])[0]
+                    for k, m in zip(g_key.tolist(), g_month.tolist(), strict=True)
+                ],
+                dtype=np.int64,
+            )
         g_link = key_link[g_key]
         # Usage carried in from earlier batches counts in the state's own month only.
         g_used0 = np.zeros(len(g_val), dtype=np.int64)

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from sim.calls import CALL_TYPES, NUMBER_TYPES, CallBatch, CallType, NumberType, check_country
 from sim.distributions import Delay
+from sim.plans import headcount
 from sim.rng import stream
 from sim.schema import FieldError, require
 from sim.units import Calendar, Seconds
@@ -508,7 +509,7 @@ class TrafficModel:
         """Return the number of users of group ``g`` in month ``month_index`` (0 = first)."""
         count = self.population.group_counts[g]
         growth = self.traffic.headcount_growth_per_month
-        return min(len(self._multipliers[g]), round(count * (1 + growth) ** month_index))
+        return min(len(self._multipliers[g]), headcount(count, growth, month_index))
 
     def usage_factor(self, month_index: int) -> float:
         """Usage growth multiplier during month ``month_index``."""

@@ -227,6 +227,11 @@ class Calendar:
             t = self.next_month_start_s(t)
         return out
 
+    def month_index(self, t_s: float) -> int:
+        """Return the local months from the start's month to that of ``t_s`` (0: same)."""
+        local = self.to_datetime(t_s)
+        return (local.year - self.start.year) * 12 + local.month - self.start.month
+
     def month_label(self, t_s: float) -> str:
         """Return the local ``YYYY-MM`` of simulation time ``t_s``."""
         return self.to_datetime(t_s).strftime("%Y-%m")

@@ -54,6 +54,7 @@ CONTEXTS = [
     ),
     context(GROUPS, SERVICES, funding_mode="postpaid", calendar=NEW_YORK),
     context(GROUPS, SERVICES, funding_mode="postpaid", hard_cap=True),
+    context(GROUPS, SERVICES, headcount_growth_per_month=0.4, calendar=NEW_YORK),
 ]
 
 durations = st.one_of(

@@ -106,6 +106,24 @@ def test_pool_sizes():
     assert tenant.pool_size_s(PoolKey("XX", "domestic")) == 0
 
 
+def test_shared_pools_follow_head_count_growth():
+    # Licences grow with head-count (rounded, compounded); service numbers do not.
+    tenant = Tenant(
+        user_groups=(
+            UserGroup("us", 100, "US", "domestic", conferencing="standard"),
+            UserGroup("gb", 3, "GB", "domestic_120_unpooled"),
+        ),
+        service_numbers=(ServiceNumber("aa", "auto_attendant", "toll", "US", plan="domestic"),),
+    )
+    us = PoolKey("US", "domestic")
+    assert tenant.pool_size_s(us, 12, 0.01) == (113 * 3_000 + 3_000) * 60  # 100 x 1.01^12
+    assert tenant.pool_size_s(us, 0, 0.01) == tenant.pool_size_s(us) == 101 * 3_000 * 60
+    assert tenant.pool_size_s(us, 5, 0.0) == tenant.pool_size_s(us)
+    conf = PoolKey("tenant", "conferencing:standard")
+    assert tenant.pool_size_s(conf, 12, 0.01) == 113 * 60 * 60
+    assert tenant.pool_size_s(PoolKey("GB", "domestic_120_unpooled", 2), 12, 0.5) == 120 * 60
+
+
 def test_unpooled_pool_size_is_per_member():
     tenant = Tenant(user_groups=(UserGroup("g", 3, "GB", "domestic_120_unpooled"),))
     assert tenant.pool_size_s(PoolKey("GB", "domestic_120_unpooled", 7)) == 120 * 60

@@ -277,6 +277,28 @@ def test_month_rollover_in_local_time_zone():
     assert sum(batch.state.used_s.values()) == 60
 
 
+def test_pool_grows_with_head_count_month_by_month():
+    # 10 users, +10 % a month: 10 in January, round(10 x 1.1^3) = 13 in April.
+    ctx = context([group("us", "US", "domestic_120", count=10)], headcount_growth_per_month=0.1)
+    april = 90 * 86_400.0  # 2026-04-01 00:00 UTC
+    jan, jan_over, apr, apr_over = rate_sequence(
+        [
+            call("us", duration_s=1200 * MIN, start_s=0),
+            call("us", duration_s=MIN, start_s=1),
+            call("us", duration_s=1560 * MIN, start_s=april),
+            call("us", duration_s=MIN, start_s=april + 1),
+        ],
+        ctx,
+    )
+    assert (jan.outcome, jan_over.outcome) == (Outcome.POOL, Outcome.CHARGED)
+    assert (apr.outcome, apr_over.outcome) == (Outcome.POOL, Outcome.CHARGED)
+    assert apr.pool_s == 1560 * MIN
+    still = context([group("us", "US", "domestic_120", count=10)])
+    assert rate_sequence([call("us", duration_s=1560 * MIN, start_s=april)], still)[0].pool_s == (
+        1200 * MIN
+    )
+
+
 def test_us_and_pr_share_one_pool():
     # §2.2: US and PR users share the same pool.
     us, pr = group("us", "US", "domestic_120"), group("pr", "PR", "domestic_120")
