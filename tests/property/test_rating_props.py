@@ -134,9 +134,11 @@ def test_pool_and_charged_seconds_make_the_billed_seconds(calls, ctx):
         assert r.billed_s == r.pool_s + r.charged_s
         assert (r.amount > 0) <= (r.charged_s > 0)
         if r.pool_s:
-            drawn[(r.pool, ctx.calendar.month_label(c.start_s))] += r.pool_s
-    for (key, _), used in drawn.items():
-        assert used <= ctx.tenant.pool_size_s(key)  # a pool never pays more than its size
+            drawn[(r.pool, ctx.calendar.month_index(c.start_s))] += r.pool_s
+    growth = ctx.headcount_growth_per_month
+    for (key, month), used in drawn.items():
+        # A pool never pays more than its size that month (licences grow with head-count).
+        assert used <= ctx.tenant.pool_size_s(key, month, growth)
 
 
 @settings(max_examples=150, deadline=None)
