@@ -277,9 +277,11 @@ class Executor:
         else:
             client = Client(self.address)
         try:
+            # The variants and rate tables go to every worker once, not with each task.
             variants = client.scatter(args[0], broadcast=True)
+            tariffs = None if args[1] is None else client.scatter(args[1], broadcast=True)
             futs = {
-                client.submit(fn, variants, args[1], b, args[2], pure=False): b for b in batches
+                client.submit(fn, variants, tariffs, b, args[2], pure=False): b for b in batches
             }
             for f in dask_completed(list(futs)):
                 done(futs[f], f.result())
