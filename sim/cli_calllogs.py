@@ -303,12 +303,7 @@ def _fit(args: argparse.Namespace) -> int:
         write_fit_report,
         write_scenario_file,
     )
-    from sim.io import (
-        discard,
-        new_run_folder,
-        publish,
-        write_manifest,
-    )
+    from sim.io import RunFolder
 
     base_path = Path(args.base) if args.base else default_base()
     if base_path is None:
@@ -336,19 +331,15 @@ def _fit(args: argparse.Namespace) -> int:
     )
     log_lines = report.lines(show=0)[:2]
     text = scenario_text(fit, base_path, out, log_lines=log_lines, name=args.name)
-    if args.report:
-        report_dir = Path(args.report)
-        if report_dir.exists():
-            raise InputError(f"{report_dir}: exists already; choose a new folder")
-        staging, final = new_run_folder(report_dir.parent, report_dir.name)
-        final = report_dir
-    else:
-        staging, final = new_run_folder(Path("results"), f"fit-{out.stem}")
-    try:
-        files = write_fit_report(fit, staging, report=report, plots=not args.no_plots)
-        (staging / "scenario.toml").write_text(text)
-        write_manifest(
-            staging,
+    report_dir = Path(args.report) if args.report else None
+    if report_dir is not None and report_dir.exists():
+        raise InputError(f"{report_dir}: exists already; choose a new folder")
+    # The fitted scenario.toml stands in for the resolved one, and the manifest has no
+    # base-scenario identity: the folder is written step by step, not with finish().
+    with RunFolder(report_dir, f"fit-{out.stem}", Path("results")) as folder:
+        folder.add(*write_fit_report(fit, folder.staging, report=report, plots=not args.no_plots))
+        folder.path("scenario.toml").write_text(text)
+        folder.write_manifest(
             {
                 **tool_identity(_command()),
                 "log": str(args.log),
@@ -364,15 +355,10 @@ def _fit(args: argparse.Namespace) -> int:
                     "bad": report.bad,
                     "skipped": report.skipped,
                 },
-                "files": sorted([*files, "scenario.toml", "manifest.json"]),
-            },
+            }
         )
         write_scenario_file(text, out, force=args.force)
-        staging.chmod(0o755)
-        publish(staging, final)
-    except BaseException:
-        discard(staging)
-        raise
+        final = folder.publish()
     if not args.quiet:
         for line in report.lines(show=5):
             _say(line)

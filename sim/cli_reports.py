@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,29 +105,6 @@ def add_commands(subparsers: Any) -> None:
     p_cmp.add_argument("--no-breakeven", action="store_true", help="skip the break-even")
 
 
-def _progress_bar(label: str, quiet: bool) -> tuple[Any, Callable[[float], None]]:
-    from tqdm import tqdm
-
-    bar = tqdm(
-        total=1000,
-        desc=label,
-        unit="‰",
-        disable=quiet or None,
-        file=sys.stderr,
-        bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
-    )
-    done = 0
-
-    def progress(share: float) -> None:
-        nonlocal done
-        now = round(share * 1000)
-        if now > done:
-            bar.update(now - done)
-            done = now
-
-    return bar, progress
-
-
 def _loaded(args: argparse.Namespace) -> tuple[LoadedScenario, LicencePrices]:
     from sim.reporting import find_prices, with_overrides
 
@@ -137,10 +114,11 @@ def _loaded(args: argparse.Namespace) -> tuple[LoadedScenario, LicencePrices]:
 
 def _forecast(args: argparse.Namespace) -> int:
     from sim import forecast
+    from sim.progress import share_bar
 
     loaded, prices = _loaded(args)
     n = args.replications or loaded.scenario.simulation.replications
-    bar, progress = _progress_bar(f"{loaded.name}: forecast, {n} replication(s)", args.quiet)
+    bar, progress = share_bar(f"{loaded.name}: forecast, {n} replication(s)", not args.quiet)
     with bar:
         folder, fc = forecast.run(
             loaded,
@@ -162,6 +140,7 @@ def _split(text: str | None) -> list[str]:
 
 def _compare(args: argparse.Namespace) -> int:
     from sim import compare
+    from sim.progress import share_bar
 
     loaded, prices = _loaded(args)
     plans = compare.check_plans(_split(args.plans))
@@ -175,7 +154,7 @@ def _compare(args: argparse.Namespace) -> int:
             compare.check_groups(loaded.scenario, [args.breakeven_group], "--breakeven-group")
     n = args.replications or loaded.scenario.simulation.replications
     label = f"{loaded.name}: compare {len(plans)} plan(s) x {n} replication(s)"
-    bar, progress = _progress_bar(label, args.quiet)
+    bar, progress = share_bar(label, not args.quiet)
     with bar:
         folder, cmp = compare.run(
             loaded,

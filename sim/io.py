@@ -1,7 +1,8 @@
 """Files: reading scenarios (one-line, file-named errors) and writing run folders.
 
 Scenario files are data: they are parsed with ``tomllib`` and never evaluated. Run
-folders are written into a hidden staging folder and renamed into place when complete.
+folders are written into a hidden staging folder and renamed into place when complete;
+``RunFolder`` does that for every command that writes one.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import time
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import pandas as pd
 import tomli_w
@@ -217,7 +221,114 @@ def run_identity(
     loaded: LoadedScenario, command: list[str] | tuple[str, ...] = ()
 ) -> dict[str, Any]:
     """Return ``tool_identity`` plus the scenario a run came from (name, file, sha256)."""
-    return {
-        **tool_identity(command),
-        "scenario": {"name": loaded.name, "file": str(loaded.path), "sha256": loaded.sha256},
-    }
+    return {**tool_identity(command), "scenario": scenario_identity(loaded)}
+
+
+def scenario_identity(loaded: LoadedScenario) -> dict[str, Any]:
+    """Return the manifest's ``scenario`` entry: name, file and sha256."""
+    return {"name": loaded.name, "file": str(loaded.path), "sha256": loaded.sha256}
+
+
+class RunFolder:
+    """A new run folder, written in a hidden staging folder and renamed into place.
+
+    Use as a context manager: on any exception (Ctrl-C included) the staging folder is
+    removed, nothing is left behind and the exception goes on; ``finish`` (or
+    ``write_manifest`` then ``publish``) puts the complete folder in place.
+
+    Parameters
+    ----------
+    out
+        The folder to write (``--out``); it must not exist. Staged beside it.
+    name
+        Without ``out``: the folder is ``root/<name>-<UTC timestamp>``.
+    root
+        Where folders without ``out`` go.
+
+    Raises
+    ------
+    InputError
+        If ``out`` exists already (nothing is overwritten).
+    """
+
+    def __init__(self, out: Path | None, name: str, root: Path) -> None:
+        if out is not None:
+            if out.exists():
+                raise InputError(
+                    f"{out}: exists already; choose a new folder (nothing overwritten)"
+                )
+            self.staging, _ = new_run_folder(out.parent, out.name)
+            self.final = out
+        else:
+            self.staging, self.final = new_run_folder(root, name)
+        self.files: list[str] = []
+        self.started = datetime.now(UTC)
+        self.t0 = time.perf_counter()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            discard(self.staging)
+
+    def add(self, *names: str) -> None:
+        """Record files written into the folder (paths relative to it)."""
+        self.files.extend(names)
+
+    def table(self, frame: pd.DataFrame, name: str) -> None:
+        """Write ``name.parquet`` and ``name.csv`` (``write_table``) and record them."""
+        self.add(*(p.name for p in write_table(frame, self.staging, name)))
+
+    def path(self, rel: str) -> Path:
+        """Return the staging path of file ``rel`` (parent folders made) and record it."""
+        target = self.staging / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.add(rel)
+        return target
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """Write ``manifest.json``: ``manifest`` plus ``files``, every file recorded."""
+        self.add("manifest.json")
+        write_manifest(self.staging, {**manifest, "files": sorted(set(self.files))})
+
+    def publish(self) -> Path:
+        """Rename the complete staging folder into place; return the final folder."""
+        self.staging.chmod(0o755)  # mkdtemp made it private; the run folder is not
+        return publish(self.staging, self.final)
+
+    def finish(
+        self,
+        loaded: LoadedScenario,
+        manifest: dict[str, Any],
+        command: Sequence[str] = (),
+    ) -> Path:
+        """Write the scenario and the manifest, then publish the folder; return it.
+
+        The manifest has ``run_identity``, the seed, horizon, currency, start time and
+        wall time, then ``manifest`` (which may replace any of them), then ``files``.
+        The folder gets ``scenario.toml``, ``scenario.resolved.toml`` and ``tariffs/``
+        (``write_resolved_scenario``).
+        """
+        write_resolved_scenario(loaded, self.staging)
+        self.add("scenario.toml", "scenario.resolved.toml")
+        if loaded.scenario.tariffs is not None:
+            self.add(*(f"tariffs/{p.name}" for p in sorted((self.staging / "tariffs").iterdir())))
+        sim = loaded.scenario.simulation
+        self.write_manifest(
+            {
+                **run_identity(loaded, list(command)),
+                "seed": sim.seed,
+                "horizon_s": loaded.scenario.horizon_s,
+                "currency": sim.currency,
+                "started_at": self.started.isoformat(timespec="seconds"),
+                "wall_s": round(time.perf_counter() - self.t0, 3),
+                **manifest,
+            }
+        )
+        return self.publish()

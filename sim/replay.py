@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import fnmatch
 import math
-import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -49,17 +47,7 @@ from sim.calllogs import (
 )
 from sim.calls import CALL_TYPES, NUMBER_TYPES, CallBatch
 from sim.engine import run_replication
-from sim.io import (
-    InputError,
-    LoadedScenario,
-    discard,
-    new_run_folder,
-    publish,
-    run_identity,
-    write_manifest,
-    write_resolved_scenario,
-    write_table,
-)
+from sim.io import InputError, LoadedScenario, RunFolder, scenario_identity
 from sim.rating import Outcome, RatingContext, Reason, Rule, UnratableCallError, rate_batch
 from sim.results import TABLES, RunResult, tables_of
 from sim.rng import stream
@@ -607,7 +595,7 @@ def replay_and_write(
     ``replay``: every replication sees the same recorded calls (payment delays and
     declines still vary); ``bootstrap``: each replication draws its own weeks.
     """
-    from tqdm import tqdm
+    from sim.progress import share_bar
 
     scenario = loaded.scenario
     if seed is not None:
@@ -639,34 +627,12 @@ def replay_and_write(
         )
         return src
 
-    if out is not None:
-        if out.exists():
-            raise InputError(f"{out}: exists already; choose a new folder (nothing overwritten)")
-        staging, final = new_run_folder(out.parent, out.name)
-        final = out
-    else:
-        staging, final = new_run_folder(RESULTS_ROOT, f"{loaded.name}-{mode}")
-    started = datetime.now(UTC)
-    t0 = time.perf_counter()
-    try:
+    with RunFolder(out, f"{loaded.name}-{mode}", RESULTS_ROOT) as folder:
         per_rep = []
-        with tqdm(
-            total=n * 1000,
-            desc=f"{loaded.name}: {mode} x {n}",
-            disable=not show_progress or None,
-            file=sys.stderr,
-            bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
-        ) as bar:
+        bar, progress = share_bar(f"{loaded.name}: {mode} x {n}", show_progress, n)
+        with bar:
             for rep in range(n):
-                done = 0
-
-                def progress(share: float) -> None:
-                    nonlocal done
-                    now = round(share * 1000)
-                    if now > done:
-                        bar.update(now - done)
-                        done = now
-
+                progress.next()
                 try:
                     output = run_replication(
                         scenario, loaded.tariffs, rep, progress, traffic=source_for(rep)
@@ -675,13 +641,11 @@ def replay_and_write(
                     raise InputError(f"{loaded.path}: rate tables: {exc}") from None
                 per_rep.append(tables_of(output))
         result = RunResult.from_tables(per_rep)
-        files: list[str] = []
         for name in TABLES:
-            files += [p.name for p in write_table(result[name], staging, name)]
-        files += [p.name for p in write_table(mapped.holders, staging, "mapping")]
+            folder.table(result[name], name)
+        folder.table(mapped.holders, "mapping")
         if report.bad_rows:
-            report.bad_rows_frame().to_csv(staging / "bad_rows.csv", index=False)
-            files.append("bad_rows.csv")
+            report.bad_rows_frame().to_csv(folder.path("bad_rows.csv"), index=False)
         if mode == "bootstrap":
             weeks = pd.DataFrame(
                 [
@@ -690,21 +654,16 @@ def replay_and_write(
                     for w, s in enumerate(starts)
                 ]
             )
-            files += [p.name for p in write_table(weeks, staging, "bootstrap_weeks")]
+            folder.table(weeks, "bootstrap_weeks")
         if plots:
             from sim.plots import plot_balance, plot_spend
 
-            (staging / "plots").mkdir()
-            plot_balance(result.tables, scenario, staging / "plots" / "balance.png")
-            plot_spend(result.tables, scenario, staging / "plots" / "spend.png")
-            files += ["plots/balance.png", "plots/spend.png"]
-        write_resolved_scenario(loaded, staging)
-        identity = run_identity(loaded, list(command))
-        identity["scenario"]["recharge"] = to_plain(scenario.recharge)
-        write_manifest(
-            staging,
+            plot_balance(result.tables, scenario, folder.path("plots/balance.png"))
+            plot_spend(result.tables, scenario, folder.path("plots/spend.png"))
+        final = folder.finish(
+            loaded,
             {
-                **identity,
+                "scenario": {**scenario_identity(loaded), "recharge": to_plain(scenario.recharge)},
                 "mode": mode,
                 "log": _log_manifest(log, report),
                 "mapping": {
@@ -716,21 +675,10 @@ def replay_and_write(
                 "dropped_before_first_day": info.dropped_before,
                 "beyond_horizon": info.beyond_horizon,
                 "block_weeks": block_weeks if mode == "bootstrap" else None,
-                "seed": seed_used,
                 "replications": n,
-                "horizon_s": scenario.horizon_s,
-                "started_at": started.isoformat(timespec="seconds"),
-                "wall_s": round(time.perf_counter() - t0, 3),
-                "files": sorted(
-                    [*files, "scenario.toml", "scenario.resolved.toml", "manifest.json"]
-                ),
             },
+            command,
         )
-        staging.chmod(0o755)
-        publish(staging, final)
-    except BaseException:
-        discard(staging)
-        raise
     return final, result, info
 
 
@@ -987,43 +935,25 @@ def reconcile_and_write(
     command: Sequence[str] = (),
 ) -> Path:
     """Write a reconciliation folder (summary, by route, problem calls, mapping)."""
-    if out is not None:
-        if out.exists():
-            raise InputError(f"{out}: exists already; choose a new folder (nothing overwritten)")
-        staging, final = new_run_folder(out.parent, out.name)
-        final = out
-    else:
-        staging, final = new_run_folder(RESULTS_ROOT, f"{loaded.name}-reconcile")
-    try:
-        files: list[str] = []
+    with RunFolder(out, f"{loaded.name}-reconcile", RESULTS_ROOT) as folder:
         for name, table in (
             ("reconcile_summary", rec.summary),
             ("reconcile_by_route", rec.by_route),
             ("reconcile_calls", rec.calls),
             ("mapping", mapped.holders),
         ):
-            files += [p.name for p in write_table(table, staging, name)]
+            folder.table(table, name)
         if report.bad_rows:
-            report.bad_rows_frame().to_csv(staging / "bad_rows.csv", index=False)
-            files.append("bad_rows.csv")
-        write_resolved_scenario(loaded, staging)
-        write_manifest(
-            staging,
+            report.bad_rows_frame().to_csv(folder.path("bad_rows.csv"), index=False)
+        final = folder.finish(
+            loaded,
             {
-                **run_identity(loaded, list(command)),
                 "log": _log_manifest(log, report),
                 "tolerance": format_money(rec.tolerance_micros),
                 "matched_share": rec.matched_share,
-                "files": sorted(
-                    [*files, "scenario.toml", "scenario.resolved.toml", "manifest.json"]
-                ),
             },
+            command,
         )
-        staging.chmod(0o755)
-        publish(staging, final)
-    except BaseException:
-        discard(staging)
-        raise
     return final
 
 

@@ -14,27 +14,15 @@ import copy
 import multiprocessing
 import os
 import shutil
-import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
-from sim.io import (
-    InputError,
-    LoadedScenario,
-    discard,
-    load_scenario,
-    new_run_folder,
-    publish,
-    run_identity,
-    write_manifest,
-    write_resolved_scenario,
-)
+from sim.io import InputError, LoadedScenario, RunFolder, load_scenario
 from sim.licences import SAMPLE_PRICES, LicencePrices, PriceFileError, load_prices
 from sim.units import UnitError, parse_duration
 
@@ -169,39 +157,17 @@ def derive_scenario(
     return load_scenario(target)
 
 
-class ReportFolder:
-    """A new run folder written in a hidden staging folder and renamed into place.
+class ReportFolder(RunFolder):
+    """A ``sim.io.RunFolder`` (default root ``results/``) whose manifest names the prices.
 
     Use as a context manager: on any exception (Ctrl-C included) the staging folder is
-    removed and nothing is left behind; ``publish`` renames it into place.
+    removed and nothing is left behind; ``finish`` renames it into place.
     """
 
     def __init__(self, out: Path | None, name: str, root: Path = RESULTS_ROOT) -> None:
-        if out is not None:
-            if out.exists():
-                raise InputError(
-                    f"{out}: exists already; choose a new folder (nothing overwritten)"
-                )
-            self.staging, _ = new_run_folder(out.parent, out.name)
-            self.final = out
-        else:
-            self.staging, self.final = new_run_folder(root, name)
-        self.started = datetime.now(UTC)
-        self.t0 = time.perf_counter()
-        self.files: list[str] = []
+        super().__init__(out, name, root)
 
-    def __enter__(self) -> ReportFolder:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is not None:
-            discard(self.staging)
-
-    def add(self, *names: str) -> None:
-        """Record files written into the folder (paths relative to it)."""
-        self.files.extend(names)
-
-    def finish(
+    def finish(  # type: ignore[override]  # takes the prices too
         self,
         loaded: LoadedScenario,
         prices: LicencePrices | None,
@@ -209,34 +175,12 @@ class ReportFolder:
         command: Sequence[str] = (),
     ) -> Path:
         """Write the scenario, the prices and the manifest, then publish the folder."""
-        write_resolved_scenario(loaded, self.staging)
-        self.add("scenario.toml", "scenario.resolved.toml", "manifest.json")
-        if loaded.scenario.tariffs is not None:
-            self.add(*(f"tariffs/{p.name}" for p in sorted((self.staging / "tariffs").iterdir())))
         price_info: dict[str, Any] | None = None
         if prices is not None:
             price_info = {"file": prices.source, "sha256": prices.sha256}
             if prices.source and Path(prices.source).is_file():
-                shutil.copyfile(prices.source, self.staging / "prices.csv")
-                self.add("prices.csv")
-        sim = loaded.scenario.simulation
-        write_manifest(
-            self.staging,
-            {
-                **run_identity(loaded, list(command)),
-                "seed": sim.seed,
-                "horizon_s": loaded.scenario.horizon_s,
-                "currency": sim.currency,
-                "licence_prices": price_info,
-                "started_at": self.started.isoformat(timespec="seconds"),
-                "wall_s": round(time.perf_counter() - self.t0, 3),
-                **manifest,
-                "files": sorted(set(self.files)),
-            },
-        )
-        self.staging.chmod(0o755)  # mkdtemp made it private; the run folder is not
-        publish(self.staging, self.final)
-        return self.final
+                shutil.copyfile(prices.source, self.path("prices.csv"))
+        return super().finish(loaded, {"licence_prices": price_info, **manifest}, command)
 
 
 __all__ = [

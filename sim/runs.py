@@ -8,26 +8,13 @@ interrupted or failed run leaves nothing half-written, and nothing is ever overw
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 
-from tqdm import tqdm
-
 from sim.experiments import run_replications, with_seed
-from sim.io import (
-    InputError,
-    LoadedScenario,
-    discard,
-    new_run_folder,
-    publish,
-    run_identity,
-    write_manifest,
-    write_resolved_scenario,
-    write_table,
-)
+from sim.io import LoadedScenario, RunFolder
+from sim.progress import share_bar
 from sim.results import TABLES, RunResult
 from sim.units import SECONDS_PER_DAY, format_money
 
@@ -48,67 +35,23 @@ def run_and_write(
     """Run a scenario's replications and write a new run folder; return it and the tables."""
     scenario = with_seed(loaded.scenario, seed)
     n = replications or scenario.simulation.replications
-    if out is not None:
-        if out.exists():
-            raise InputError(f"{out}: exists already; choose a new folder (nothing overwritten)")
-        staging, final = new_run_folder(out.parent, out.name)
-        final = out
-    else:
-        staging, final = new_run_folder(RESULTS_ROOT, loaded.name)
-    started = datetime.now(UTC)
-    t0 = time.perf_counter()
-    try:
-        bar = tqdm(
-            total=1000,
-            desc=f"{loaded.name}: {n} replication(s)",
-            unit="‰",
-            disable=not show_progress or None,
-            file=sys.stderr,
-            bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
-        )
-        done = 0
-
-        def progress(share: float) -> None:
-            nonlocal done
-            now = round(share * 1000)
-            if now > done:
-                bar.update(now - done)
-                done = now
-
+    with RunFolder(out, loaded.name, RESULTS_ROOT) as folder:
+        bar, progress = share_bar(f"{loaded.name}: {n} replication(s)", show_progress)
         with bar:
             per_rep = run_replications(scenario, loaded.tariffs, n, progress, workers)
         result = RunResult.from_tables(per_rep)
-        files: list[str] = []
         for name in TABLES:
-            files += [p.name for p in write_table(result[name], staging, name)]
+            folder.table(result[name], name)
         if plots:
             from sim.plots import plot_balance, plot_spend
 
-            (staging / "plots").mkdir()
-            plot_balance(result.tables, scenario, staging / "plots" / "balance.png")
-            plot_spend(result.tables, scenario, staging / "plots" / "spend.png")
-            files += ["plots/balance.png", "plots/spend.png"]
-        write_resolved_scenario(loaded, staging)
-        write_manifest(
-            staging,
-            {
-                **run_identity(loaded, list(command)),
-                "seed": scenario.simulation.seed,
-                "replications": n,
-                "workers": workers,
-                "horizon_s": scenario.horizon_s,
-                "started_at": started.isoformat(timespec="seconds"),
-                "wall_s": round(time.perf_counter() - t0, 3),
-                "files": sorted(
-                    [*files, "scenario.toml", "scenario.resolved.toml", "manifest.json"]
-                ),
-            },
+            plot_balance(result.tables, scenario, folder.path("plots/balance.png"))
+            plot_spend(result.tables, scenario, folder.path("plots/spend.png"))
+        final = folder.finish(
+            replace(loaded, scenario=scenario),  # the resolved scenario shows --seed
+            {"seed": scenario.simulation.seed, "replications": n, "workers": workers},
+            command,
         )
-        staging.chmod(0o755)  # mkdtemp made it private; the run folder is not
-        publish(staging, final)
-    except BaseException:
-        discard(staging)
-        raise
     return final, result
 
 

@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from sim import runs
+import sim.io
 from sim.cli import main
 from sim.results import TABLES
 from sim.units import parse_money
@@ -58,11 +58,21 @@ def test_existing_out_folder_is_never_overwritten(tmp_path, scenario_file, capsy
     assert (out / "keep.txt").read_text() == "mine"
 
 
+def test_seed_override_is_in_the_resolved_scenario(tmp_path, scenario_file):
+    import tomllib
+
+    out = tmp_path / "seeded"
+    assert main(["run", str(scenario_file), "--out", str(out), "-q", "--seed", "77"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["seed"] == 77
+    resolved = tomllib.loads((out / "scenario.resolved.toml").read_text())
+    assert resolved["simulation"]["seed"] == 77
+
+
 def test_interrupted_run_leaves_nothing(tmp_path, scenario_file, monkeypatch):
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runs, "write_resolved_scenario", boom)
+    monkeypatch.setattr(sim.io, "write_resolved_scenario", boom)
     out = tmp_path / "never"
     assert main(["run", str(scenario_file), "--out", str(out), "-q"]) == 130
     assert not out.exists()
