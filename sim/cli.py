@@ -230,11 +230,14 @@ def _sweep(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
 
-    def progress(done: int, total: int) -> None:
-        if bar.total != total:
+    shown = {"stage": ""}
+
+    def progress(done: int, total: int, stage: str = "") -> None:
+        if bar.total != total or shown["stage"] != stage:
+            shown["stage"] = stage
             bar.reset(total=total)
-        bar.n = done
-        bar.refresh()
+            bar.set_description(f"{loaded.name}: {stage or args.command}", refresh=False)
+        bar.update(done - bar.n)
 
     with bar:
         result, rec, grid = recommend.run(

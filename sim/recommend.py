@@ -284,6 +284,11 @@ def run(
         ]
     )
     write_table_atomic(variants_table, folder, "variants")
+
+    def stage(label: str) -> Any:
+        # Tell the progress display which stage its batches belong to.
+        return None if progress is None else (lambda done, total: progress(done, total, label))
+
     result = run_stage(
         folder,
         "screen",
@@ -293,7 +298,7 @@ def run(
         executor,
         size,
         grid.replay,
-        progress,
+        stage(f"screening {len(grid.variants)} settings x {reps}"),
     )
     summary = summarise(result, grid.baseline, sweep.annual_rate, sweep.confidence)
     if refine:
@@ -314,7 +319,7 @@ def run(
                 executor,
                 size,
                 grid.replay,
-                progress,
+                stage(f"refining {len(keep)} settings to {reps + extra}"),
             )
             parts = [result.balances[v.variant] for v in grid.variants]
             parts += [more.balances[v.variant] for v in keep]
