@@ -15,7 +15,7 @@ from sim import __version__
 from sim.cli_args import positive_int as _positive_int
 from sim.cli_args import seed as _seed
 from sim.cli_args import share as _share
-from sim.io import InputError, load_scenario
+from sim.io import RESULTS_ROOT, InputError, load_scenario
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -215,7 +215,7 @@ def _sweep(args: argparse.Namespace) -> int:
             raise InputError(f"{folder}: exists already; choose a new folder (nothing overwritten)")
     else:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        folder = Path("results") / f"{loaded.name}-{args.command}-{stamp}"
+        folder = RESULTS_ROOT / f"{loaded.name}-{args.command}-{stamp}"
     try:
         bands_for = [int(x) for x in args.bands.split(",")] if args.bands else []
     except ValueError:

@@ -336,7 +336,7 @@ def _fit(args: argparse.Namespace) -> int:
         raise InputError(f"{report_dir}: exists already; choose a new folder")
     # The fitted scenario.toml stands in for the resolved one, and the manifest has no
     # base-scenario identity: the folder is written step by step, not with finish().
-    with RunFolder(report_dir, f"fit-{out.stem}", Path("results")) as folder:
+    with RunFolder(report_dir, f"fit-{out.stem}") as folder:
         folder.add(*write_fit_report(fit, folder.staging, report=report, plots=not args.no_plots))
         folder.path("scenario.toml").write_text(text)
         folder.write_manifest(

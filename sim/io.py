@@ -229,6 +229,10 @@ def scenario_identity(loaded: LoadedScenario) -> dict[str, Any]:
     return {"name": loaded.name, "file": str(loaded.path), "sha256": loaded.sha256}
 
 
+RESULTS_ROOT = Path("results")
+"""Where new run folders go unless ``--out`` names one (relative to the working folder)."""
+
+
 class RunFolder:
     """A new run folder, written in a hidden staging folder and renamed into place.
 
@@ -251,7 +255,7 @@ class RunFolder:
         If ``out`` exists already (nothing is overwritten).
     """
 
-    def __init__(self, out: Path | None, name: str, root: Path) -> None:
+    def __init__(self, out: Path | None, name: str, root: Path = RESULTS_ROOT) -> None:
         if out is not None:
             if out.exists():
                 raise InputError(

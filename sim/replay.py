@@ -55,7 +55,6 @@ from sim.scenario import Scenario
 from sim.schema import ConfigError, to_plain
 from sim.units import SECONDS_PER_DAY, Calendar, format_money, parse_money
 
-RESULTS_ROOT = Path("results")
 BOOTSTRAP_STREAM = "bootstrap"
 """Name of the ``sim.rng`` stream that draws the resampled weeks."""
 
@@ -627,7 +626,7 @@ def replay_and_write(
         )
         return src
 
-    with RunFolder(out, f"{loaded.name}-{mode}", RESULTS_ROOT) as folder:
+    with RunFolder(out, f"{loaded.name}-{mode}") as folder:
         per_rep = []
         bar, progress = share_bar(f"{loaded.name}: {mode} x {n}", show_progress, n)
         with bar:
@@ -935,7 +934,7 @@ def reconcile_and_write(
     command: Sequence[str] = (),
 ) -> Path:
     """Write a reconciliation folder (summary, by route, problem calls, mapping)."""
-    with RunFolder(out, f"{loaded.name}-reconcile", RESULTS_ROOT) as folder:
+    with RunFolder(out, f"{loaded.name}-reconcile") as folder:
         for name, table in (
             ("reconcile_summary", rec.summary),
             ("reconcile_by_route", rec.by_route),

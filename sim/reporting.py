@@ -22,11 +22,9 @@ from typing import Any
 
 import tomli_w
 
-from sim.io import InputError, LoadedScenario, RunFolder, load_scenario
+from sim.io import RESULTS_ROOT, InputError, LoadedScenario, RunFolder, load_scenario
 from sim.licences import SAMPLE_PRICES, LicencePrices, PriceFileError, load_prices
 from sim.units import UnitError, parse_duration
-
-RESULTS_ROOT = Path("results")
 
 
 def _single_threaded() -> None:

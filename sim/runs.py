@@ -18,8 +18,6 @@ from sim.progress import share_bar
 from sim.results import TABLES, RunResult
 from sim.units import SECONDS_PER_DAY, format_money
 
-RESULTS_ROOT = Path("results")
-
 
 def run_and_write(
     loaded: LoadedScenario,
@@ -35,7 +33,7 @@ def run_and_write(
     """Run a scenario's replications and write a new run folder; return it and the tables."""
     scenario = with_seed(loaded.scenario, seed)
     n = replications or scenario.simulation.replications
-    with RunFolder(out, loaded.name, RESULTS_ROOT) as folder:
+    with RunFolder(out, loaded.name) as folder:
         bar, progress = share_bar(f"{loaded.name}: {n} replication(s)", show_progress)
         with bar:
             per_rep = run_replications(scenario, loaded.tariffs, n, progress, workers)
