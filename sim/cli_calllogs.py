@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -474,25 +473,4 @@ def dispatch(args: argparse.Namespace) -> int | None:
     return None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the call-log commands on their own (``python -m sim.cli_calllogs``)."""
-    parser = argparse.ArgumentParser(prog="ccsim", description="PSTN call-log commands")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_commands(sub)
-    args = parser.parse_args(argv)
-    try:
-        code = dispatch(args)
-    except InputError as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        return 130
-    return 0 if code is None else code
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
-
-__all__ = ["COMMANDS", "add_commands", "dispatch", "main"]
+__all__ = ["COMMANDS", "add_commands", "dispatch"]

@@ -4,14 +4,12 @@
 the one named in ``args.command`` and returns its exit code, or None for a command it does
 not own. User errors are raised as ``sim.io.InputError`` (one line naming the file or
 option and what is allowed); ``sim.cli`` prints them and exits with code 2.
-``python -m sim.cli_reports forecast ...`` runs them without ``sim.cli``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -183,24 +181,3 @@ def dispatch(args: argparse.Namespace) -> int | None:
     if command == "compare":
         return _compare(args)
     return None
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``forecast`` or ``compare`` on their own (as ``sim.cli`` would)."""
-    parser = argparse.ArgumentParser(prog="ccsim")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_commands(sub)
-    args = parser.parse_args(argv)
-    try:
-        code = dispatch(args)
-    except InputError as exc:
-        print(exc, file=sys.stderr)  # noqa: T201
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)  # noqa: T201
-        return 130
-    return 0 if code is None else code
-
-
-if __name__ == "__main__":
-    sys.exit(main())
