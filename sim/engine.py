@@ -842,7 +842,6 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
     ct = co.ct
     out.calls_total += fs.total
     horizon = world.horizon_s
-    retry = world.scenario.traffic.retry
     dead: NDArray[np.bool_] | None = None  # refused calls; made at the first refusal
     refusing = world.scenario.funding.refuse_at_zero
     k = 0
@@ -876,7 +875,7 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
                 # Repeat attempts start at or after ``until``: they are merged in after
                 # ``stop``, so ``k`` and ``stop`` keep pointing at the same charges, and
                 # the running total before ``k`` (``base``) is unchanged.
-                new_rows = _fast_block(world, co, refuse, until, retry)
+                new_rows = _fast_block(world, co, refuse, until)
                 dead[refuse] = True
                 amt[refuse] = 0
                 if new_rows is not None:
@@ -925,39 +924,20 @@ def _fast_block(
     co: _ChargeOrder,
     rows: NDArray[np.int64],
     until_s: float,
-    retry: Retry,
 ) -> _ChargeOrder | None:
     """Record refused calls (and repeats refused at once); return later repeat attempts."""
-    heap = [(float(co.st[r]), int(r), int(co.attempt[r])) for r in rows.tolist()]
-    heapq.heapify(heap)
-    later: list[tuple[int, float, int]] = []
-    while heap:
-        t_s, row, attempt = heapq.heappop(heap)
-        go, delay_s = retry_draw(retry, world.rng_retries, attempt)
-        world.output.blocked.append(
-            BlockedCall(
-                t_s=t_s,
-                call_id=int(co.cid[row]),
-                call_type=int(co.ctype[row]),
-                service=int(co.svc[row]),
-                duration_s=float(co.dur[row]),
-                amount=int(co.amt[row]),
-                attempt=attempt,
-                retried=go,
-            )
+    first = [(float(co.st[r]), int(r), int(co.attempt[r])) for r in rows.tolist()]
+
+    def call_of(row: int) -> tuple[int, int, int, float, int]:
+        return (
+            int(co.cid[row]),
+            int(co.ctype[row]),
+            int(co.svc[row]),
+            float(co.dur[row]),
+            int(co.amt[row]),
         )
-        if attempt > int(co.attempt[row]):
-            world.output.calls_total += 1
-            world.output.retries_total += 1
-        if not go:
-            continue
-        again_s = t_s + delay_s
-        if again_s >= world.horizon_s:
-            continue
-        if again_s < until_s:
-            heapq.heappush(heap, (again_s, row, attempt + 1))
-        else:
-            later.append((row, again_s, attempt + 1))
+
+    later = _refuse(world, first, until_s, call_of)
     if not later:
         return None
     idx = np.asarray([r for r, _, _ in later], np.int64)
@@ -1091,36 +1071,21 @@ def _block(
         return none
     d.decided[rows] = True
     d.funding[rows] = _F_BLOCKED_BALANCE
-    retry = world.scenario.traffic.retry
-    heap = [(float(d.batch.start_s[r]), int(r), int(d.attempt[r])) for r in rows.tolist()]
-    heapq.heapify(heap)
-    queued: list[tuple[int, float, int]] = []
-    while heap:
-        t_s, row, attempt = heapq.heappop(heap)
-        go, delay_s = retry_draw(retry, world.rng_retries, attempt)
-        world.output.blocked.append(
-            BlockedCall(
-                t_s=t_s,
-                call_id=int(d.batch.call_id[row]),
-                call_type=int(d.batch.call_type[row]),
-                service=int(d.service[row]),
-                duration_s=float(d.batch.duration_s[row]),
-                amount=int(d.rated.amount[row]),
-                attempt=attempt,
-                retried=go,
-            )
+    first = [(float(d.batch.start_s[r]), int(r), int(d.attempt[r])) for r in rows.tolist()]
+
+    def call_of(row: int) -> tuple[int, int, int, float, int]:
+        return (
+            int(d.batch.call_id[row]),
+            int(d.batch.call_type[row]),
+            int(d.service[row]),
+            float(d.batch.duration_s[row]),
+            int(d.rated.amount[row]),
         )
-        if attempt > int(d.attempt[row]):  # a repeat refused at once: not a row of the day
-            d.extra_blocked[int(d.batch.call_type[row])] += 1
-            world.output.calls_total += 1
-            world.output.retries_total += 1
-        if not go:
-            continue
-        again_s = t_s + delay_s
-        if again_s < until_s:
-            heapq.heappush(heap, (again_s, row, attempt + 1))
-        else:
-            queued.append((row, again_s, attempt + 1))
+
+    def repeat(row: int) -> None:  # a repeat refused at once: not a row of the day
+        d.extra_blocked[int(d.batch.call_type[row])] += 1
+
+    queued = _refuse(world, first, until_s, call_of, repeat)
     if not queued:
         return none
     q_rows, q_at, q_attempt = zip(*queued, strict=True)
@@ -1129,6 +1094,52 @@ def _block(
         np.asarray(q_at, np.float64),
         np.asarray(q_attempt, np.int64),
     )
+
+
+def _refuse(
+    world: World,
+    first: list[tuple[float, int, int]],
+    until_s: float,
+    call_of: Callable[[int], tuple[int, int, int, float, int]],
+    on_repeat: Callable[[int], None] | None = None,
+) -> list[tuple[int, float, int]]:
+    """Refuse calls, and the repeats that come before ``until_s``, in time order.
+
+    ``first`` holds (start, row, attempt number) of the calls refused now; ``call_of(row)``
+    gives (call id, call type, service, duration, amount) for the record. The balance
+    stays non-positive until ``until_s``, so a caller who tries again before then is
+    refused again at once; taking attempts in time order fixes the order of the retry
+    draws. Returns (row, start, attempt number) of the repeats at or after ``until_s``
+    and before the horizon.
+    """
+    heap = list(first)
+    heapq.heapify(heap)
+    own = {row: attempt for _, row, attempt in first}
+    retry = world.scenario.traffic.retry
+    out = world.output
+    later: list[tuple[int, float, int]] = []
+    while heap:
+        t_s, row, attempt = heapq.heappop(heap)
+        go, delay_s = retry_draw(retry, world.rng_retries, attempt)
+        call_id, call_type, service, duration_s, amount = call_of(row)
+        out.blocked.append(
+            BlockedCall(t_s, call_id, call_type, service, duration_s, amount, attempt, go)
+        )
+        if attempt > own[row]:  # a repeat refused at once is a call attempt of its own
+            out.calls_total += 1
+            out.retries_total += 1
+            if on_repeat is not None:
+                on_repeat(row)
+        if not go:
+            continue
+        again_s = t_s + delay_s
+        if again_s >= world.horizon_s:
+            continue
+        if again_s < until_s:
+            heapq.heappush(heap, (again_s, row, attempt + 1))
+        else:
+            later.append((row, again_s, attempt + 1))
+    return later
 
 
 def retry_draw(retry: Retry, rng: np.random.Generator, attempt: int) -> tuple[bool, float]:
