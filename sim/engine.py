@@ -419,7 +419,7 @@ class World:
             spent = sum(int(v.sum()) for _, v in out.spend)
             if spent != out.charged_total:
                 raise EngineError("daily spend does not add up to the charges posted")
-        elif out.charged_total != _posted_total(*self._posted):
+        elif out.charged_total != _posted_total(self._posted[1], self._posted[2]):
             raise EngineError("charges posted differ from the running total of the charges")
 
     # -- the day's calls -------------------------------------------------------------
@@ -607,7 +607,7 @@ class World:
         self.output.retries_total += len(calls)
 
 
-def _posted_total(ct: NDArray[np.float64], cum: NDArray[np.int64], n: int) -> int:
+def _posted_total(cum: NDArray[np.int64], n: int) -> int:
     return int(cum[n - 1]) if n else 0
 
 
