@@ -98,6 +98,13 @@ def _mapping_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _log_scenario_out(p: argparse.ArgumentParser, out_help: str) -> None:
+    """Add the LOG and SCENARIO arguments and ``--out`` shared by replay and reconcile."""
+    p.add_argument("log", metavar="LOG", help="call log, or a call table from import-log")
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario .toml file")
+    p.add_argument("--out", metavar="DIR", help=out_help)
+
+
 def add_commands(subparsers: Any) -> None:
     """Add ``import-log``, ``fit``, ``replay`` and ``reconcile`` to ``ccsim``'s subparsers."""
     p = subparsers.add_parser(
@@ -177,13 +184,7 @@ def add_commands(subparsers: Any) -> None:
         help="run a scenario on the calls of a log (or on a block bootstrap of its weeks) "
         "and write a run folder",
     )
-    p.add_argument("log", metavar="LOG", help="call log, or a call table from import-log")
-    p.add_argument("scenario", metavar="SCENARIO", help="scenario .toml file")
-    p.add_argument(
-        "--out",
-        metavar="DIR",
-        help="run folder to create (default: results/<scenario>-replay-<timestamp>)",
-    )
+    _log_scenario_out(p, "run folder to create (default: results/<scenario>-replay-<timestamp>)")
     p.add_argument(
         "--replications", type=_positive_int, metavar="N", help="override simulation.replications"
     )
@@ -230,13 +231,7 @@ def add_commands(subparsers: Any) -> None:
         help="rate a log's calls with a scenario's plans and rate tables and compare them "
         "with the charges in the log",
     )
-    p.add_argument("log", metavar="LOG", help="call log, or a call table from import-log")
-    p.add_argument("scenario", metavar="SCENARIO", help="scenario .toml file")
-    p.add_argument(
-        "--out",
-        metavar="DIR",
-        help="folder to create (default: results/<scenario>-reconcile-<timestamp>)",
-    )
+    _log_scenario_out(p, "folder to create (default: results/<scenario>-reconcile-<timestamp>)")
     p.add_argument(
         "--tolerance",
         type=_money,
