@@ -38,7 +38,7 @@ ENGINE_ONLY = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, {bench!r})
-from sim.io import load_scenario
+from sim.scenario.loading import load_scenario
 loaded = load_scenario(sys.argv[1])
 if sys.argv[2] == "naive":
     from naive_engine import run_naive
@@ -46,7 +46,7 @@ if sys.argv[2] == "naive":
     out = run_naive(loaded.scenario, loaded.tariffs, 0)
     calls = out.calls_total
 else:
-    from sim.engine import run_replication
+    from sim.engine.replication import run_replication
     t = time.perf_counter()
     out = run_replication(loaded.scenario, loaded.tariffs, 0)
     calls = out.calls_total

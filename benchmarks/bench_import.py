@@ -27,14 +27,14 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sim.io import load_scenario  # noqa: E402
-from sim.logsynth import ADMIN_COLUMNS, GRAPH_FIELDS, synthesize_log  # noqa: E402
+from sim.calllogs.synthetic import ADMIN_COLUMNS, GRAPH_FIELDS, synthesize_log  # noqa: E402
+from sim.scenario.loading import load_scenario  # noqa: E402
 
 LIMIT_BYTES = 1 << 30
 
 CHILD = r"""
 import json, resource, sys, time
-from sim.calllogs import ImportOptions, read_call_log, write_call_table
+from sim.calllogs.reader import ImportOptions, read_call_log, write_call_table
 path, out, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 options = ImportOptions(salt="bench")
 t0 = time.perf_counter()

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.calls import CallBatch
-from sim.plans import ServiceNumber, Tenant, UserGroup
-from sim.rating import PoolBook, RatingContext, rate_batch, rate_call
-from sim.tariffs import TariffFiles
-from sim.units import Calendar
+from sim.core.units import Calendar
+from sim.telephony.calls import CallBatch
+from sim.telephony.plans import ServiceNumber, Tenant, UserGroup
+from sim.telephony.rating import PoolBook, RatingContext, rate_batch, rate_call
+from sim.telephony.tariffs import TariffFiles
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import tomli_w
 
-from sim.engine import RatedTraffic, run_replication
-from sim.io import LoadedScenario, load_scenario
-from sim.recommend import run as run_sweep
-from sim.results import outcome_row
-from sim.scenario import Sweep
-from sim.sweeps import Executor, build_variants, read_raw
+from sim.engine.replication import RatedTraffic, run_replication
+from sim.engine.results import outcome_row
+from sim.experiments.recommend import run as run_sweep
+from sim.experiments.sweeps import Executor, build_variants, read_raw
+from sim.scenario.loading import LoadedScenario, load_scenario
+from sim.scenario.model import Sweep
 
 HERE = Path(__file__).resolve().parent
 SETTINGS = {"recharge.trigger": "250:5000:250", "recharge.amount": "500:10000:500"}

@@ -15,14 +15,14 @@ from typing import Any
 
 import simpy
 
-from sim.account import CreditAccount
-from sim.calls import Call, CallBatch
-from sim.engine import SimpyScheduler, retry_draw
-from sim.rating import Outcome, PoolBook, Rating, RatingContext, rate_call
-from sim.rng import stream
-from sim.scenario import Scenario
-from sim.tariffs import TariffBook
-from sim.traffic import TrafficModel
+from sim.billing.account import CreditAccount
+from sim.core.rng import stream
+from sim.engine.replication import SimpyScheduler, retry_draw
+from sim.scenario.model import Scenario
+from sim.telephony.calls import Call, CallBatch
+from sim.telephony.rating import Outcome, PoolBook, Rating, RatingContext, rate_call
+from sim.telephony.tariffs import TariffBook
+from sim.traffic.model import TrafficModel
 
 ProcessGenerator = Generator[simpy.Event, Any, None]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.units import Calendar
+from sim.core.units import Calendar
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,11 +7,19 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from sim.calls import Call, CallBatch, CallType, NumberType
-from sim.plans import ServiceNumber, Tenant, UserGroup
-from sim.rating import PoolBook, PoolState, RatedBatch, Rating, RatingContext, rate_batch, rate_call
-from sim.tariffs import Tariff, TariffBook, TariffTable
-from sim.units import Calendar, Micros
+from sim.core.units import Calendar, Micros
+from sim.telephony.calls import Call, CallBatch, CallType, NumberType
+from sim.telephony.plans import ServiceNumber, Tenant, UserGroup
+from sim.telephony.rating import (
+    PoolBook,
+    PoolState,
+    RatedBatch,
+    Rating,
+    RatingContext,
+    rate_batch,
+    rate_call,
+)
+from sim.telephony.tariffs import Tariff, TariffBook, TariffTable
 
 # Rates chosen for easy arithmetic: 0.06/min = 1,000 micros per second.
 OUT_RATE = Micros(60_000)

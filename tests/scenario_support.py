@@ -9,7 +9,7 @@ from typing import Any
 
 import tomli_w
 
-from sim.io import LoadedScenario, load_scenario
+from sim.scenario.loading import LoadedScenario, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO / "scenarios" / "default.toml"

@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.cli_calllogs import add_commands, dispatch
-from sim.io import InputError, LoadedScenario
-from sim.logsynth import SyntheticLog, synthesize_log
+from sim.calllogs.synthetic import SyntheticLog, synthesize_log
+from sim.cli.calllogs import add_commands, dispatch
+from sim.core.errors import InputError
+from sim.scenario.loading import LoadedScenario
 from tests.scenario_support import default_data, merge, write_scenario
 
 ROUND_TRIP: dict[str, Any] = {

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from sim.calllogs import ImportOptions, read_call_log
-from sim.io import InputError
+from sim.calllogs.reader import ImportOptions, read_call_log
+from sim.core.errors import InputError
 from tests.calllogs.support import run_cli
 
 GOOD = {

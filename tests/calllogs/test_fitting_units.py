@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.fitting import (
+from sim.calllogs.fitting import (
     _exact_shares,
     exposure,
     fit_lognormal,

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.calllogs import (
+from sim.calllogs.reader import (
     COUNTRY_NAMES,
     ImportOptions,
     Pseudonymiser,
@@ -28,9 +28,9 @@ from sim.calllogs import (
     user_licences,
     write_call_table,
 )
-from sim.calls import NumberType
-from sim.io import InputError
-from sim.logsynth import ADMIN_COLUMNS, write_admin_csv, write_graph_csv, write_graph_json
+from sim.calllogs.synthetic import ADMIN_COLUMNS, write_admin_csv, write_graph_csv, write_graph_json
+from sim.core.errors import InputError
+from sim.telephony.calls import NumberType
 from tests.calllogs.support import make_log, make_scenario, run_cli
 
 COMPARED = ["call_type", "number_type", "usage_country", "dest_country", "charge_micros"]

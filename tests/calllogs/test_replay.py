@@ -10,10 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.calllogs import ImportOptions, read_call_log
-from sim.io import InputError, load_scenario
-from sim.logsynth import write_graph_json
-from sim.replay import (
+from sim.calllogs.reader import ImportOptions, read_call_log
+from sim.calllogs.replay import (
     BootstrapTraffic,
     RecordedTraffic,
     map_calls,
@@ -23,7 +21,10 @@ from sim.replay import (
     require_mapped,
     with_recharge,
 )
-from sim.results import TABLES
+from sim.calllogs.synthetic import write_graph_json
+from sim.core.errors import InputError
+from sim.engine.results import TABLES
+from sim.scenario.loading import load_scenario
 from tests.calllogs.support import make_log, make_scenario, run_cli, scenario_data
 from tests.scenario_support import write_scenario
 

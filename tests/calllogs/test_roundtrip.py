@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.calllogs import ImportOptions, read_call_log
-from sim.cli_calllogs import dispatch
-from sim.fitting import destination_class, fit_calls
-from sim.io import load_scenario
-from sim.logsynth import write_graph_json
-from sim.traffic import BUILTIN_PROFILES
+from sim.calllogs.fitting import destination_class, fit_calls
+from sim.calllogs.reader import ImportOptions, read_call_log
+from sim.calllogs.synthetic import write_graph_json
+from sim.cli.calllogs import dispatch
+from sim.scenario.loading import load_scenario
+from sim.traffic.model import BUILTIN_PROFILES
 from tests.calllogs.support import ROUND_TRIP, make_log, make_scenario, parser
 
 Z = stats.norm.ppf(1 - 0.001 / 2)  # 3.29
@@ -297,7 +297,7 @@ def test_fit_command_writes_a_valid_commented_scenario_and_report(roundtrip, tmp
     assert (report / "manifest.json").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
     # The fitted scenario simulates: its traffic model draws calls.
-    from sim.traffic import TrafficModel
+    from sim.traffic.model import TrafficModel
 
     sc = fitted.scenario
     model = TrafficModel(sc.traffic, sc.population, sc.calendar, 1, 0, sc.horizon_s)
@@ -306,7 +306,7 @@ def test_fit_command_writes_a_valid_commented_scenario_and_report(roundtrip, tmp
     code_args = parser().parse_args(
         ["fit", str(roundtrip["path"]), "--out", str(out), "--base", str(loaded.path), "-q"]
     )
-    from sim.io import InputError
+    from sim.core.errors import InputError
 
     with pytest.raises(InputError, match="exists already"):
         dispatch(code_args)

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import recommend, sweeps
-from sim.cli import main
-from sim.scenario import Sweep, expand_values
-from sim.sweeps import Executor, build_variants, pareto_front, replays_traffic
+from sim.cli.main import main
+from sim.experiments import recommend, sweeps
+from sim.experiments.sweeps import Executor, build_variants, pareto_front, replays_traffic
+from sim.scenario.model import Sweep, expand_values
 from tests.scenario_support import merge, small_tenant, write_scenario
 
 SETTINGS = {"recharge.trigger": "50,150", "recharge.amount": "100,300"}

@@ -9,10 +9,10 @@ import sys
 import pandas as pd
 import pytest
 
-import sim.io
-from sim.cli import main
-from sim.results import TABLES
-from sim.units import parse_money
+import sim.scenario.folders
+from sim.cli.main import main
+from sim.core.units import parse_money
+from sim.engine.results import TABLES
 from tests.scenario_support import merge, small_tenant, write_scenario
 
 
@@ -72,7 +72,7 @@ def test_interrupted_run_leaves_nothing(tmp_path, scenario_file, monkeypatch):
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sim.io, "write_resolved_scenario", boom)
+    monkeypatch.setattr(sim.scenario.folders, "write_resolved_scenario", boom)
     out = tmp_path / "never"
     assert main(["run", str(scenario_file), "--out", str(out), "-q"]) == 130
     assert not out.exists()

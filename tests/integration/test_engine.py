@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.engine import SERVICES, run_replication
-from sim.experiments import run_replications
-from sim.results import RunResult, tables_of
+from sim.engine.replication import SERVICES, run_replication
+from sim.engine.results import RunResult, tables_of
+from sim.experiments.replications import run_replications
 from tests.scenario_support import REPO, merge, small_tenant, write_scenario
 
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -199,7 +199,7 @@ def test_mean_balance_is_exact_whatever_the_debit_grouping(tmp_path):
 
 
 def test_outcomes_alone_equal_the_full_tables(tmp_path):
-    from sim.results import outcomes_of
+    from sim.engine.results import outcomes_of
 
     sc = loaded(tmp_path, "light", {"simulation": {"horizon": "12d"}})
     out = run_replication(sc.scenario, sc.tariffs, 0)
@@ -220,8 +220,8 @@ def test_outcomes_alone_equal_the_full_tables(tmp_path):
     ],
 )
 def test_lean_walk_gives_the_same_outcomes_and_day_balances(tmp_path, variant):
-    from sim.engine import RatedTraffic
-    from sim.results import outcomes_of
+    from sim.engine.replication import RatedTraffic
+    from sim.engine.results import outcomes_of
 
     settings = VARIANTS.get(variant, {"simulation": {"horizon": "12d15h"}})
     over = merge(settings, {"simulation": {"debits": "per_event"}})

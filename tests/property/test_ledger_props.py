@@ -8,11 +8,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.account import CreditAccount, HeapScheduler, PaymentState
-from sim.distributions import Delay
-from sim.ledger import EntryKind, Ledger, LotSource
-from sim.policies import Admin, Payment, Recharge
-from sim.units import Calendar
+from sim.billing.account import CreditAccount, HeapScheduler, PaymentState
+from sim.billing.ledger import EntryKind, Ledger, LotSource
+from sim.billing.policies import Admin, Payment, Recharge
+from sim.core.distributions import Delay
+from sim.core.units import Calendar
 
 DAY = 86400.0
 CAL = Calendar.from_local(date(2024, 1, 1), "Europe/Berlin")

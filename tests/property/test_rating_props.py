@@ -11,11 +11,11 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.calls import CallBatch
-from sim.plans import ServiceNumber, UserGroup
-from sim.rating import Outcome, PoolBook, rate_batch, rate_call
-from sim.tariffs import Tariff, TariffBook, TariffTable, charge_for
-from sim.units import Calendar, Micros
+from sim.core.units import Calendar, Micros
+from sim.telephony.calls import CallBatch
+from sim.telephony.plans import ServiceNumber, UserGroup
+from sim.telephony.rating import Outcome, PoolBook, rate_batch, rate_call
+from sim.telephony.tariffs import Tariff, TariffBook, TariffTable, charge_for
 from tests.rating_support import call, context, flat_tariffs, rate_all
 
 DAY = 86_400.0

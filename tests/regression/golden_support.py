@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.engine import run_replication
-from sim.io import to_csv_frame
-from sim.results import tables_of
+from sim.core.tables import to_csv_frame
+from sim.engine.replication import run_replication
+from sim.engine.results import tables_of
 from tests.scenario_support import merge, small_tenant, write_scenario
 
 GOLDEN = Path(__file__).parent / "golden"

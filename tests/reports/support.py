@@ -7,8 +7,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sim.cli_reports import add_commands
-from sim.io import LoadedScenario
+from sim.cli.reports import add_commands
+from sim.scenario.loading import LoadedScenario
 from tests.scenario_support import REPO, merge, small_tenant, write_scenario
 
 TARIFFS = REPO / "scenarios" / "tariffs"

@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from sim import compare
-from sim.cli_reports import dispatch
-from sim.io import InputError
-from sim.licences import LicencePrices
+from sim.cli.reports import dispatch
+from sim.core.errors import InputError
+from sim.reports import compare
+from sim.reports.licences import LicencePrices
 from tests.reports.support import busy_tenant, one_group, parser
 
 # US outbound rate of the sample tariff, per minute (whole minutes: 60 s increments).

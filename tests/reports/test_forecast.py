@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import forecast as fc_mod
-from sim.cli_reports import dispatch
-from sim.engine import run_replication
-from sim.io import InputError
-from sim.ledger import EntryKind
-from sim.licences import months_of
-from sim.units import parse_money
+from sim.billing.ledger import EntryKind
+from sim.cli.reports import dispatch
+from sim.core.errors import InputError
+from sim.core.units import parse_money
+from sim.engine.replication import run_replication
+from sim.reports import forecast as fc_mod
+from sim.reports.licences import months_of
 from tests.reports.support import busy_tenant, parser, postpaid_tenant
 
 REPS = 3
@@ -151,12 +151,12 @@ def test_bad_prices_and_existing_folder_are_input_errors(tmp_path, busy):
 
 
 def test_interrupted_forecast_leaves_nothing(tmp_path, busy, monkeypatch):
-    import sim.report_plots
+    import sim.reports.cost_plots
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sim.report_plots, "forecast_figure", boom)
+    monkeypatch.setattr(sim.reports.cost_plots, "forecast_figure", boom)
     root = tmp_path / "root"
     root.mkdir()
     with pytest.raises(KeyboardInterrupt):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.calls import CALL_TYPES, NUMBER_TYPES, Call, CallBatch, CallType, NumberType
+from sim.telephony.calls import CALL_TYPES, NUMBER_TYPES, Call, CallBatch, CallType, NumberType
 from tests.rating_support import call
 
 

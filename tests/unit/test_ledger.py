@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 import pytest
 
-from sim.ledger import EntryKind, Ledger, LedgerError, LotSource
-from sim.units import Calendar, parse_money
+from sim.billing.ledger import EntryKind, Ledger, LedgerError, LotSource
+from sim.core.units import Calendar, parse_money
 
 DAY = 86400.0
 

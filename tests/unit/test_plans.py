@@ -6,7 +6,8 @@ import tomllib
 
 import pytest
 
-from sim.plans import (
+from sim.core.schema import ConfigError, FieldError, build, to_plain
+from sim.telephony.plans import (
     CALLING_PLANS,
     CONFERENCING,
     PoolKey,
@@ -17,7 +18,6 @@ from sim.plans import (
     is_domestic,
     pool_country,
 )
-from sim.schema import ConfigError, FieldError, build, to_plain
 
 
 def test_domestic_plan_allowances():

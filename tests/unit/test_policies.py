@@ -7,11 +7,11 @@ from datetime import date
 import numpy as np
 import pytest
 
-from sim.account import CreditAccount, HeapScheduler, PaymentState, PostpaidAccount
-from sim.distributions import Delay
-from sim.ledger import LotSource
-from sim.policies import Admin, NotificationKind, Payment, Recharge
-from sim.units import Calendar, parse_money
+from sim.billing.account import CreditAccount, HeapScheduler, PaymentState, PostpaidAccount
+from sim.billing.ledger import LotSource
+from sim.billing.policies import Admin, NotificationKind, Payment, Recharge
+from sim.core.distributions import Delay
+from sim.core.units import Calendar, parse_money
 
 HOUR = 3600.0
 DAY = 86400.0

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from sim.calls import CallBatch
-from sim.plans import ServiceNumber
-from sim.rating import (
+from sim.core.units import Calendar, Micros
+from sim.telephony.calls import CallBatch
+from sim.telephony.plans import ServiceNumber
+from sim.telephony.rating import (
     ChargeTo,
     Outcome,
     PoolAlert,
@@ -22,8 +23,7 @@ from sim.rating import (
     rate_batch,
     rate_call,
 )
-from sim.tariffs import Tariff, TariffBook, TariffTable
-from sim.units import Calendar, Micros
+from sim.telephony.tariffs import Tariff, TariffBook, TariffTable
 from tests.rating_support import (
     DIAL_IN_RATE,
     DIAL_OUT_RATE,

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import main
-from sim.io import InputError, load_scenario
-from sim.scenario import Scenario
-from sim.schema import ConfigError
+from sim.cli.main import main
+from sim.core.errors import InputError
+from sim.core.schema import ConfigError
+from sim.scenario.loading import load_scenario
+from sim.scenario.model import Scenario
 
 MINIMAL = {"simulation": {"start": "2026-01-01T00:00:00", "horizon": "30d"}}
 

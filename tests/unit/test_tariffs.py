@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from sim.calls import NumberType
-from sim.schema import ConfigError, build
-from sim.tariffs import (
+from sim.core.schema import ConfigError, build
+from sim.core.units import Micros
+from sim.telephony.calls import NumberType
+from sim.telephony.tariffs import (
     ZONE_A,
     Tariff,
     TariffFileError,
@@ -15,7 +16,6 @@ from sim.tariffs import (
     billable_seconds,
     charge_for,
 )
-from sim.units import Micros
 
 HEADER = "destination,number_type,rate_per_min,connection_fee,increment_s\n"
 

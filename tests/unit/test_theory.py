@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.theory import (
+from sim.validation.theory import (
     RQBackorders,
     RQLostSales,
     b1,

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.calls import CALL_TYPES, NUMBER_TYPES, CallType, NumberType
-from sim.distributions import Delay
-from sim.traffic import (
+from sim.core.distributions import Delay
+from sim.core.units import Calendar
+from sim.telephony.calls import CALL_TYPES, NUMBER_TYPES, CallType, NumberType
+from sim.traffic.model import (
     Calling,
     Destinations,
     GroupTraffic,
@@ -24,7 +25,6 @@ from sim.traffic import (
     alias_table,
     sorted_uniform_times,
 )
-from sim.units import Calendar
 
 DAY = 86400.0
 ALPHA = 1e-3  # tests fail by chance about once in a thousand runs; seeds are fixed

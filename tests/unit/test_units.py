@@ -4,7 +4,7 @@ from datetime import date, datetime
 
 import pytest
 
-from sim.units import (
+from sim.core.units import (
     Calendar,
     UnitError,
     add_months,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sim import validation
-from sim.validation import Check
+from sim.validation import checks as validation
+from sim.validation.checks import Check
 
 
 def test_report_lists_every_check_and_marks_misses(tmp_path, monkeypatch):

@@ -10,9 +10,9 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from sim.engine import run_replication
-from sim.results import tables_of
-from sim.units import MICROS_PER_UNIT
+from sim.core.units import MICROS_PER_UNIT
+from sim.engine.replication import run_replication
+from sim.engine.results import tables_of
 from tests.scenario_support import default_data, merge, small_tenant, write_scenario
 
 QUIET = {"admin": {"responds_to": []}, "traffic": {"retry": {"probability": 0.0}}}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.validation import (
+from sim.validation.checks import (
     billed_minutes_checks,
     in_progress_checks,
     lost_sales_checks,

@@ -1,0 +1,485 @@
+"""Command line for recorded call logs: ``import-log``, ``fit``, ``replay``, ``reconcile``.
+
+``add_commands(subparsers)`` adds the four commands to ``ccsim``'s argparse subparsers;
+``dispatch(args)`` runs one of them and returns its exit code, or None for a command it
+does not own. User errors are raised as ``sim.io.InputError`` (one line: file,
+line/record, field, what is allowed), which ``ccsim`` prints with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sim.calllogs.reader import (
+    FORMATS,
+    ImportOptions,
+    ImportReport,
+    read_call_log,
+    write_call_table,
+)
+from sim.cli.args import positive_int as _positive_int
+from sim.cli.args import seed as _seed
+from sim.core.errors import InputError
+from sim.core.units import parse_money
+from sim.scenario.folders import tool_identity
+from sim.scenario.loading import load_scenario
+
+COMMANDS = ("import-log", "fit", "replay", "reconcile")
+
+
+def _say(line: str = "") -> None:
+    print(line)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date such as 2026-01-31, got {text!r}"
+        ) from None
+
+
+def _instant(text: str) -> datetime:
+    """Read a UTC date or date-time (an offset, if given, is honoured)."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date or date-time such as 2026-01-01 or 2026-01-01T05:00Z, got {text!r}"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _dates(text: str) -> list[date]:
+    return [_date(t.strip()) for t in text.split(",") if t.strip()]
+
+
+def _money(text: str) -> str:
+    try:
+        parse_money(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _import_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("reading the log")
+    g.add_argument(
+        "--format",
+        choices=("auto", *FORMATS),
+        default="auto",
+        help="log format (default: detected from the file)",
+    )
+    g.add_argument(
+        "--strict", action="store_true", help="stop at the first bad row (exit 2) instead of "
+        "counting and reporting bad rows"
+    )  # fmt: skip
+    g.add_argument(
+        "--salt",
+        metavar="TEXT",
+        help="key of the pseudonyms (HMAC-SHA256); the same salt gives the same pseudonyms "
+        "across imports (default: a random one per run)",
+    )
+    g.add_argument(
+        "--keep-personal-data",
+        action="store_true",
+        help="keep names, sign-in names, user ids and phone numbers in clear (default: "
+        "pseudonymised on import)",
+    )
+
+
+def _mapping_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="PATTERN=GROUP",
+        help="map calls to a user group or service number before the automatic mapping: "
+        "CAPABILITY/COUNTRY (wildcards *), e.g. MCOPSTN1/US=us-staff or */GB=uk-sales, or "
+        "user:PSEUDONYM=GROUP; repeatable, first match wins",
+    )
+
+
+def _log_scenario_out(p: argparse.ArgumentParser, out_help: str) -> None:
+    """Add the LOG and SCENARIO arguments and ``--out`` shared by replay and reconcile."""
+    p.add_argument("log", metavar="LOG", help="call log, or a call table from import-log")
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario .toml file")
+    p.add_argument("--out", metavar="DIR", help=out_help)
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add ``import-log``, ``fit``, ``replay`` and ``reconcile`` to ``ccsim``'s subparsers."""
+    p = subparsers.add_parser(
+        "import-log",
+        help="import a PSTN call log (Graph JSON, Graph CSV, admin-center CSV) into a "
+        "normalised, pseudonymised call table",
+    )
+    p.add_argument("log", metavar="LOG", help="call log file (.json, .csv, .gz, admin .zip)")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="call table to create: .parquet (exact integer money) or .csv; must not exist",
+    )
+    p.add_argument(
+        "--origin",
+        type=_instant,
+        metavar="TIME",
+        help="UTC instant of start_s = 0 (default: 00:00 UTC of the first call's day)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    _import_options(p)
+
+    p = subparsers.add_parser(
+        "fit",
+        help="fit user groups, service numbers and traffic to a call log; write a scenario "
+        "and a fit report",
+    )
+    p.add_argument("log", metavar="LOG", help="call log, or a call table from import-log")
+    p.add_argument("--out", required=True, metavar="FILE", help="scenario file to write")
+    p.add_argument(
+        "--base",
+        metavar="SCENARIO",
+        help="take simulation, funding, recharge, payment, admin and rate tables from this "
+        "scenario (default: scenarios/default.toml)",
+    )
+    p.add_argument(
+        "--report",
+        metavar="DIR",
+        help="fit report folder to create (default: results/fit-<name>-<timestamp>)",
+    )
+    p.add_argument(
+        "--time-zone",
+        metavar="TZ",
+        help="IANA time zone of the hour-of-week profiles (default: the base scenario's)",
+    )
+    p.add_argument(
+        "--holidays",
+        type=_dates,
+        default=[],
+        metavar="DATES",
+        help="comma-separated local dates to leave out of rates and profiles",
+    )
+    p.add_argument(
+        "--from",
+        dest="window_from",
+        type=_instant,
+        metavar="TIME",
+        help="start of the observation window, UTC (default: 00:00 UTC of the first call's day)",
+    )
+    p.add_argument(
+        "--to",
+        dest="window_to",
+        type=_instant,
+        metavar="TIME",
+        help="end of the observation window, UTC, exclusive (default: the day after the last)",
+    )
+    p.add_argument("--name", metavar="NAME", help="simulation.name (default: the file's stem)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of the KS-test jitter")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    _import_options(p)
+
+    p = subparsers.add_parser(
+        "replay",
+        help="run a scenario on the calls of a log (or on a block bootstrap of its weeks) "
+        "and write a run folder",
+    )
+    _log_scenario_out(p, "run folder to create (default: results/<scenario>-replay-<timestamp>)")
+    p.add_argument(
+        "--replications", type=_positive_int, metavar="N", help="override simulation.replications"
+    )
+    p.add_argument("--seed", type=_seed, metavar="S", help="override simulation.seed")
+    p.add_argument("--trigger", type=_money, metavar="AMOUNT", help="override recharge.trigger")
+    p.add_argument("--amount", type=_money, metavar="AMOUNT", help="override recharge.amount")
+    p.add_argument(
+        "--first-day",
+        type=_date,
+        metavar="DATE",
+        help="local date of the log replayed on the scenario's first day (default: the "
+        "first call's); earlier calls are left out",
+    )
+    p.add_argument(
+        "--align-weekdays",
+        action="store_true",
+        help="start from the first log day on the scenario start's weekday",
+    )
+    p.add_argument(
+        "--bootstrap",
+        action="store_true",
+        help="instead of the log as recorded, resample whole recorded weeks over the "
+        "scenario's horizon (a new draw per replication)",
+    )
+    p.add_argument(
+        "--block-weeks",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="bootstrap blocks of N consecutive weeks (default 1)",
+    )
+    p.add_argument(
+        "--skip-unmapped",
+        action="store_true",
+        help="leave out calls that match no user group or service number (default: error)",
+    )
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG charts")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _mapping_options(p)
+    _import_options(p)
+
+    p = subparsers.add_parser(
+        "reconcile",
+        help="rate a log's calls with a scenario's plans and rate tables and compare them "
+        "with the charges in the log",
+    )
+    _log_scenario_out(p, "folder to create (default: results/<scenario>-reconcile-<timestamp>)")
+    p.add_argument(
+        "--tolerance",
+        type=_money,
+        default="0.005",
+        metavar="AMOUNT",
+        help="largest difference per call still counted as matched (default 0.005: a charge "
+        "rounded to the cent)",
+    )
+    p.add_argument(
+        "--add-connection-charge",
+        action="store_true",
+        help="compare with charge + connectionCharge (default: charge is the total)",
+    )
+    p.add_argument(
+        "--fail-on-difference",
+        action="store_true",
+        help="exit with code 1 unless every call matched",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
+    _mapping_options(p)
+    _import_options(p)
+
+
+def _options(args: argparse.Namespace, **extra: Any) -> ImportOptions:
+    return ImportOptions(
+        format=args.format,
+        strict=args.strict,
+        salt=args.salt,
+        keep_personal_data=args.keep_personal_data,
+        **extra,
+    )
+
+
+def _load_calls(args: argparse.Namespace) -> tuple[Any, ImportReport]:
+    calls, report = read_call_log(args.log, _options(args))
+    if not len(calls):
+        raise InputError(f"{args.log}: no call could be imported ({report.bad:,} bad rows)")
+    return calls, report
+
+
+def _command() -> list[str]:
+    return ["ccsim", *sys.argv[1:]]
+
+
+def _import_log(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    report = write_call_table(args.log, args.out, _options(args, origin=args.origin))
+    if not args.quiet:
+        for line in report.lines():
+            _say(line)
+        wall = time.perf_counter() - t0
+        _say(f"  wrote {args.out} ({report.imported:,} calls, {wall:.1f} s)")
+    return 0
+
+
+def _fit(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from sim.calllogs.fitting import (
+        default_base,
+        fit_calls,
+        scenario_text,
+        write_fit_report,
+        write_scenario_file,
+    )
+    from sim.scenario.folders import RunFolder
+
+    base_path = Path(args.base) if args.base else default_base()
+    if base_path is None:
+        raise InputError("fit: no base scenario: give --base SCENARIO")
+    base = load_scenario(base_path)
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise InputError(f"{out}: exists already; choose a new file or give --force")
+    time_zone = args.time_zone or base.scenario.simulation.time_zone
+    calls, report = _load_calls(args)
+    window = None
+    if args.window_from or args.window_to:
+        from sim.calllogs.reader import utc_window
+
+        lo, hi = utc_window(calls)
+        window = (args.window_from or lo, args.window_to or hi)
+        if window[1] <= window[0]:
+            raise InputError(f"--from/--to: empty window {window[0]} to {window[1]}")
+    fit = fit_calls(
+        calls,
+        time_zone=time_zone,
+        holidays=args.holidays,
+        window=window,
+        rng=np.random.default_rng(args.seed),
+    )
+    log_lines = report.lines(show=0)[:2]
+    text = scenario_text(fit, base_path, out, log_lines=log_lines, name=args.name)
+    report_dir = Path(args.report) if args.report else None
+    if report_dir is not None and report_dir.exists():
+        raise InputError(f"{report_dir}: exists already; choose a new folder")
+    # The fitted scenario.toml stands in for the resolved one, and the manifest has no
+    # base-scenario identity: the folder is written step by step, not with finish().
+    with RunFolder(report_dir, f"fit-{out.stem}") as folder:
+        folder.add(*write_fit_report(fit, folder.staging, report=report, plots=not args.no_plots))
+        folder.path("scenario.toml").write_text(text)
+        folder.write_manifest(
+            {
+                **tool_identity(_command()),
+                "log": str(args.log),
+                "base": str(base_path),
+                "scenario_out": str(out),
+                "time_zone": time_zone,
+                "window": [w.isoformat() for w in fit.exposure.window],
+                "holidays": [d.isoformat() for d in fit.holidays],
+                "import": {
+                    "format": report.format,
+                    "rows": report.rows,
+                    "imported": report.imported,
+                    "bad": report.bad,
+                    "skipped": report.skipped,
+                },
+            }
+        )
+        write_scenario_file(text, out, force=args.force)
+        final = folder.publish()
+    if not args.quiet:
+        for line in report.lines(show=5):
+            _say(line)
+        for h in fit.holders:
+            t = h.traffic
+            if h.kind == "group":
+                c = t.get("calling", {})
+                m = t.get("meetings", {})
+                _say(
+                    f"  {h.name}: {h.users} users ({h.plan}, {h.conferencing}); "
+                    f"{c.get('calls_per_user_day', 0):.3g} out + "
+                    f"{c.get('inbound_per_user_day', 0):.3g} in per user-day, rate cv "
+                    f"{c.get('rate_cv', 0):.3g}; meetings {m.get('per_organiser_week', 0):.3g} "
+                    "per organiser-week"
+                )
+            else:
+                _say(f"  {h.name}: {t.get('calls_per_day', 0):.3g} calls per day")
+        for note in fit.notes:
+            _say(f"  note: {note}")
+        _say(f"  scenario: {out}")
+        _say(f"  report: {final}/")
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from sim.calllogs.replay import (
+        map_calls,
+        parse_mapping,
+        replay_and_write,
+        require_mapped,
+        with_recharge,
+    )
+    from sim.experiments.runs import summary_lines
+
+    loaded = with_recharge(load_scenario(args.scenario), args.trigger, args.amount)
+    if loaded.tariffs is None:
+        raise InputError(f"{args.scenario}: replay needs rate tables ([tariffs])")
+    rules = parse_mapping(args.map, loaded.scenario)
+    calls, report = _load_calls(args)
+    mapped = map_calls(calls, loaded.scenario, rules)
+    require_mapped(mapped, args.log, args.skip_unmapped)
+    folder, result, info = replay_and_write(
+        loaded,
+        mapped,
+        report,
+        args.log,
+        mode="bootstrap" if args.bootstrap else "replay",
+        replications=args.replications,
+        seed=args.seed,
+        out=Path(args.out) if args.out else None,
+        plots=not args.no_plots,
+        show_progress=not args.quiet,
+        first_day=args.first_day,
+        align_weekdays=args.align_weekdays,
+        block_weeks=args.block_weeks,
+        command=_command(),
+    )
+    lines = summary_lines(loaded, result, folder)
+    lines[0] = lines[0].replace(
+        "ccsim run:", f"ccsim {'replay --bootstrap' if args.bootstrap else 'replay'}:"
+    )
+    for line in report.lines(show=3):
+        _say(line)
+    for line in lines[:-1] + info.lines() + lines[-1:]:
+        _say(line)
+    return 0
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from sim.calllogs.replay import map_calls, parse_mapping, reconcile, reconcile_and_write
+
+    loaded = load_scenario(args.scenario)
+    rules = parse_mapping(args.map, loaded.scenario)
+    calls, report = _load_calls(args)
+    mapped = map_calls(calls, loaded.scenario, rules)
+    rec = reconcile(
+        mapped,
+        loaded,
+        tolerance_micros=parse_money(args.tolerance),
+        add_connection_charge=args.add_connection_charge,
+    )
+    folder = reconcile_and_write(
+        rec,
+        loaded,
+        mapped,
+        report,
+        args.log,
+        out=Path(args.out) if args.out else None,
+        command=_command(),
+    )
+    total = rec.summary[rec.summary["call_type"] == "all"].iloc[0]
+    if not args.quiet:
+        for line in report.lines(show=3):
+            _say(line)
+        _say(f"ccsim reconcile: {args.log} against {loaded.name} (tolerance {args.tolerance})")
+        for line in rec.lines():
+            _say(line)
+    _say(
+        f"  {rec.matched_share:.2%} matched: {int(total['matched']):,} of {int(total['calls']):,} "
+        f"calls; {int(total['differing']):,} differing, {int(total['unratable']):,} unratable"
+    )
+    _say(f"  results: {folder}/")
+    if args.fail_on_difference and int(total["matched"]) != int(total["calls"]):
+        return 1
+    return 0
+
+
+def dispatch(args: argparse.Namespace) -> int | None:
+    """Run a call-log command; return its exit code, or None if ``args.command`` is not one."""
+    command = getattr(args, "command", None)
+    if command == "import-log":
+        return _import_log(args)
+    if command == "fit":
+        return _fit(args)
+    if command == "replay":
+        return _replay(args)
+    if command == "reconcile":
+        return _reconcile(args)
+    return None
+
+
+__all__ = ["COMMANDS", "add_commands", "dispatch"]

@@ -1,0 +1,483 @@
+"""Tidy result tables of a run, built from the engine's raw records.
+
+Every table is a ``pandas.DataFrame`` with a ``replication`` column. Money columns are
+exact integer micro-units and end in ``_micros``; the CSV writer (``sim.io``) turns them
+into decimal strings. Times are seconds since the start (``t_s``) plus the local
+wall-clock time (``time``) or the local date (``date``).
+
+Tables: ``ledger`` (every entry), ``balance`` (every change), ``balance_daily``, ``lots``,
+``payments``, ``payment_attempts``, ``notifications``, ``outages``, ``calls_summary``,
+``spend_daily`` and the one-row ``outcomes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from sim.billing.account import PaymentState
+from sim.billing.ledger import EntryKind, LotSource
+from sim.billing.policies import NotificationKind
+from sim.core.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, Calendar
+from sim.engine.replication import FUNDING, SERVICES, RunOutput
+from sim.telephony.calls import CALL_TYPES
+
+TABLES: tuple[str, ...] = (
+    "outcomes",
+    "balance",
+    "balance_daily",
+    "ledger",
+    "lots",
+    "payments",
+    "payment_attempts",
+    "notifications",
+    "outages",
+    "calls_summary",
+    "spend_daily",
+)
+
+
+@dataclass
+class RunResult:
+    """All tables of one or more replications of a scenario."""
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.tables[name]
+
+    @classmethod
+    def from_outputs(cls, outputs: Sequence[RunOutput]) -> RunResult:
+        """Build every table from the raw records of each replication."""
+        return cls.from_tables([tables_of(out) for out in outputs])
+
+    @classmethod
+    def from_tables(cls, per_replication: Sequence[dict[str, pd.DataFrame]]) -> RunResult:
+        """Stack the tables of several replications (in the order given)."""
+        return cls(
+            {
+                name: pd.concat([t[name] for t in per_replication], ignore_index=True)
+                for name in TABLES
+            }
+        )
+
+
+def _local(cal: Calendar, t_s: Sequence[float] | np.ndarray) -> list[str]:
+    return [cal.to_datetime(float(t)).isoformat(timespec="seconds") for t in t_s]
+
+
+def tables_of(out: RunOutput) -> dict[str, pd.DataFrame]:
+    """Build the tables of one replication."""
+    cal = out.scenario.calendar
+    rep = out.replication
+    tables = {
+        "ledger": _ledger(out, cal),
+        "lots": _lots(out, cal),
+        "payments": _payments(out, cal),
+        "payment_attempts": _attempts(out, cal),
+        "notifications": _notifications(out, cal),
+        "calls_summary": _calls_summary(out, cal),
+        "spend_daily": _spend(out, cal),
+    }
+    tables["balance"] = _balance(out, cal, tables["ledger"])
+    tables["balance_daily"] = _balance_daily(out, cal, tables["balance"])
+    tables["outages"] = _outages(out, cal, tables["balance"])
+    tables["outcomes"] = _outcomes(out, tables)
+    for name, frame in tables.items():
+        frame.insert(0, "replication", rep)
+        tables[name] = frame
+    return tables
+
+
+def outcomes_of(out: RunOutput) -> pd.DataFrame:
+    """Build only the one-row outcomes table of a replication (what sweeps need)."""
+    return pd.DataFrame([outcome_row(out)])
+
+
+def outcome_row(out: RunOutput) -> dict[str, object]:
+    """Return the outcomes of a replication as one record (no intermediate tables)."""
+    t, b = _balance_path(out)
+    intervals = _zero_intervals(out, t, b)
+    hours = sum(z - a for a, z in intervals) / SECONDS_PER_HOUR
+    row: dict[str, object] = {"replication": out.replication}
+    row.update(_outcome_fields(out, len(intervals), hours, b))
+    return row
+
+
+def _ledger(out: RunOutput, cal: Calendar, with_times: bool = True) -> pd.DataFrame:
+    entries = out.account.ledger.entries if out.account is not None else []
+    return pd.DataFrame(
+        {
+            "seq": [e.seq for e in entries],
+            "t_s": [e.t_s for e in entries],
+            "time": _local(cal, [e.t_s for e in entries]) if with_times else "",
+            "kind": [e.kind.value for e in entries],
+            "amount_micros": np.array([e.amount for e in entries], dtype=np.int64),
+            "lot_id": np.array([e.lot_id for e in entries], dtype=np.int64),
+            "lot_amount_micros": np.array([e.lot_amount for e in entries], dtype=np.int64),
+            "balance_after_micros": np.array([e.balance_after for e in entries], dtype=np.int64),
+            "ref": [e.ref for e in entries],
+        }
+    )
+
+
+def _balance(out: RunOutput, cal: Calendar, ledger: pd.DataFrame) -> pd.DataFrame:
+    """Every change of the balance (repayments, which change no balance, are left out)."""
+    moves = ledger[ledger["kind"] != EntryKind.REPAY.value]
+    return pd.DataFrame(
+        {
+            "t_s": moves["t_s"].to_numpy(),
+            "time": moves["time"].to_numpy(),
+            "cause": moves["kind"].to_numpy(),
+            "change_micros": moves["amount_micros"].to_numpy(),
+            "balance_micros": moves["balance_after_micros"].to_numpy(),
+        }
+    )
+
+
+def _balance_daily(out: RunOutput, cal: Calendar, balance: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    t = balance["t_s"].to_numpy()
+    b = balance["balance_micros"].to_numpy()
+    change = balance["change_micros"].to_numpy()
+    cause = balance["cause"].to_numpy()
+    opening = 0
+    start_s = -np.inf  # the first day also takes the entries before the start
+    for rec in out.days:
+        inside = (t >= start_s) & (t < rec.end_s)
+        day_b = b[inside]
+        day_c = change[inside]
+        day_cause = cause[inside]
+        low = min(opening, int(day_b.min())) if day_b.size else opening
+        rows.append(
+            {
+                "date": _day_date(out, rec.day),
+                "end_s": rec.end_s,
+                "opening_micros": opening,
+                "min_micros": low,
+                "closing_micros": rec.balance,
+                "pending_micros": rec.pending,
+                "purchased_micros": int(day_c[day_cause == "purchase"].sum()),
+                "consumed_micros": int(
+                    -day_c[(day_cause == "consume") | (day_cause == "overshoot")].sum()
+                ),
+                "expired_micros": int(-day_c[day_cause == "expire"].sum()),
+                "auto_recharge_on": rec.auto_enabled,
+            }
+        )
+        opening = rec.balance
+        start_s = rec.end_s
+    return pd.DataFrame(rows, columns=_BALANCE_DAILY_COLUMNS)
+
+
+_BALANCE_DAILY_COLUMNS = [
+    "date",
+    "end_s",
+    "opening_micros",
+    "min_micros",
+    "closing_micros",
+    "pending_micros",
+    "purchased_micros",
+    "consumed_micros",
+    "expired_micros",
+    "auto_recharge_on",
+]
+
+
+def _lots(out: RunOutput, cal: Calendar) -> pd.DataFrame:
+    if out.account is None:
+        return pd.DataFrame(columns=["lot_id", "source", "amount_micros"])
+    led = out.account.ledger
+    forfeited = {e.lot_id: -e.amount for e in led.entries if e.kind is EntryKind.EXPIRE}
+    lots = led.lots
+    return pd.DataFrame(
+        {
+            "lot_id": [lot.lot_id for lot in lots],
+            "source": [lot.source.value for lot in lots],
+            "amount_micros": np.array([lot.amount for lot in lots], dtype=np.int64),
+            "purchased_at_s": [lot.purchased_at_s for lot in lots],
+            "purchased_at": _local(cal, [lot.purchased_at_s for lot in lots]),
+            "expires_at": [
+                cal.to_datetime(lot.expires_at_s).isoformat(timespec="seconds")
+                if np.isfinite(lot.expires_at_s)
+                else ""
+                for lot in lots
+            ],
+            "remaining_micros": np.array([lot.remaining for lot in lots], dtype=np.int64),
+            "forfeited_micros": np.array(
+                [forfeited.get(lot.lot_id, 0) for lot in lots], dtype=np.int64
+            ),
+        }
+    )
+
+
+def _payments(out: RunOutput, cal: Calendar) -> pd.DataFrame:
+    pays = out.account.payments if out.account is not None else []
+    return pd.DataFrame(
+        {
+            "payment_id": [p.payment_id for p in pays],
+            "source": [p.source.value for p in pays],
+            "amount_micros": np.array([p.amount for p in pays], dtype=np.int64),
+            "requested_at_s": [p.requested_at_s for p in pays],
+            "requested_at": _local(cal, [p.requested_at_s for p in pays]),
+            "state": [p.state.value for p in pays],
+            "attempts": [p.attempts for p in pays],
+            "declines": [p.declines for p in pays],
+            "completed_at_s": [
+                np.nan if p.completed_at_s is None else p.completed_at_s for p in pays
+            ],
+        }
+    )
+
+
+def _attempts(out: RunOutput, cal: Calendar) -> pd.DataFrame:
+    rows = []
+    for p in out.account.payments if out.account is not None else []:
+        for k, (req, done, declined) in enumerate(p.attempt_log, start=1):
+            rows.append(
+                {
+                    "payment_id": p.payment_id,
+                    "attempt": k,
+                    "requested_at_s": req,
+                    "completed_at_s": done,
+                    "completed_at": cal.to_datetime(done).isoformat(timespec="seconds"),
+                    "declined": declined,
+                }
+            )
+    cols = ["payment_id", "attempt", "requested_at_s", "completed_at_s", "completed_at", "declined"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _notifications(out: RunOutput, cal: Calendar) -> pd.DataFrame:
+    notes = list(out.account.notifications) if out.account is not None else []
+    notes += out.pool_alerts
+    notes.sort(key=lambda n: n.t_s)
+    return pd.DataFrame(
+        {
+            "t_s": [n.t_s for n in notes],
+            "time": _local(cal, [n.t_s for n in notes]),
+            "kind": [n.kind.value for n in notes],
+            "detail": [n.detail for n in notes],
+        }
+    )
+
+
+def _zero_intervals(
+    out: RunOutput, t: Sequence[float], b: Sequence[int]
+) -> list[tuple[float, float]]:
+    """Stretches of the horizon with the balance at or below zero."""
+    horizon = out.scenario.horizon_s
+    intervals: list[tuple[float, float]] = []
+    if out.account is None:
+        return intervals
+    # Without initial funds the balance is at zero from the start.
+    start = None if out.scenario.funding.initial_funds > 0 else 0.0
+    for ti, bi in zip(t, b, strict=True):
+        ti = max(float(ti), 0.0)
+        if bi <= 0 and start is None:
+            start = ti
+        elif bi > 0 and start is not None:
+            if ti > start:
+                intervals.append((start, ti))
+            start = None
+    if start is not None:
+        intervals.append((start, horizon))
+    return intervals
+
+
+def _balance_path(out: RunOutput) -> tuple[list[float], list[int]]:
+    """Instants and balances after every change (repayments change nothing)."""
+    if out.account is None:
+        return [], []
+    moves = [e for e in out.account.ledger.entries if e.kind is not EntryKind.REPAY]
+    return [e.t_s for e in moves], [e.balance_after for e in moves]
+
+
+def _outages(out: RunOutput, cal: Calendar, balance: pd.DataFrame) -> pd.DataFrame:
+    """Stretches with the balance at or below zero, and what was refused in each."""
+    intervals = _zero_intervals(out, balance["t_s"].tolist(), balance["balance_micros"].tolist())
+    blocked_t = np.array([x.t_s for x in out.blocked])
+    blocked_service = np.array([x.service for x in out.blocked], dtype=np.int64)
+    blocked_dur = np.array([x.duration_s for x in out.blocked])
+    rows = []
+    for k, (a, z) in enumerate(intervals):
+        inside = (blocked_t >= a) & (blocked_t < z) if blocked_t.size else np.zeros(0, bool)
+        row: dict[str, object] = {
+            "outage": k,
+            "start_s": a,
+            "start": cal.to_datetime(a).isoformat(timespec="seconds"),
+            "end_s": z,
+            "end": cal.to_datetime(z).isoformat(timespec="seconds"),
+            "hours": (z - a) / SECONDS_PER_HOUR,
+            "ongoing_at_horizon": z >= out.scenario.horizon_s,
+            "blocked_calls": int(inside.sum()),
+            "blocked_minutes": float(blocked_dur[inside].sum() / 60) if inside.size else 0.0,
+        }
+        for i, service in enumerate(SERVICES):
+            row[f"blocked_{service}"] = int((blocked_service[inside] == i).sum())
+        rows.append(row)
+    cols = [
+        "outage",
+        "start_s",
+        "start",
+        "end_s",
+        "end",
+        "hours",
+        "ongoing_at_horizon",
+        "blocked_calls",
+        "blocked_minutes",
+    ] + [f"blocked_{s}" for s in SERVICES]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _calls_summary(out: RunOutput, cal: Calendar) -> pd.DataFrame:
+    n_f = len(FUNDING)
+    frames = []
+    for day, counts, seconds, amounts in out.calls_summary:
+        nz = np.flatnonzero(counts)
+        if nz.size == 0:
+            continue
+        day_date = _day_date(out, day)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "date": day_date,
+                    "call_type": [CALL_TYPES[i // n_f].value for i in nz],
+                    "funding": [FUNDING[i % n_f] for i in nz],
+                    "calls": counts[nz],
+                    "minutes": seconds[nz] / 60.0,
+                    "charged_micros": amounts[nz],
+                }
+            )
+        )
+    cols = ["date", "call_type", "funding", "calls", "minutes", "charged_micros"]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(frames, ignore_index=True)[cols]
+
+
+def _day_date(out: RunOutput, day: int) -> date:
+    return out.scenario.calendar.start.date() + timedelta(days=day)
+
+
+def _spend(out: RunOutput, cal: Calendar) -> pd.DataFrame:
+    by_day: dict[int, np.ndarray] = {}
+    for day, amounts in out.spend:
+        by_day[day] = by_day.get(day, np.zeros(len(SERVICES), np.int64)) + amounts
+    rows = []
+    for day in sorted(by_day):
+        for i, service in enumerate(SERVICES):
+            if by_day[day][i]:
+                rows.append(
+                    {
+                        "date": _day_date(out, day),
+                        "service": service,
+                        "charged_micros": int(by_day[day][i]),
+                    }
+                )
+    return pd.DataFrame(rows, columns=["date", "service", "charged_micros"])
+
+
+def _mean_balance(out: RunOutput) -> float:
+    """Exact time-average balance over the horizon, in micro-units.
+
+    Every change c at instant t adds c x (horizon - t) to the area under the balance;
+    charges count at their own instants (``RunOutput.charge_area``), so the result does
+    not depend on how the ledger groups debits.
+    """
+    assert out.account is not None
+    horizon = out.scenario.horizon_s
+    area = -out.charge_area
+    for e in out.account.ledger.entries:
+        if e.kind in (EntryKind.PURCHASE, EntryKind.EXPIRE):
+            area += e.amount * (horizon - max(e.t_s, 0.0))
+    return area / horizon
+
+
+def _outcomes(out: RunOutput, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    outages = tables["outages"]
+    hours = float(outages["hours"].sum()) if len(outages) else 0.0
+    balances = tables["balance"]["balance_micros"].tolist()
+    return pd.DataFrame([_outcome_fields(out, len(outages), hours, balances)])
+
+
+def _outcome_fields(
+    out: RunOutput, n_outages: int, outage_hours: float, balances: Sequence[int]
+) -> dict[str, object]:
+    sc = out.scenario
+    users = sum(g.count for g in sc.user_groups)
+    months = sc.horizon_s / (SECONDS_PER_DAY * 365.25 / 12)
+    blocked = out.blocked
+    row: dict[str, object] = {
+        "scenario": sc.simulation.name,
+        "seed": sc.simulation.seed,
+        "horizon_days": sc.horizon_s / SECONDS_PER_DAY,
+        "users": users,
+        "service_numbers": len(sc.service_numbers),
+        "funding_mode": sc.funding.mode,
+        "calls": out.calls_total,
+        "retries": out.retries_total,
+        "charged_micros": out.charged_total,
+        "cost_per_user_month_micros": round(out.charged_total / (users * months))
+        if users and months
+        else 0,
+        "pending_at_horizon_micros": out.pending_at_horizon,
+        "blocked_attempts": len(blocked),
+        "blocked_calls_lost": sum(1 for x in blocked if not x.retried),
+        "blocked_minutes": sum(x.duration_s for x in blocked) / 60.0,
+        # An outage: the balance was at zero and a credit-funded call was refused.
+        "outage": bool(len(blocked)),
+        "outages": n_outages,
+        "outage_hours": outage_hours,
+    }
+    for i, service in enumerate(SERVICES):
+        row[f"blocked_{service}"] = sum(1 for x in blocked if x.service == i)
+    for i, service in enumerate(SERVICES):
+        row[f"blocked_minutes_{service}"] = (
+            sum(x.duration_s for x in blocked if x.service == i) / 60.0
+        )
+    acc = out.account
+    if acc is not None:
+        led = acc.ledger
+        by_source = {s: 0 for s in LotSource}
+        for lot in led.lots:
+            by_source[lot.source] += lot.amount
+        pays = acc.payments
+        auto = [p for p in pays if p.source is LotSource.AUTO]
+        opening = sc.funding.initial_funds
+        row.update(
+            {
+                "initial_micros": by_source[LotSource.INITIAL],
+                "purchased_auto_micros": by_source[LotSource.AUTO],
+                "purchased_manual_micros": by_source[LotSource.MANUAL],
+                "consumed_micros": led.consumed_total,
+                "forfeited_micros": led.expired_total,
+                "uncharged_cut_off_micros": out.uncharged_total,
+                "final_balance_micros": led.balance,
+                "min_balance_micros": int(min([opening, *balances])),
+                "mean_balance_micros": round(_mean_balance(out)),
+                "recharges_requested": len(auto),
+                "recharges_settled": sum(p.state is PaymentState.SETTLED for p in auto),
+                "recharges_declined": sum(p.state is PaymentState.DECLINED for p in auto),
+                "declined_attempts": sum(p.declines for p in pays),
+                "manual_purchases": sum(1 for p in pays if p.source is LotSource.MANUAL),
+                "invoices": sum(p.state is PaymentState.SETTLED for p in pays),
+                "admin_actions": len(acc.admin_actions),
+                "auto_recharge_disabled": sum(
+                    n.kind is NotificationKind.AUTO_RECHARGE_DISABLED for n in acc.notifications
+                ),
+            }
+        )
+    elif out.postpaid is not None:
+        row.update(
+            {
+                "consumed_micros": out.postpaid.consumed_total,
+                "invoices": len(out.postpaid.invoices),
+                "accrued_at_horizon_micros": out.postpaid.accrued,
+            }
+        )
+    return row

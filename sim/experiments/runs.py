@@ -1,0 +1,93 @@
+"""One ``ccsim run``: replications of a scenario into a new, complete run folder.
+
+A run folder holds ``manifest.json``, the scenario as given and resolved, every result
+table as Parquet (exact integer micro-units) and CSV (decimal strings), and PNG charts.
+It is written into a hidden staging folder and renamed into place at the end: an
+interrupted or failed run leaves nothing half-written, and nothing is ever overwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from sim.core.progress import share_bar
+from sim.core.units import SECONDS_PER_DAY, format_money
+from sim.engine.results import TABLES, RunResult
+from sim.experiments.replications import run_replications, with_seed
+from sim.scenario.folders import RunFolder
+from sim.scenario.loading import LoadedScenario
+
+
+def run_and_write(
+    loaded: LoadedScenario,
+    *,
+    replications: int | None = None,
+    seed: int | None = None,
+    out: Path | None = None,
+    plots: bool = True,
+    show_progress: bool = True,
+    workers: int = 1,
+    command: Sequence[str] = (),
+) -> tuple[Path, RunResult]:
+    """Run a scenario's replications and write a new run folder; return it and the tables."""
+    scenario = with_seed(loaded.scenario, seed)
+    n = replications or scenario.simulation.replications
+    with RunFolder(out, loaded.name) as folder:
+        bar, progress = share_bar(f"{loaded.name}: {n} replication(s)", show_progress)
+        with bar:
+            per_rep = run_replications(scenario, loaded.tariffs, n, progress, workers)
+        result = RunResult.from_tables(per_rep)
+        for name in TABLES:
+            folder.table(result[name], name)
+        if plots:
+            from sim.reports.plots import plot_balance, plot_spend
+
+            plot_balance(result.tables, scenario, folder.path("plots/balance.png"))
+            plot_spend(result.tables, scenario, folder.path("plots/spend.png"))
+        final = folder.finish(
+            replace(loaded, scenario=scenario),  # the resolved scenario shows --seed
+            {"seed": scenario.simulation.seed, "replications": n, "workers": workers},
+            command,
+        )
+    return final, result
+
+
+def summary_lines(loaded: LoadedScenario, result: RunResult, folder: Path) -> list[str]:
+    """Return a short text summary of a run (means over replications if several)."""
+    o = result["outcomes"]
+    sc = loaded.scenario
+    cur = sc.simulation.currency
+    n = len(o)
+
+    def money(col: str) -> str:
+        if col not in o:
+            return "-"
+        return f"{format_money(round(o[col].mean()))} {cur}"
+
+    days = sc.horizon_s / SECONDS_PER_DAY
+    each = " (mean per replication)" if n > 1 else ""
+    lines = [
+        f"ccsim run: {loaded.name}, seed {int(o['seed'].iloc[0])}, {n} replication(s), "
+        f"{days:g} days, {int(o['users'].iloc[0])} users{each}",
+        f"  calls {o['calls'].mean():,.0f} ({o['retries'].mean():,.0f} retries); "
+        f"spend {money('charged_micros')} ({money('cost_per_user_month_micros')} per user-month)",
+    ]
+    if sc.funding.mode == "prepaid":
+        lines += [
+            f"  recharges: {o['recharges_requested'].mean():,.1f} requested, "
+            f"{o['recharges_settled'].mean():,.1f} settled, "
+            f"{o['recharges_declined'].mean():,.1f} declined; "
+            f"manual purchases {o['manual_purchases'].mean():,.1f}",
+            f"  bought {money('purchased_auto_micros')} auto + "
+            f"{money('purchased_manual_micros')} manual; forfeited {money('forfeited_micros')}; "
+            f"final balance {money('final_balance_micros')}",
+            f"  outages: {o['outages'].mean():,.2f} ({o['outage_hours'].mean():,.1f} h at zero); "
+            f"{o['blocked_attempts'].mean():,.1f} call attempts blocked; "
+            f"P(outage) {o['outage'].mean():.0%}",
+        ]
+    else:
+        lines.append(f"  postpaid invoices: {o['invoices'].mean():,.0f}")
+    lines.append(f"  results: {folder}/")
+    return lines

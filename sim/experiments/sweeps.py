@@ -1,0 +1,553 @@
+"""Sweeps: a grid of settings x replications, run on any executor, summarised.
+
+A sweep varies numeric settings by dotted path (``recharge.trigger = "50:500:50"``),
+builds and validates one scenario per combination (a *variant*), and runs every variant
+on the same replications. Random streams are keyed by (seed, replication, ...), never by
+a setting, so all variants see the same calls (common random numbers); when only policy
+settings vary, each replication's calls are drawn and rated once and replayed against
+every variant (``sim.engine.RatedTraffic``).
+
+Work is split into batches of replications; each batch runs every variant and is written
+atomically to ``batches/`` of the run folder, so an interrupted sweep keeps its complete
+batches and ``--resume`` finishes the rest. Results are identical, to the unit, whatever
+the executor (serial, local processes, Dask) and the number of workers.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import tomllib
+import types
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields, is_dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+import numpy as np
+import pandas as pd
+
+from sim.core.schema import ConfigError
+from sim.core.units import MICROS_PER_UNIT, Micros, Seconds
+from sim.core.workers import _single_threaded, single_threaded_workers
+from sim.engine.replication import RatedTraffic, run_replication
+from sim.engine.results import outcome_row
+from sim.scenario.model import Scenario, Sweep, expand_values
+from sim.telephony.tariffs import TariffBook
+from sim.validation.theory import wilson_interval
+
+# Settings whose change leaves every call and its rating unchanged: a sweep over these
+# alone can draw and rate each replication once.
+POLICY_SECTIONS = ("recharge", "payment", "admin")
+POLICY_FUNDING = (
+    "initial_funds",
+    "initial_purchased",
+    "expiry_months",
+    "portal_rules",
+    "at_zero",
+    "refuse_at_zero",
+    "charge_at",
+    "low_balance",
+)
+
+OUTCOME_MEANS = (
+    "charged_micros",
+    "consumed_micros",
+    "forfeited_micros",
+    "mean_balance_micros",
+    "min_balance_micros",
+    "final_balance_micros",
+    "purchased_auto_micros",
+    "purchased_manual_micros",
+    "recharges_requested",
+    "recharges_settled",
+    "recharges_declined",
+    "blocked_attempts",
+    "blocked_minutes",
+    "outage_hours",
+    "invoices",
+    "cost_per_user_month_micros",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One combination of swept settings, validated as a scenario."""
+
+    variant: int
+    values: tuple[tuple[str, str], ...]
+    scenario: Scenario
+
+    @property
+    def label(self) -> str:
+        """Return ``path=value`` pairs, for people."""
+        return ", ".join(f"{p}={v}" for p, v in self.values)
+
+
+def _hint_at(path: str) -> Any:
+    """Return the type hint of the scenario field at a dotted path."""
+    hint: Any = Scenario
+    for part in path.split("."):
+        origin = get_origin(hint)
+        if origin is Union or origin is types.UnionType:
+            hint = next(a for a in get_args(hint) if a is not type(None))
+            origin = get_origin(hint)
+        if origin is dict:
+            hint = get_args(hint)[1]
+            continue
+        if not (is_dataclass(hint) and isinstance(hint, type)):
+            raise ValueError(f"{path}: cannot set a value inside {part!r}")
+        names = {f.name for f in fields(hint)}
+        if part not in names:
+            raise ValueError(f"{path}: unknown setting {part!r}")
+        hint = get_type_hints(hint)[part]
+    origin = get_origin(hint)
+    if origin is Union or origin is types.UnionType:
+        hint = next(a for a in get_args(hint) if a is not type(None))
+    return hint
+
+
+def _typed(path: str, text: str) -> Any:
+    hint = _hint_at(path)
+    if hint in (Micros, Seconds, str):
+        return text
+    if hint is int:
+        value = Decimal(text)
+        if value != value.to_integral_value():
+            raise ValueError(f"{path}: expects whole numbers, got {text!r}")
+        return int(value)
+    if hint is float:
+        return float(text)
+    raise ValueError(f"{path}: only numeric settings can be swept")
+
+
+def _set(data: dict[str, Any], path: str, value: Any) -> None:
+    node = data
+    parts = path.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"{path}: {part!r} is not a table")
+    node[parts[-1]] = value
+
+
+def build_variants(raw: dict[str, Any], settings: dict[str, str]) -> list[Variant]:
+    """Build one validated scenario per combination of the swept values."""
+    base = {k: v for k, v in raw.items() if k != "sweep"}
+    axes = [(path, expand_values(text)) for path, text in settings.items()]
+    for path, _ in axes:
+        _hint_at(path)  # fail early on unknown or non-numeric paths
+    combos: list[tuple[tuple[str, str], ...]] = [()]
+    for path, values in axes:
+        combos = [(*c, (path, v)) for c in combos for v in values]
+    variants = []
+    for k, combo in enumerate(combos):
+        data = copy.deepcopy(base)
+        for path, text in combo:
+            _set(data, path, _typed(path, text))
+        try:
+            scenario = Scenario.from_dict(data)
+        except ConfigError as exc:
+            shown = ", ".join(f"{p}={v}" for p, v in combo)
+            raise ConfigError(exc.path, f"{exc.message} (sweep setting {shown})") from None
+        # Sweeps need outcomes and day-end balances only: one debit per stretch between
+        # events gives the same ones with the fewest ledger entries.
+        scenario = replace(scenario, simulation=replace(scenario.simulation, debits="per_event"))
+        variants.append(Variant(k, combo, scenario))
+    return variants
+
+
+def replays_traffic(settings: Iterable[str]) -> bool:
+    """Return True when only policy settings vary, so calls can be rated once."""
+    for path in settings:
+        head, _, rest = path.partition(".")
+        if head in POLICY_SECTIONS:
+            continue
+        if head == "funding" and rest.split(".")[0] in POLICY_FUNDING:
+            continue
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A unit of work: some replications of every variant."""
+
+    first: int
+    count: int
+
+    @property
+    def name(self) -> str:
+        """Return the batch's file stem."""
+        return f"reps-{self.first:05d}-{self.first + self.count - 1:05d}"
+
+
+def plan_batches(replications: Sequence[int], size: int) -> list[Batch]:
+    """Split consecutive replication numbers into batches of ``size``."""
+    reps = sorted(replications)
+    out = []
+    for k in range(0, len(reps), size):
+        chunk = reps[k : k + size]
+        out.append(Batch(chunk[0], len(chunk)))
+    return out
+
+
+def run_batch(
+    variants: Sequence[Variant],
+    tariffs: TariffBook | None,
+    batch: Batch,
+    replay: bool,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Run every variant on the batch's replications.
+
+    Returns the outcomes (one row per variant and replication) and the day-end balances
+    (micro-units; rows in the same order, one column per local day).
+    """
+    rows = []
+    days = []
+    for rep in range(batch.first, batch.first + batch.count):
+        cache = RatedTraffic() if replay else None
+        for v in variants:
+            out = run_replication(v.scenario, tariffs, rep, rated=cache, lean=replay)
+            rows.append({"variant": v.variant, **outcome_row(out)})
+            days.append(out.day_balances())
+    width = max(len(d) for d in days)
+    matrix = np.zeros((len(days), width), dtype=np.int64)
+    for k, d in enumerate(days):
+        matrix[k, : len(d)] = d
+    return pd.DataFrame(rows), matrix
+
+
+class Executor:
+    """Runs batches: ``serial``, a local process ``pool``, or ``dask``."""
+
+    def __init__(self, kind: str = "pool", workers: int | None = None, address: str = "") -> None:
+        if kind not in ("serial", "pool", "dask"):
+            raise ValueError(f"unknown executor {kind!r}")
+        self.kind = kind
+        self.workers = workers or os.cpu_count() or 1
+        self.address = address
+
+    def map(
+        self,
+        fn: Callable[..., Any],
+        batches: Sequence[Batch],
+        args: tuple[Any, ...],
+        done: Callable[[Batch, Any], None],
+    ) -> None:
+        """Run ``fn(*args[:2], batch, args[2])`` for each batch; call ``done`` as each ends."""
+        if self.kind == "serial" or (self.kind == "pool" and self.workers == 1):
+            for b in batches:
+                done(b, fn(args[0], args[1], b, args[2]))
+            return
+        if self.kind == "pool":
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            ctx = multiprocessing.get_context("spawn")
+            with (
+                single_threaded_workers(),
+                ProcessPoolExecutor(
+                    self.workers,
+                    mp_context=ctx,
+                    initializer=_pool_worker_start,
+                    initargs=(fn, args),
+                ) as pool,
+            ):
+                # The variants and rate tables travel once per worker, not once per task.
+                futures = {pool.submit(_pool_task, b): b for b in batches}
+                for f in as_completed(futures):
+                    done(futures[f], f.result())
+            return
+        from dask.distributed import Client, LocalCluster
+        from dask.distributed import as_completed as dask_completed
+
+        cluster = None
+        if self.address in ("", "local"):
+            cluster = LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            client = Client(cluster)
+        else:
+            client = Client(self.address)
+        try:
+            # The variants and rate tables go to every worker once, not with each task.
+            variants = client.scatter(args[0], broadcast=True)
+            tariffs = None if args[1] is None else client.scatter(args[1], broadcast=True)
+            futs = {
+                client.submit(fn, variants, tariffs, b, args[2], pure=False): b for b in batches
+            }
+            for f in dask_completed(list(futs)):
+                done(futs[f], f.result())
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+_WORKER_JOB: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
+
+
+def _pool_worker_start(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    """Start a pool worker: one BLAS thread, and the sweep's shared inputs kept."""
+    global _WORKER_JOB
+    _single_threaded()
+    _WORKER_JOB = (fn, args)
+
+
+def _pool_task(batch: Batch) -> Any:
+    assert _WORKER_JOB is not None, "pool worker started without its job"
+    fn, args = _WORKER_JOB
+    return fn(args[0], args[1], batch, args[2])
+
+
+@dataclass
+class SweepResult:
+    """Outcomes of every run, and the day-end balances, of a sweep."""
+
+    variants: list[Variant]
+    runs: pd.DataFrame
+    balances: dict[int, np.ndarray]  # variant -> (replications x days), micro-units
+    replications: list[int]
+
+
+def save_batch(folder: Path, batch: Batch, runs: pd.DataFrame, balances: np.ndarray) -> None:
+    """Write one finished batch atomically (temporary names, then rename)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp_runs = folder / f".{batch.name}.parquet.tmp"
+    tmp_bal = folder / f".{batch.name}.npy.tmp"
+    runs.to_parquet(tmp_runs, index=False)
+    with tmp_bal.open("wb") as fh:
+        np.save(fh, balances)
+    os.replace(tmp_bal, folder / f"{batch.name}.npy")
+    os.replace(tmp_runs, folder / f"{batch.name}.parquet")  # last: marks the batch done
+
+
+def done_batches(folder: Path) -> set[str]:
+    """Return the names of the complete batches in a sweep's ``batches/`` folder."""
+    if not folder.exists():
+        return set()
+    return {p.stem for p in folder.glob("reps-*.parquet") if (folder / f"{p.stem}.npy").exists()}
+
+
+def load_batches(folder: Path, names: Iterable[str]) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """Read complete batches back."""
+    runs, bals = [], []
+    for name in sorted(names):
+        runs.append(pd.read_parquet(folder / f"{name}.parquet"))
+        bals.append(np.load(folder / f"{name}.npy"))
+    return pd.concat(runs, ignore_index=True), bals
+
+
+def collect(
+    variants: list[Variant], runs: pd.DataFrame, balance_parts: list[np.ndarray]
+) -> SweepResult:
+    """Order the runs by (variant, replication) and split the balances by variant."""
+    width = max(b.shape[1] for b in balance_parts)
+    matrix = np.vstack(
+        [np.pad(b, ((0, 0), (0, width - b.shape[1])), mode="edge") for b in balance_parts]
+    )
+    runs = runs.reset_index(drop=True)
+    order = np.lexsort((runs["replication"].to_numpy(), runs["variant"].to_numpy()))
+    runs = runs.iloc[order].reset_index(drop=True)
+    matrix = matrix[order]
+    balances = {v.variant: matrix[(runs["variant"] == v.variant).to_numpy()] for v in variants}
+    reps = sorted(set(runs["replication"].tolist()))
+    return SweepResult(variants, runs, balances, reps)
+
+
+def summarise(
+    result: SweepResult, baseline: int, annual_rate: float, confidence: float = 0.95
+) -> pd.DataFrame:
+    """One row per variant: means, Wilson intervals, objective, paired differences.
+
+    The objective of a run is its forfeited funds plus the cost of its money tied up
+    (``annual_rate`` x years x mean balance). Paired differences are taken against the
+    baseline on the replications both have (common random numbers).
+    """
+    runs = result.runs
+    years = runs["horizon_days"].to_numpy(dtype=float) / 365.25
+    cost = runs["forfeited_micros"].to_numpy(dtype=float) + annual_rate * years * runs[
+        "mean_balance_micros"
+    ].to_numpy(dtype=float)
+    per_run = pd.DataFrame(
+        {
+            "variant": runs["variant"].to_numpy(),
+            "replication": runs["replication"].to_numpy(),
+            "objective": cost,
+            "outage": runs["outage"].to_numpy(dtype=float),
+            "mean_balance": runs["mean_balance_micros"].to_numpy(dtype=float),
+        }
+    )
+    groups = per_run.groupby("variant", sort=True)
+    n_runs = groups.size()
+    outages = groups["outage"].sum()
+    cost_mean = groups["objective"].mean()
+    cost_sd = groups["objective"].std(ddof=1)
+    means_of = [c for c in OUTCOME_MEANS if c in runs]
+    means: dict[Any, dict[Any, Any]] = (
+        runs.groupby("variant", sort=True)[means_of].mean().to_dict("index") if means_of else {}
+    )
+    # Paired differences: one row per variant, one column per replication.
+    diffs: dict[str, pd.DataFrame] = {}
+    for name in ("objective", "outage", "mean_balance"):
+        wide = per_run.pivot(index="variant", columns="replication", values=name)
+        if baseline in wide.index:
+            diffs[name] = wide.sub(wide.loc[baseline], axis=1)
+        else:
+            diffs[name] = wide * np.nan
+    rows = []
+    for v in result.variants:
+        n = int(n_runs.get(v.variant, 0))
+        k = int(outages.get(v.variant, 0))
+        lo, hi = wilson_interval(k, n, confidence)
+        row: dict[str, Any] = {"variant": v.variant, "setting": v.label}
+        for path, text in v.values:
+            row[path] = text
+        sd = float(cost_sd.get(v.variant, np.nan))
+        row.update(
+            {
+                "replications": n,
+                "p_outage": k / n,
+                "p_outage_low": lo,
+                "p_outage_high": hi,
+                "objective_micros": float(cost_mean.get(v.variant, np.nan)),
+                "objective_se_micros": sd / math.sqrt(n) if n > 1 else 0.0,
+            }
+        )
+        for col in means_of:
+            row[f"mean_{col}"] = float(means[v.variant][col])
+        for name, wide in diffs.items():
+            d = wide.loc[v.variant].dropna().to_numpy(dtype=float)
+            row[f"diff_{name}"] = float(d.mean()) if len(d) else float("nan")
+            row[f"diff_{name}_se"] = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pareto_front(summary: pd.DataFrame) -> list[int]:
+    """Variants not beaten on both outage probability and mean balance (money tied up)."""
+    pts = summary[["variant", "p_outage", "mean_mean_balance_micros"]].to_numpy()
+    front = []
+    for v, p, m in pts:
+        dominated = any((p2 <= p and m2 <= m) and (p2 < p or m2 < m) for _, p2, m2 in pts)
+        if not dominated:
+            front.append(int(v))
+    p_of = dict(zip(summary["variant"].tolist(), summary["p_outage"].tolist(), strict=True))
+    return sorted(front, key=lambda v: (p_of[v], v))
+
+
+def bands(result: SweepResult, variant: int) -> pd.DataFrame:
+    """Day-end balance P10/P50/P90 and minimum over replications, in currency units."""
+    m = result.balances[variant] / MICROS_PER_UNIT
+    return pd.DataFrame(
+        {
+            "variant": variant,
+            "day": np.arange(m.shape[1]),
+            "p10": np.percentile(m, 10, axis=0),
+            "p50": np.percentile(m, 50, axis=0),
+            "p90": np.percentile(m, 90, axis=0),
+            "min": m.min(axis=0),
+            "p_at_or_below_zero": (m <= 0).mean(axis=0),
+        }
+    )
+
+
+def read_raw(path: Path) -> dict[str, Any]:
+    """Parse a scenario file as plain data (already validated by ``load_scenario``)."""
+    return tomllib.loads(path.read_text())
+
+
+def sweep_manifest(folder: Path) -> dict[str, Any]:
+    """Read a sweep's ``manifest.json``."""
+    return dict(json.loads((folder / "manifest.json").read_text()))
+
+
+# -- running a sweep into a run folder -------------------------------------------------
+
+
+def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_table_atomic(frame: pd.DataFrame, folder: Path, name: str) -> None:
+    """Write ``name.parquet`` and ``name.csv`` (money as decimal strings), atomically."""
+    from sim.core.tables import to_csv_frame
+
+    _write_atomic(folder / f"{name}.parquet", lambda p: frame.to_parquet(p, index=False))
+    _write_atomic(folder / f"{name}.csv", lambda p: to_csv_frame(frame).to_csv(p, index=False))
+
+
+@dataclass
+class SweepPlan:
+    """What a sweep run folder is for: the scenario, the settings and the stages."""
+
+    scenario_path: Path
+    sha256: str
+    settings: dict[str, str]
+    replications: int
+    seed: int
+    name: str
+
+
+def run_stage(
+    folder: Path,
+    stage: str,
+    variants: list[Variant],
+    tariffs: TariffBook | None,
+    replications: Sequence[int],
+    executor: Executor,
+    batch_size: int,
+    replay: bool,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepResult:
+    """Run (or finish) one stage of a sweep; batches already on disk are kept."""
+    batch_dir = folder / "batches" / stage
+    batches = plan_batches(replications, batch_size)
+    have = done_batches(batch_dir)
+    todo = [b for b in batches if b.name not in have]
+    finished = len(batches) - len(todo)
+    if progress is not None:
+        progress(finished, len(batches))
+
+    def done(batch: Batch, result: tuple[pd.DataFrame, np.ndarray]) -> None:
+        nonlocal finished
+        save_batch(batch_dir, batch, *result)
+        finished += 1
+        if progress is not None:
+            progress(finished, len(batches))
+
+    executor.map(run_batch, todo, (variants, tariffs, replay), done)
+    runs, bals = load_batches(batch_dir, [b.name for b in batches])
+    return collect(variants, runs, bals)
+
+
+def auto_batch_size(n_variants: int, replications: int, workers: int) -> int:
+    """Batch replications so each task runs for seconds yet every worker gets work."""
+    per_task = max(1, math.ceil(20 / max(1, n_variants)))  # ~20 policy-years per task
+    return max(1, min(per_task, math.ceil(replications / max(1, 2 * workers))))
+
+
+__all__ = [
+    "Batch",
+    "Executor",
+    "Sweep",
+    "SweepResult",
+    "Variant",
+    "bands",
+    "build_variants",
+    "expand_values",
+    "pareto_front",
+    "plan_batches",
+    "replays_traffic",
+    "run_batch",
+    "summarise",
+]

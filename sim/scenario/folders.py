@@ -1,0 +1,229 @@
+"""Run folders: every command's results, with the scenario and a manifest.
+
+Run folders are written into a hidden staging folder and renamed into place when complete;
+``RunFolder`` does that for every command that writes one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import pandas as pd
+
+from sim.core.errors import InputError
+from sim.core.tables import write_table
+from sim.scenario.loading import LoadedScenario, write_resolved_scenario
+
+
+def new_run_folder(root: Path, name: str) -> tuple[Path, Path]:
+    """Return (staging folder, final folder) for a new run under ``root``.
+
+    Results are written into the hidden staging folder and renamed into place at the
+    end, so an interrupted run leaves no half-written run folder behind. The final name
+    is ``<name>-<UTC timestamp>``, with a counter if that exists already.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    final = root / f"{name}-{stamp}"
+    k = 2
+    while final.exists():
+        final = root / f"{name}-{stamp}-{k}"
+        k += 1
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+    return staging, final
+
+
+def publish(staging: Path, final: Path) -> Path:
+    """Move a finished staging folder into place (atomic rename; never overwrites)."""
+    if final.exists():
+        raise FileExistsError(f"{final} exists already; nothing was overwritten")
+    os.rename(staging, final)
+    return final
+
+
+def discard(staging: Path) -> None:
+    """Remove a staging folder after a failed or interrupted run."""
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def git_commit(cwd: Path | None = None) -> str:
+    """Return the git commit of the source tree (``+dirty`` if modified), or ``unknown``."""
+    here = cwd or Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    """Return the versions of Python and the packages that shape results."""
+    out = {"python": platform.python_version()}
+    for name in ("ccsim", "numpy", "pandas", "scipy", "simpy", "pyarrow", "matplotlib"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """Write ``manifest.json`` (sorted keys, UTF-8)."""
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def tool_identity(command: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """Return the fields every manifest carries: tool, version, command, commit, packages."""
+    from sim import __version__
+
+    return {
+        "tool": "ccsim",
+        "version": __version__,
+        "command": list(command),
+        "git_commit": git_commit(),
+        "packages": package_versions(),
+    }
+
+
+def run_identity(
+    loaded: LoadedScenario, command: list[str] | tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Return ``tool_identity`` plus the scenario a run came from (name, file, sha256)."""
+    return {**tool_identity(command), "scenario": scenario_identity(loaded)}
+
+
+def scenario_identity(loaded: LoadedScenario) -> dict[str, Any]:
+    """Return the manifest's ``scenario`` entry: name, file and sha256."""
+    return {"name": loaded.name, "file": str(loaded.path), "sha256": loaded.sha256}
+
+
+RESULTS_ROOT = Path("results")
+"""Where new run folders go unless ``--out`` names one (relative to the working folder)."""
+
+
+class RunFolder:
+    """A new run folder, written in a hidden staging folder and renamed into place.
+
+    Use as a context manager: on any exception (Ctrl-C included) the staging folder is
+    removed, nothing is left behind and the exception goes on; ``finish`` (or
+    ``write_manifest`` then ``publish``) puts the complete folder in place.
+
+    Parameters
+    ----------
+    out
+        The folder to write (``--out``); it must not exist. Staged beside it.
+    name
+        Without ``out``: the folder is ``root/<name>-<UTC timestamp>``.
+    root
+        Where folders without ``out`` go.
+
+    Raises
+    ------
+    InputError
+        If ``out`` exists already (nothing is overwritten).
+    """
+
+    def __init__(self, out: Path | None, name: str, root: Path = RESULTS_ROOT) -> None:
+        if out is not None:
+            if out.exists():
+                raise InputError(
+                    f"{out}: exists already; choose a new folder (nothing overwritten)"
+                )
+            self.staging, _ = new_run_folder(out.parent, out.name)
+            self.final = out
+        else:
+            self.staging, self.final = new_run_folder(root, name)
+        self.files: list[str] = []
+        self.started = datetime.now(UTC)
+        self.t0 = time.perf_counter()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            discard(self.staging)
+
+    def add(self, *names: str) -> None:
+        """Record files written into the folder (paths relative to it)."""
+        self.files.extend(names)
+
+    def table(self, frame: pd.DataFrame, name: str) -> None:
+        """Write ``name.parquet`` and ``name.csv`` (``write_table``) and record them."""
+        self.add(*(p.name for p in write_table(frame, self.staging, name)))
+
+    def path(self, rel: str) -> Path:
+        """Return the staging path of file ``rel`` (parent folders made) and record it."""
+        target = self.staging / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.add(rel)
+        return target
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """Write ``manifest.json``: ``manifest`` plus ``files``, every file recorded."""
+        self.add("manifest.json")
+        write_manifest(self.staging, {**manifest, "files": sorted(set(self.files))})
+
+    def publish(self) -> Path:
+        """Rename the complete staging folder into place; return the final folder."""
+        self.staging.chmod(0o755)  # mkdtemp made it private; the run folder is not
+        return publish(self.staging, self.final)
+
+    def finish(
+        self,
+        loaded: LoadedScenario,
+        manifest: dict[str, Any],
+        command: Sequence[str] = (),
+    ) -> Path:
+        """Write the scenario and the manifest, then publish the folder; return it.
+
+        The manifest has ``run_identity``, the seed, horizon, currency, start time and
+        wall time, then ``manifest`` (which may replace any of them), then ``files``.
+        The folder gets ``scenario.toml``, ``scenario.resolved.toml`` and ``tariffs/``
+        (``write_resolved_scenario``).
+        """
+        write_resolved_scenario(loaded, self.staging)
+        self.add("scenario.toml", "scenario.resolved.toml")
+        if loaded.scenario.tariffs is not None:
+            self.add(*(f"tariffs/{p.name}" for p in sorted((self.staging / "tariffs").iterdir())))
+        sim = loaded.scenario.simulation
+        self.write_manifest(
+            {
+                **run_identity(loaded, list(command)),
+                "seed": sim.seed,
+                "horizon_s": loaded.scenario.horizon_s,
+                "currency": sim.currency,
+                "started_at": self.started.isoformat(timespec="seconds"),
+                "wall_s": round(time.perf_counter() - self.t0, 3),
+                **manifest,
+            }
+        )
+        return self.publish()

@@ -1,0 +1,353 @@
+"""The scenario: every input of a simulation, as frozen, validated dataclasses.
+
+The TOML keys are the dataclass field names (no mapping layer). ``Scenario.from_dict``
+builds it strictly: unknown keys, wrong types and out-of-range values raise
+``ConfigError`` with the dotted path of the key. Cross-section rules (the admin portal's
+minimum of 50, postpaid excluding credits) are checked in ``Scenario.__post_init__``.
+
+Imports the pure core only; no SimPy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from sim.billing.policies import PORTAL_MINIMUM, Admin, Payment, Postpaid, Recharge
+from sim.core.schema import FieldError, build, require
+from sim.core.units import (
+    Calendar,
+    Micros,
+    Seconds,
+    UnitError,
+    format_duration,
+    format_money,
+    is_whole_units,
+    load_time_zone,
+)
+from sim.telephony.plans import ServiceNumber, Tenant, UserGroup, check_unique_names
+from sim.telephony.tariffs import TariffFiles
+from sim.traffic.model import Population, Traffic
+
+_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Simulation:
+    """Clock, calendar and randomness of a run.
+
+    ``debits``: the ledger records call charges ``hourly`` (one debit per local hour,
+    exact at every instant the account reacts), ``per_call`` (one debit per call: an
+    exact balance path, at the cost of a larger ledger) or ``per_event`` (one debit per
+    stretch between events: the fewest entries, used by sweeps). Balances at every
+    event, e-mail and recharge are the same in all three.
+    """
+
+    start: datetime
+    horizon: Seconds
+    time_zone: str = "UTC"
+    currency: str = "USD"
+    seed: int = 0
+    replications: int = 1
+    name: str = ""
+    debits: Literal["hourly", "per_call", "per_event"] = "hourly"
+
+    def __post_init__(self) -> None:
+        try:
+            load_time_zone(self.time_zone)
+        except UnitError as exc:
+            raise FieldError("time_zone", str(exc)) from None
+        require(self.start.tzinfo is None, "start", "give a local date-time without offset")
+        require(self.horizon > 0, "horizon", "must be > 0")
+        require(
+            bool(_CURRENCY_RE.match(self.currency)),
+            "currency",
+            f"must be a three-letter ISO 4217 code such as USD, got {self.currency!r}",
+        )
+        require(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
+        require(self.replications >= 1, "replications", "must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class Funding:
+    """How credits are bought, held and spent.
+
+    ``mode``: ``prepaid`` credits (MOSA) or ``postpaid`` NCE/MCA billing in arrears.
+    ``at_zero``: a call in progress when the balance runs out ``overshoot``s below zero
+    (repaid by the next lot) or is ``cut_off`` at zero. ``refuse_at_zero``: calls that
+    need credit are refused while the balance is not positive (Microsoft's rule); when
+    false they go ahead on credit and the next lot repays them (a backorder model for
+    studies). ``charge_at``: calls are charged
+    at their ``end`` or at their ``start``. ``expiry_months``: lot lifetime (0: never).
+    ``portal_rules``: enforce the admin portal's whole-number minimum of 50.
+    """
+
+    mode: Literal["prepaid", "postpaid"] = "prepaid"
+    initial_funds: Micros = Micros(0)
+    initial_purchased: datetime | None = None
+    expiry_months: int = 12
+    portal_rules: bool = True
+    at_zero: Literal["overshoot", "cut_off"] = "overshoot"
+    refuse_at_zero: bool = True
+    charge_at: Literal["end", "start"] = "end"
+    low_balance: Micros | None = None
+
+    def __post_init__(self) -> None:
+        require(self.initial_funds >= 0, "initial_funds", "must be >= 0")
+        require(0 <= self.expiry_months <= 120, "expiry_months", "must be between 0 and 120")
+        if self.low_balance is not None:
+            require(self.low_balance > 0, "low_balance", "must be > 0")
+        require(
+            self.refuse_at_zero or self.at_zero == "overshoot",
+            "at_zero",
+            "must be 'overshoot' when refuse_at_zero = false (calls run on credit)",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """The ``[sweep]`` section: settings to vary and how to judge them.
+
+    ``settings`` maps dotted paths to values: a range ``"start:stop:step"`` (both ends
+    included when the step fits) or a comma-separated list. ``baseline`` names the
+    current setting (for paired differences; default: the scenario as written).
+    ``max_outage`` is the target probability of an outage over the horizon;
+    ``annual_rate`` the yearly cost of money tied up in the balance; ``confidence`` the
+    level of the Wilson intervals on which feasibility is judged. Refinement gives the
+    close contenders ``refine_replications`` more (default: as many as screening), or,
+    when a contender's feasibility is in doubt, as many as showing the target needs,
+    up to ``max_replications`` per setting in all.
+    """
+
+    settings: dict[str, str] = field(default_factory=dict)
+    replications: int = 40
+    refine_replications: int = 0
+    max_replications: int = 1000
+    batch_size: int = 0
+    max_outage: float = 0.01
+    annual_rate: float = 0.05
+    confidence: float = 0.95
+
+    def __post_init__(self) -> None:
+        require(self.replications >= 2, "replications", "must be >= 2")
+        require(self.refine_replications >= 0, "refine_replications", "must be >= 0")
+        require(self.max_replications >= 2, "max_replications", "must be >= 2")
+        require(self.batch_size >= 0, "batch_size", "must be >= 0 (0: automatic)")
+        require(0 < self.max_outage < 1, "max_outage", "must lie strictly between 0 and 1")
+        require(0 <= self.annual_rate < 1, "annual_rate", "must lie in [0, 1)")
+        require(0.5 <= self.confidence < 1, "confidence", "must lie in [0.5, 1)")
+        for path, text in self.settings.items():
+            try:
+                expand_values(text)
+            except ValueError as exc:
+                raise FieldError(f"settings.{path}", str(exc)) from None
+
+
+def expand_values(text: str) -> list[str]:
+    """Expand ``"50:500:50"`` (ends included) or ``"50,100,200"`` into value strings."""
+    text = str(text).strip()
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) != 3:
+            raise ValueError(f'expected "start:stop:step", got {text!r}')
+        try:
+            start, stop, step = (Decimal(p.strip()) for p in parts)
+        except InvalidOperation:
+            raise ValueError(f'expected numbers in "start:stop:step", got {text!r}') from None
+        if step <= 0 or stop < start:
+            raise ValueError(f"expected step > 0 and stop >= start, got {text!r}")
+        n = int((stop - start) / step)
+        if n > 10_000:
+            raise ValueError(f"{text!r} gives more than 10,000 values")
+        return [str(start + k * step) for k in range(n + 1)]
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        raise ValueError(f"expected a range or a list of values, got {text!r}")
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A complete set of inputs for one simulation."""
+
+    simulation: Simulation
+    funding: Funding = field(default_factory=Funding)
+    recharge: Recharge = field(default_factory=Recharge)
+    payment: Payment = field(default_factory=Payment)
+    admin: Admin = field(default_factory=Admin)
+    postpaid: Postpaid = field(default_factory=Postpaid)
+    user_groups: tuple[UserGroup, ...] = ()
+    service_numbers: tuple[ServiceNumber, ...] = ()
+    tariffs: TariffFiles | None = None
+    traffic: Traffic = field(default_factory=Traffic)
+    sweep: Sweep | None = None
+
+    def __post_init__(self) -> None:
+        check_unique_names(self.user_groups, self.service_numbers)
+        groups = {g.name for g in self.user_groups}
+        services = {s.name for s in self.service_numbers}
+        for name in self.traffic.groups:
+            require(
+                name in groups,
+                f"traffic.groups.{name}",
+                f"no user group is named {name!r} (user groups: {', '.join(sorted(groups))})",
+            )
+        for name in self.traffic.services:
+            require(
+                name in services,
+                f"traffic.services.{name}",
+                f"no service number is named {name!r} "
+                f"(service numbers: {', '.join(sorted(services))})",
+            )
+        if (self.traffic.groups or self.traffic.services) and self.tariffs is None:
+            raise FieldError("tariffs", "a scenario with traffic needs rate tables ([tariffs])")
+        funding = self.funding
+        if funding.mode == "postpaid":
+            require(
+                self.recharge.policy == "none",
+                "recharge.policy",
+                "must be 'none' in postpaid mode: auto-recharge has to be off for NCE/MCA "
+                "billing (teams-credits.md §6)",
+            )
+            require(
+                funding.initial_funds == 0,
+                "funding.initial_funds",
+                "must be 0 in postpaid mode: NCE/MCA tenants cannot buy credits",
+            )
+        if funding.initial_purchased is not None:
+            require(
+                funding.initial_purchased <= self.simulation.start,
+                "funding.initial_purchased",
+                "must be at or before simulation.start",
+            )
+        if funding.portal_rules:
+            for path, amount in self._portal_amounts():
+                require(
+                    amount >= PORTAL_MINIMUM and is_whole_units(amount),
+                    path,
+                    f"{format_money(amount)} is refused by the admin portal, which accepts "
+                    "only whole numbers of at least 50; set funding.portal_rules = false "
+                    "to study other values",
+                )
+
+    def _portal_amounts(self) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        r = self.recharge
+        if r.policy != "none":
+            out.append(("recharge.trigger", r.trigger))
+        if r.policy in ("fixed", "multiples"):
+            out.append(("recharge.amount", r.amount))
+        if r.policy == "target":
+            out.append(("recharge.target", r.target))
+        if self.admin.top_up > 0:
+            out.append(("admin.top_up", self.admin.top_up))
+        if self.funding.initial_funds > 0:
+            out.append(("funding.initial_funds", self.funding.initial_funds))
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
+        """Build and validate a scenario from parsed TOML; raise ``ConfigError``."""
+        return build(cls, data)
+
+    @property
+    def tenant(self) -> Tenant:
+        """The tenant's licences: user groups and service numbers."""
+        return Tenant(user_groups=self.user_groups, service_numbers=self.service_numbers)
+
+    @property
+    def population(self) -> Population:
+        """Who generates traffic, in the order of the scenario file."""
+        return Population(
+            group_names=tuple(g.name for g in self.user_groups),
+            group_counts=tuple(g.count for g in self.user_groups),
+            group_countries=tuple(g.usage_country for g in self.user_groups),
+            service_names=tuple(s.name for s in self.service_numbers),
+            service_countries=tuple(s.country for s in self.service_numbers),
+            service_toll_free=tuple(s.number_type == "toll_free" for s in self.service_numbers),
+        )
+
+    @property
+    def calendar(self) -> Calendar:
+        """The local calendar of the scenario."""
+        return Calendar.from_local(self.simulation.start, self.simulation.time_zone)
+
+    @property
+    def horizon_s(self) -> float:
+        """Simulated time span in seconds."""
+        return float(self.simulation.horizon)
+
+    def initial_purchased_at_s(self) -> float:
+        """Return the simulation time at which the initial funds were bought (<= 0)."""
+        if self.funding.initial_purchased is None:
+            return 0.0
+        return self.calendar.to_sim(self.funding.initial_purchased)
+
+    def describe(self) -> list[str]:
+        """Return a short human-readable summary, one line per topic."""
+        sim, f, r, p, a = self.simulation, self.funding, self.recharge, self.payment, self.admin
+        cur = sim.currency
+        lines = [
+            f"start {sim.start.isoformat(sep=' ')} {sim.time_zone}, horizon "
+            f"{format_duration(sim.horizon)}, seed {sim.seed}, {sim.replications} replication(s)",
+        ]
+        users = sum(g.count for g in self.user_groups)
+        if self.user_groups or self.service_numbers:
+            groups = ", ".join(
+                f"{g.name} ({g.count} x {g.plan}, {g.usage_country})" for g in self.user_groups
+            )
+            lines.append(
+                f"tenant: {users} users in {len(self.user_groups)} group(s)"
+                + (f": {groups}" if groups else "")
+                + f"; {len(self.service_numbers)} service number(s)"
+            )
+        if f.mode == "postpaid":
+            cap = "hard cap at included minutes" if self.postpaid.hard_cap else "overage billed"
+            lines.append(f"funding: postpaid (NCE/MCA), invoiced monthly in arrears; {cap}")
+            return lines
+        expiry = f"{f.expiry_months} months" if f.expiry_months else "never"
+        lines.append(
+            f"funding: prepaid, initial {format_money(f.initial_funds)} {cur}, lots expire "
+            f"after {expiry}, at zero: {f.at_zero}, charged at call {f.charge_at}"
+        )
+        if r.policy == "none":
+            lines.append("auto-recharge: off")
+        else:
+            basis = "balance" if r.basis == "balance" else "balance + pending"
+            what = {
+                "fixed": f"buy {format_money(r.amount)} {cur}",
+                "target": f"top up to {format_money(r.target)} {cur}",
+                "multiples": f"buy multiples of {format_money(r.amount)} {cur}",
+            }[r.policy]
+            when = (
+                "after each debit"
+                if r.check == "after_debit"
+                else f"every {format_duration(r.poll_interval)}"
+            )
+            lines.append(
+                f"auto-recharge: when {basis} {r.compare} {format_money(r.trigger)} {cur}, "
+                f"{what}; checked {when}; at most {r.max_in_flight} in flight"
+            )
+        card = f", card valid through {p.card_expires}" if p.card_expires else ""
+        lines.append(
+            f"payments: {p.delay.kind} delay (mean {format_duration(p.delay.expected_s)}), "
+            f"decline probability {p.decline_probability:g}{card}, {p.max_retries} retries, "
+            f"auto-recharge off after {p.disable_after_declines or 'no'} consecutive declines"
+        )
+        if a.reacts:
+            topup = f"top up {format_money(a.top_up)} {cur}" if a.top_up else "no top-up"
+            lines.append(
+                f"admin: reacts to {', '.join(a.responds_to)} after ~"
+                f"{format_duration(round(a.response_delay.expected_s))}: "
+                f"{'renews card, ' if a.fixes_card else ''}{topup}"
+            )
+        else:
+            lines.append("admin: never reacts")
+        return lines
+
+
+__all__ = ["Funding", "Micros", "Scenario", "Simulation"]

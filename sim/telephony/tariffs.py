@@ -1,0 +1,373 @@
+"""Rate tables: per-minute prices by destination, read from CSV files, and exact charges.
+
+Microsoft publishes its rates only as downloadable sheets (teams-credits.md §7), so rates
+are inputs. A scenario names four tables:
+
+``outbound``
+    user and auto-attendant/call-queue outbound calls, by called country;
+``toll_free``
+    inbound minutes on the tenant's toll-free numbers (conference bridge and service
+    numbers), by the country of the toll-free number;
+``dial_out``
+    meeting dial-out, by called country (§3: the rate depends on the destination only);
+``dial_in``
+    toll dial-in on pay-per-minute Audio Conferencing (§1), by bridge-number country.
+    Optional: only that licence charges toll dial-in.
+
+CSV columns: ``destination`` (ISO alpha-2 country, a zone name such as ``zone_a``, or
+``default``), ``number_type`` (optional; blank = any), ``rate_per_min`` (decimal
+string), ``connection_fee`` (decimal string, optional, default 0), ``increment_s``
+(billing increment, optional, default 60). Lines starting with ``#`` are comments. Bad
+rows raise ``TariffFileError`` naming file, line and column.
+
+Money rule (exact, integers only): billable seconds are the duration rounded **up** to the
+increment; ``charge = connection_fee + ceil(billable_s * rate_per_min / 60)`` micro-units,
+i.e. the pro-rata part is rounded **up** to the micro-unit, like the increment itself never
+in the customer's favour. A call with no billable seconds costs nothing (no fee).
+
+Imports ``sim.units``, ``sim.schema`` and ``sim.calls`` only.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sim.core.schema import ConfigError, FieldError, require
+from sim.core.units import SECONDS_PER_MINUTE, Micros, UnitError, parse_money
+from sim.telephony.calls import NUMBER_TYPES, NumberType, check_country
+
+DEFAULT_DESTINATION = "default"
+MAX_RATE = Micros(1_000 * 1_000_000)
+"""Largest accepted rate or fee (1000 currency units); keeps int64 products exact."""
+MAX_INCREMENT_S = 3_600
+
+TableName = Literal["outbound", "toll_free", "dial_out", "dial_in"]
+TABLE_NAMES: tuple[TableName, ...] = ("outbound", "toll_free", "dial_out", "dial_in")
+"""Code table of the rate tables in the vectorised rating path."""
+
+_COLUMNS = ("destination", "number_type", "rate_per_min", "connection_fee", "increment_s")
+_REQUIRED = ("destination", "rate_per_min")
+
+
+def _load_zone_a() -> frozenset[str]:
+    text = (resources.files("sim") / "data" / "zone_a.csv").read_text(encoding="utf-8")
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    rows = list(csv.DictReader(lines))
+    return frozenset(check_country(r["country"].strip()) for r in rows)
+
+
+ZONE_A: frozenset[str] = _load_zone_a()
+"""The 44 Audio Conferencing Zone A countries (teams-credits.md §3), ``sim/data/zone_a.csv``."""
+
+ZONES: Mapping[str, frozenset[str]] = {"zone_a": ZONE_A}
+"""Zone names usable as a tariff destination."""
+
+
+class TariffFileError(ConfigError):
+    """A bad rate-table row: ``file:line: column: message``."""
+
+    def __init__(self, file: str, line: int, column: str | None, message: str) -> None:
+        super().__init__(f"{file}:{line}: {column}" if column else f"{file}:{line}", message)
+        self.file = file
+        self.line = line
+        self.column = column
+
+
+def billable_seconds(duration_s: float, increment_s: int, covered_s: int = 0) -> int:
+    """Round ``duration_s - covered_s`` up to whole increments; zero stays zero.
+
+    ``covered_s`` is the part of the call already paid for (by a pool). The result is the
+    smallest multiple of the increment with ``covered_s + result >= duration_s``, exactly:
+    the float quotient is corrected when rounding made it fall short.
+    """
+    k = math.ceil((duration_s - covered_s) / increment_s)
+    if covered_s + k * increment_s < duration_s:
+        k += 1
+    return increment_s * k
+
+
+def charge_for(billable_s: int, rate_per_min: int, connection_fee: int) -> Micros:
+    """Price ``billable_s`` seconds exactly: fee + pro-rata rounded up to the micro-unit."""
+    if billable_s <= 0:
+        return Micros(0)
+    return Micros(connection_fee + -(-billable_s * rate_per_min // SECONDS_PER_MINUTE))
+
+
+@dataclass(frozen=True, slots=True)
+class Tariff:
+    """Price of calls to one destination: a row of a rate table."""
+
+    rate_per_min: Micros
+    connection_fee: Micros = Micros(0)
+    increment_s: int = 60
+    destination: str = DEFAULT_DESTINATION
+    number_type: NumberType | None = None
+    source: str = ""
+    """Where the row came from, e.g. ``sample-outbound.csv:7``."""
+
+    def __post_init__(self) -> None:
+        require(0 <= self.rate_per_min <= MAX_RATE, "rate_per_min", "must be >= 0 and <= 1000")
+        require(0 <= self.connection_fee <= MAX_RATE, "connection_fee", "must be >= 0 and <= 1000")
+        require(
+            0 < self.increment_s <= MAX_INCREMENT_S,
+            "increment_s",
+            f"must be a whole number of seconds in 1..{MAX_INCREMENT_S}",
+        )
+
+    def billable_seconds(self, duration_s: float, covered_s: int = 0) -> int:
+        """Round ``duration_s - covered_s`` up to this tariff's increment."""
+        return billable_seconds(duration_s, self.increment_s, covered_s)
+
+    def charge(self, billable_s: int) -> Micros:
+        """Price ``billable_s`` already-rounded seconds (see the module's money rule)."""
+        return charge_for(billable_s, self.rate_per_min, self.connection_fee)
+
+
+@dataclass(frozen=True, slots=True)
+class TariffTable:
+    """A rate table: destination (country, zone or ``default``) × number type → tariff.
+
+    Lookup order for a called country and number type: the country's row for that number
+    type, then its any-type row, then the same two for each zone containing the country,
+    then the ``default`` rows. No match means the call cannot be rated.
+    """
+
+    name: str
+    rows: tuple[Tariff, ...] = ()
+    _index: dict[tuple[str, NumberType | None], int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[tuple[str, NumberType | None], int] = {}
+        for i, row in enumerate(self.rows):
+            key = (row.destination, row.number_type)
+            if key in index:
+                raise ValueError(f"table {self.name!r}: duplicate row for {key}")
+            index[key] = i
+        object.__setattr__(self, "_index", index)
+
+    def find_index(self, country: str, number_type: NumberType) -> int:
+        """Return the position of the row pricing a call, or -1 when none does."""
+        destinations = [country]
+        destinations += sorted(z for z, members in ZONES.items() if country in members)
+        destinations.append(DEFAULT_DESTINATION)
+        for dest in destinations:
+            for nt in (number_type, None):
+                i = self._index.get((dest, nt))
+                if i is not None:
+                    return i
+        return -1
+
+    def find(self, country: str, number_type: NumberType) -> Tariff | None:
+        """Return the tariff pricing a call to ``country``, or None when none does."""
+        i = self.find_index(country, number_type)
+        return self.rows[i] if i >= 0 else None
+
+    def lookup_grid(self, countries: Sequence[str]) -> NDArray[np.int32]:
+        """Return row positions for every (country code, number-type code); -1 for none."""
+        grid = np.full((len(countries), len(NUMBER_TYPES)), -1, dtype=np.int32)
+        for ci, country in enumerate(countries):
+            for ti, nt in enumerate(NUMBER_TYPES):
+                grid[ci, ti] = self.find_index(country, nt)
+        return grid
+
+    def columns(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+        """Return (rate_per_min, connection_fee, increment_s) as arrays over the rows."""
+        return (
+            np.array([r.rate_per_min for r in self.rows], dtype=np.int64),
+            np.array([r.connection_fee for r in self.rows], dtype=np.int64),
+            np.array([r.increment_s for r in self.rows], dtype=np.int64),
+        )
+
+    @classmethod
+    def from_csv(cls, path: str | Path, name: str | None = None) -> TariffTable:
+        """Read a rate table from a CSV file; errors name the file, line and column."""
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8-sig")
+        except OSError as exc:
+            raise ConfigError(str(p), f"cannot read rate table: {exc.strerror}") from None
+        return cls.from_text(text, file=str(p), name=name or p.stem)
+
+    @classmethod
+    def from_text(cls, text: str, file: str = "<tariffs>", name: str = "") -> TariffTable:
+        """Parse CSV text (see the module docstring for the columns)."""
+        header: list[str] | None = None
+        rows: list[Tariff] = []
+        seen: dict[tuple[str, NumberType | None], int] = {}
+        for line_no, line in enumerate(text.splitlines(), start=1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            fields = [f.strip() for f in next(csv.reader([line]))]
+            if header is None:
+                header = _check_header(fields, file, line_no)
+                continue
+            if len(fields) != len(header):
+                raise TariffFileError(
+                    file,
+                    line_no,
+                    None,
+                    f"expected {len(header)} fields ({', '.join(header)}), got {len(fields)}",
+                )
+            row = _parse_row(dict(zip(header, fields, strict=True)), file, line_no)
+            key = (row.destination, row.number_type)
+            if key in seen:
+                raise TariffFileError(
+                    file,
+                    line_no,
+                    "destination",
+                    f"duplicate row for {row.destination!r}"
+                    f"{'' if row.number_type is None else ' ' + row.number_type.value}"
+                    f" (first given on line {seen[key]})",
+                )
+            seen[key] = line_no
+            rows.append(row)
+        if header is None:
+            raise TariffFileError(file, 1, None, "empty rate table: expected a header line")
+        return cls(name=name, rows=tuple(rows))
+
+
+def _check_header(fields: list[str], file: str, line_no: int) -> list[str]:
+    for i, col in enumerate(fields):
+        if col not in _COLUMNS:
+            raise TariffFileError(
+                file,
+                line_no,
+                col or f"column {i + 1}",
+                f"unknown column (allowed: {', '.join(_COLUMNS)})",
+            )
+        if col in fields[:i]:
+            raise TariffFileError(file, line_no, col, "column given twice")
+    for col in _REQUIRED:
+        if col not in fields:
+            raise TariffFileError(file, line_no, col, "missing required column")
+    return fields
+
+
+def _parse_row(raw: dict[str, str], file: str, line_no: int) -> Tariff:
+    dest = raw["destination"]
+    if dest != DEFAULT_DESTINATION and dest not in ZONES:
+        try:
+            check_country(dest)
+        except ValueError as exc:
+            zones = ", ".join(sorted(ZONES))
+            raise TariffFileError(
+                file, line_no, "destination", f"{exc}; or a zone ({zones}) or 'default'"
+            ) from None
+    number_type: NumberType | None = None
+    if raw.get("number_type"):
+        try:
+            number_type = NumberType(raw["number_type"])
+        except ValueError:
+            allowed = ", ".join(t.value for t in NumberType)
+            raise TariffFileError(
+                file,
+                line_no,
+                "number_type",
+                f"expected one of {allowed} or blank, got {raw['number_type']!r}",
+            ) from None
+    money: dict[str, Micros] = {}
+    for col in ("rate_per_min", "connection_fee"):
+        value = raw.get(col) or "0"
+        if col == "rate_per_min" and not raw[col]:
+            raise TariffFileError(file, line_no, col, "missing value")
+        try:
+            money[col] = parse_money(value)
+        except UnitError as exc:
+            raise TariffFileError(file, line_no, col, str(exc)) from None
+    increment_text = raw.get("increment_s") or "60"
+    try:
+        increment_s = int(increment_text)
+    except ValueError:
+        raise TariffFileError(
+            file,
+            line_no,
+            "increment_s",
+            f"expected a whole number of seconds such as 60, got {increment_text!r}",
+        ) from None
+    try:
+        return Tariff(
+            rate_per_min=money["rate_per_min"],
+            connection_fee=money["connection_fee"],
+            increment_s=increment_s,
+            destination=dest,
+            number_type=number_type,
+            source=f"{Path(file).name}:{line_no}",
+        )
+    except FieldError as exc:
+        raise TariffFileError(file, line_no, exc.field, exc.message) from None
+
+
+@dataclass(frozen=True, slots=True)
+class TariffBook:
+    """The four rate tables of a scenario."""
+
+    outbound: TariffTable
+    toll_free: TariffTable
+    dial_out: TariffTable
+    dial_in: TariffTable = field(default_factory=lambda: TariffTable("dial_in"))
+
+    def table(self, name: TableName) -> TariffTable:
+        """Return a table by name."""
+        table: TariffTable = getattr(self, name)
+        return table
+
+    def tables(self) -> tuple[TariffTable, ...]:
+        """Return the tables in ``TABLE_NAMES`` order."""
+        return tuple(self.table(n) for n in TABLE_NAMES)
+
+
+@dataclass(frozen=True, slots=True)
+class TariffFiles:
+    """Scenario section naming the rate-table CSV files (relative to the scenario file)."""
+
+    outbound: str
+    toll_free: str
+    dial_out: str
+    dial_in: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("outbound", "toll_free", "dial_out", "dial_in"):
+            value = getattr(self, name)
+            if value is not None:
+                require(bool(value.strip()), name, "expected a CSV file path")
+                require(value.endswith(".csv"), name, f"expected a .csv file, got {value!r}")
+
+    def load(self, base_dir: str | Path = ".") -> TariffBook:
+        """Read the tables; relative paths are taken from ``base_dir``."""
+        base = Path(base_dir)
+
+        def read(rel: str, name: str) -> TariffTable:
+            path = Path(rel)
+            return TariffTable.from_csv(path if path.is_absolute() else base / path, name)
+
+        return TariffBook(
+            outbound=read(self.outbound, "outbound"),
+            toll_free=read(self.toll_free, "toll_free"),
+            dial_out=read(self.dial_out, "dial_out"),
+            dial_in=read(self.dial_in, "dial_in") if self.dial_in else TariffTable("dial_in"),
+        )
+
+
+__all__ = [
+    "DEFAULT_DESTINATION",
+    "TABLE_NAMES",
+    "ZONES",
+    "ZONE_A",
+    "TableName",
+    "Tariff",
+    "TariffBook",
+    "TariffFileError",
+    "TariffFiles",
+    "TariffTable",
+    "billable_seconds",
+    "charge_for",
+]

@@ -1,0 +1,8 @@
+"""Traffic: the calling behaviour of users and service numbers, and drawing it.
+
+The traffic settings of a scenario (profiles, destinations, calling, meetings, service
+numbers, retries) and the model that draws a day of calls at once with numpy, from
+random streams keyed by seed, replication, stream, group and day.
+
+May import: ``sim.core``, ``sim.telephony``. Never SimPy, billing or anything above.
+"""

@@ -1,0 +1,851 @@
+"""Synthetic PSTN traffic: users' calls, meetings with PSTN participants, service numbers.
+
+Traffic is scenario data (``[traffic]``) turned into one ``CallBatch`` per local day with
+numpy: a non-homogeneous Poisson process per user group, whose hourly intensity follows an
+hour-of-week profile, grows month by month, and is shared among users in proportion to
+their gamma-distributed rate multipliers (so heavy callers exist). Splitting a Poisson
+count by user weights is exact: each user's calls form an independent Poisson process.
+
+Random streams are keyed by (seed, replication, stream, group, day), never by a policy
+setting, so every recharge policy sees the same calls (common random numbers).
+
+Imports the pure core only (units, schema, rng, distributions, calls); no SimPy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sim.core.distributions import Delay
+from sim.core.rng import stream
+from sim.core.schema import FieldError, require
+from sim.core.units import Calendar, Seconds
+from sim.telephony.calls import (
+    CALL_TYPES,
+    NUMBER_TYPES,
+    CallBatch,
+    CallType,
+    NumberType,
+    check_country,
+)
+from sim.telephony.plans import headcount
+
+HOURS_PER_WEEK = 168
+
+# Default destination lists: a few Zone A countries and a few outside it
+# (teams-credits.md §3 lists Zone A).
+DEFAULT_ZONE_A = ("GB", "DE", "FR", "CA", "MX", "IN", "JP", "AU", "NL", "ES")
+DEFAULT_OTHER = ("AE", "NG", "PH", "VN", "AR", "CL", "KE", "EG")
+
+
+def _business_day() -> tuple[float, ...]:
+    #      0    1    2    3    4    5    6    7    8    9   10   11
+    return (
+        0.02,
+        0.01,
+        0.01,
+        0.01,
+        0.01,
+        0.02,
+        0.05,
+        0.2,
+        0.7,
+        1.0,
+        1.0,
+        0.9,
+        #  12   13   14   15   16   17   18   19   20   21   22   23
+        0.7,
+        0.9,
+        1.0,
+        1.0,
+        0.9,
+        0.6,
+        0.3,
+        0.15,
+        0.08,
+        0.05,
+        0.04,
+        0.03,
+    )
+
+
+_BUSINESS_WEEKEND = tuple(0.08 * w for w in _business_day())
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """Relative call intensity by local hour: weekdays, Saturday, Sunday and holidays.
+
+    Each list has 24 non-negative weights. Only ratios matter: a group's
+    ``calls_per_user_day`` is the mean over an ordinary week, and the weights spread it
+    over the 168 hours of that week. Holidays use ``holiday`` (default: Sunday's).
+    """
+
+    weekday: tuple[float, ...] = field(default_factory=_business_day)
+    saturday: tuple[float, ...] = _BUSINESS_WEEKEND
+    sunday: tuple[float, ...] = _BUSINESS_WEEKEND
+    holiday: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("weekday", "saturday", "sunday", "holiday"):
+            values = getattr(self, name)
+            if values is None:
+                continue
+            require(len(values) == 24, name, f"needs 24 hourly weights, got {len(values)}")
+            require(all(v >= 0 for v in values), name, "weights must be >= 0")
+        week = 5 * sum(self.weekday) + sum(self.saturday) + sum(self.sunday)
+        require(week > 0, "weekday", "the week's weights must not all be zero")
+
+    def day_weights(self, day: date, is_holiday: bool) -> tuple[float, ...]:
+        """Return the 24 weights of a local date."""
+        if is_holiday:
+            return self.holiday if self.holiday is not None else self.sunday
+        wd = day.weekday()
+        return self.weekday if wd < 5 else (self.saturday if wd == 5 else self.sunday)
+
+    @property
+    def week_total(self) -> float:
+        """Sum of the weights over an ordinary week."""
+        return 5 * sum(self.weekday) + sum(self.saturday) + sum(self.sunday)
+
+
+BUILTIN_PROFILES: dict[str, Profile] = {
+    "business": Profile(),
+    "flat": Profile(weekday=(1.0,) * 24, saturday=(1.0,) * 24, sunday=(1.0,) * 24),
+    "contact_centre": Profile(
+        weekday=tuple(1.0 if 8 <= h < 20 else 0.05 for h in range(24)),
+        saturday=tuple(0.5 if 9 <= h < 17 else 0.02 for h in range(24)),
+        sunday=tuple(0.02 for _ in range(24)),
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Destinations:
+    """Shares of outbound calls by destination class (they must sum to 1).
+
+    ``domestic``: a country of ``domestic_countries`` (default: the usage country).
+    ``zone_a``: Audio Conferencing Zone A countries; ``international``: countries outside
+    Zone A; ``premium``: premium-rate numbers in the usage country (for example UK
+    shared-cost numbers, teams-credits.md §2.2).
+    """
+
+    domestic: float = 1.0
+    zone_a: float = 0.0
+    international: float = 0.0
+    premium: float = 0.0
+    domestic_countries: tuple[str, ...] = ()
+    zone_a_countries: tuple[str, ...] = DEFAULT_ZONE_A
+    international_countries: tuple[str, ...] = DEFAULT_OTHER
+
+    def __post_init__(self) -> None:
+        shares = (self.domestic, self.zone_a, self.international, self.premium)
+        require(all(s >= 0 for s in shares), "domestic", "shares must be >= 0")
+        require(
+            abs(sum(shares) - 1.0) < 1e-9,
+            "domestic",
+            f"domestic + zone_a + international + premium must be 1, got {sum(shares):g}",
+        )
+        for name in ("domestic_countries", "zone_a_countries", "international_countries"):
+            for i, code in enumerate(getattr(self, name)):
+                try:
+                    check_country(code)
+                except ValueError as exc:
+                    raise FieldError(f"{name}[{i}]", str(exc)) from None
+        require(
+            self.zone_a == 0 or bool(self.zone_a_countries),
+            "zone_a_countries",
+            "must not be empty when zone_a > 0",
+        )
+        require(
+            self.international == 0 or bool(self.international_countries),
+            "international_countries",
+            "must not be empty when international > 0",
+        )
+
+    @property
+    def shares(self) -> tuple[float, float, float, float]:
+        """Return the four shares in the order domestic, zone A, international, premium."""
+        return (self.domestic, self.zone_a, self.international, self.premium)
+
+
+def _default_call_duration() -> Delay:
+    return Delay(kind="lognormal", mean=Seconds(180.0), cv=1.2)
+
+
+@dataclass(frozen=True, slots=True)
+class Calling:
+    """One user group's own calls.
+
+    ``calls_per_user_day``: outbound calls per user per day (mean over a week);
+    ``inbound_per_user_day``: inbound calls to users' regular numbers (free);
+    ``rate_cv``: spread of the users' rates (gamma multiplier with mean 1 and this
+    coefficient of variation; 0 = all alike); ``transfer_share`` and ``forward_share``:
+    shares of outbound legs that are transfers or forwards to PSTN numbers.
+    """
+
+    calls_per_user_day: float = 0.0
+    inbound_per_user_day: float = 0.0
+    rate_cv: float = 0.0
+    profile: str = "business"
+    duration: Delay = field(default_factory=_default_call_duration)
+    destinations: Destinations = field(default_factory=Destinations)
+    transfer_share: float = 0.0
+    forward_share: float = 0.0
+
+    def __post_init__(self) -> None:
+        require(self.calls_per_user_day >= 0, "calls_per_user_day", "must be >= 0")
+        require(self.inbound_per_user_day >= 0, "inbound_per_user_day", "must be >= 0")
+        require(self.rate_cv >= 0, "rate_cv", "must be >= 0")
+        require(
+            0 <= self.transfer_share + self.forward_share <= 1,
+            "transfer_share",
+            "transfer_share + forward_share must lie between 0 and 1",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Meetings:
+    """Meetings organised by a group's users, with PSTN participants.
+
+    Each organiser holds ``per_organiser_week`` meetings a week (Poisson). A meeting is
+    scheduled for one of ``scheduled`` lengths (chosen with ``scheduled_weights``) and
+    runs that long times a lognormal factor of mean 1 and ``overrun_cv``. PSTN
+    participants: ``dial_ins`` per meeting (Poisson), a ``toll_free_share`` of them on
+    the toll-free bridge number; ``dial_outs`` per meeting ("call me", Poisson) to
+    ``dial_out_destinations``. Participants join within the first minutes and stay for
+    a uniform 50-100 % of the rest of the meeting.
+    """
+
+    per_organiser_week: float = 0.0
+    profile: str = "business"
+    scheduled: tuple[Seconds, ...] = (Seconds(1800.0), Seconds(3600.0))
+    scheduled_weights: tuple[float, ...] = (0.6, 0.4)
+    overrun_cv: float = 0.25
+    dial_ins: float = 0.0
+    toll_free_share: float = 0.0
+    dial_outs: float = 0.0
+    join_delay: Seconds = Seconds(120.0)
+    dial_out_destinations: Destinations = field(default_factory=Destinations)
+
+    def __post_init__(self) -> None:
+        require(self.per_organiser_week >= 0, "per_organiser_week", "must be >= 0")
+        require(len(self.scheduled) > 0, "scheduled", "needs at least one length")
+        require(all(s > 0 for s in self.scheduled), "scheduled", "lengths must be > 0")
+        require(
+            len(self.scheduled_weights) == len(self.scheduled),
+            "scheduled_weights",
+            "needs one weight per scheduled length",
+        )
+        require(
+            all(w >= 0 for w in self.scheduled_weights) and sum(self.scheduled_weights) > 0,
+            "scheduled_weights",
+            "weights must be >= 0 and not all zero",
+        )
+        require(self.overrun_cv >= 0, "overrun_cv", "must be >= 0")
+        require(self.dial_ins >= 0, "dial_ins", "must be >= 0")
+        require(self.dial_outs >= 0, "dial_outs", "must be >= 0")
+        require(0 <= self.toll_free_share <= 1, "toll_free_share", "must lie in [0, 1]")
+
+
+@dataclass(frozen=True, slots=True)
+class GroupTraffic:
+    """Traffic of one user group (its head-count and country are in ``[user_groups]``)."""
+
+    calling: Calling = field(default_factory=Calling)
+    meetings: Meetings = field(default_factory=Meetings)
+
+
+def _default_service_duration() -> Delay:
+    return Delay(kind="lognormal", mean=Seconds(240.0), cv=1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceTraffic:
+    """Inbound calls to one service number (auto attendant or call queue)."""
+
+    calls_per_day: float = 0.0
+    profile: str = "contact_centre"
+    duration: Delay = field(default_factory=_default_service_duration)
+
+    def __post_init__(self) -> None:
+        require(self.calls_per_day >= 0, "calls_per_day", "must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """What a caller does when a call is blocked: try again, maybe.
+
+    After a block the caller tries again with ``probability`` after ``delay``, at most
+    ``max_attempts`` further times.
+    """
+
+    probability: float = 0.0
+    delay: Delay = field(default_factory=lambda: Delay(kind="exponential", mean=Seconds(1800.0)))
+    max_attempts: int = 2
+
+    def __post_init__(self) -> None:
+        require(0 <= self.probability <= 1, "probability", "must lie in [0, 1]")
+        require(self.max_attempts >= 0, "max_attempts", "must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """All traffic settings of a scenario.
+
+    ``groups`` and ``services`` are keyed by the names used in ``[user_groups]`` and
+    ``[service_numbers]``. ``headcount_growth_per_month`` and
+    ``usage_growth_per_month`` are relative changes per calendar month (0.01 = +1 %).
+    """
+
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    groups: dict[str, GroupTraffic] = field(default_factory=dict)
+    services: dict[str, ServiceTraffic] = field(default_factory=dict)
+    holidays: tuple[date, ...] = ()
+    headcount_growth_per_month: float = 0.0
+    usage_growth_per_month: float = 0.0
+    retry: Retry = field(default_factory=Retry)
+
+    def __post_init__(self) -> None:
+        require(self.headcount_growth_per_month > -1, "headcount_growth_per_month", "must be > -1")
+        require(self.usage_growth_per_month > -1, "usage_growth_per_month", "must be > -1")
+        known = set(BUILTIN_PROFILES) | set(self.profiles)
+        allowed = ", ".join(sorted(known))
+        for name, g in self.groups.items():
+            for part in ("calling", "meetings"):
+                profile = getattr(g, part).profile
+                require(
+                    profile in known,
+                    f"groups.{name}.{part}.profile",
+                    f"unknown profile {profile!r} (known: {allowed})",
+                )
+        for name, s in self.services.items():
+            require(
+                s.profile in known,
+                f"services.{name}.profile",
+                f"unknown profile {s.profile!r} (known: {allowed})",
+            )
+
+    def profile(self, name: str) -> Profile:
+        """Return a profile by name (scenario profiles override built-in ones)."""
+        return self.profiles.get(name) or BUILTIN_PROFILES[name]
+
+
+@dataclass(frozen=True, slots=True)
+class Population:
+    """Who generates traffic: user groups and service numbers, as the model sees them."""
+
+    group_names: tuple[str, ...]
+    group_counts: tuple[int, ...]
+    group_countries: tuple[str, ...]
+    service_names: tuple[str, ...]
+    service_countries: tuple[str, ...]
+    service_toll_free: tuple[bool, ...]
+
+
+_DEST_DOMESTIC, _DEST_ZONE_A, _DEST_OTHER, _DEST_PREMIUM = range(4)
+_CT = {ct: np.int8(CALL_TYPES.index(ct)) for ct in CALL_TYPES}
+_NT = {nt: np.int8(NUMBER_TYPES.index(nt)) for nt in NUMBER_TYPES}
+
+
+@dataclass(slots=True)
+class _Parts:
+    """Columns of one day's calls, gathered before they become a ``CallBatch``."""
+
+    subscriber: list[NDArray[np.int64]] = field(default_factory=list)
+    group: list[NDArray[np.int32]] = field(default_factory=list)
+    usage: list[NDArray[np.int16]] = field(default_factory=list)
+    dest: list[NDArray[np.int16]] = field(default_factory=list)
+    number: list[NDArray[np.int8]] = field(default_factory=list)
+    ctype: list[NDArray[np.int8]] = field(default_factory=list)
+    start: list[NDArray[np.float64]] = field(default_factory=list)
+    duration: list[NDArray[np.float64]] = field(default_factory=list)
+
+    def add(
+        self,
+        subscriber: NDArray[np.int64],
+        group: int,
+        usage: int,
+        dest: NDArray[np.int16] | np.integer[Any] | int,
+        number: NDArray[np.int8] | np.integer[Any] | int,
+        ctype: NDArray[np.int8] | np.integer[Any] | int,
+        start: NDArray[np.float64],
+        duration: NDArray[np.float64],
+    ) -> None:
+        n = len(start)
+        if n == 0:
+            return
+        self.subscriber.append(subscriber.astype(np.int64, copy=False))
+        self.group.append(np.full(n, group, np.int32))
+        self.usage.append(np.full(n, usage, np.int16))
+        self.dest.append(np.broadcast_to(np.asarray(dest, np.int16), (n,)))
+        self.number.append(np.broadcast_to(np.asarray(number, np.int8), (n,)))
+        self.ctype.append(np.broadcast_to(np.asarray(ctype, np.int8), (n,)))
+        self.start.append(start)
+        self.duration.append(duration)
+
+
+def sorted_uniform_times(
+    rng: np.random.Generator,
+    slot_starts: NDArray[np.float64],
+    counts: NDArray[np.int64],
+    slot_s: float,
+) -> NDArray[np.float64]:
+    """Draw ``counts[j]`` uniform times in each slot, already sorted, in linear time.
+
+    The order statistics of k uniforms are the partial sums of k + 1 exponentials
+    divided by their total, so no sort is needed.
+    """
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0)
+    seg = counts + 1
+    cs = np.cumsum(rng.standard_exponential(total + len(counts)))
+    ends = np.cumsum(seg) - 1
+    before = np.concatenate(([0.0], cs[ends[:-1]]))
+    width = cs[ends] - before
+    keep = np.ones(len(cs), dtype=bool)
+    keep[ends] = False
+    slot = np.repeat(np.arange(len(counts)), counts)
+    u = (cs[keep] - before[slot]) / width[slot]
+    times: NDArray[np.float64] = slot_starts[slot] + u * slot_s
+    return times
+
+
+def alias_table(weights: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Build Walker's alias table for drawing indices in proportion to ``weights``."""
+    n = len(weights)
+    scaled = np.asarray(weights, dtype=np.float64) * n / float(np.sum(weights))
+    prob = np.ones(n)
+    alias = np.arange(n, dtype=np.int64)
+    small = [i for i in range(n) if scaled[i] < 1.0]
+    large = [i for i in range(n) if scaled[i] >= 1.0]
+    while small and large:
+        s, big = small.pop(), large.pop()
+        prob[s] = scaled[s]
+        alias[s] = big
+        scaled[big] -= 1.0 - scaled[s]
+        (small if scaled[big] < 1.0 else large).append(big)
+    return prob, alias
+
+
+class TrafficModel:
+    """Draws each local day's calls for one replication.
+
+    Parameters
+    ----------
+    traffic
+        The scenario's traffic settings.
+    population
+        User groups and service numbers.
+    calendar
+        The scenario's local calendar.
+    seed, replication
+        Key the random streams.
+    """
+
+    def __init__(
+        self,
+        traffic: Traffic,
+        population: Population,
+        calendar: Calendar,
+        seed: int,
+        replication: int,
+        horizon_s: float,
+    ) -> None:
+        self.traffic = traffic
+        self.population = population
+        self.calendar = calendar
+        self.seed = seed
+        self.replication = replication
+        countries = set(population.group_countries) | set(population.service_countries)
+        for name in population.group_names:
+            gt = traffic.groups.get(name)
+            if gt is None:
+                continue
+            for d in (gt.calling.destinations, gt.meetings.dial_out_destinations):
+                countries |= set(d.domestic_countries) | set(d.zone_a_countries)
+                countries |= set(d.international_countries)
+        self.countries: tuple[str, ...] = tuple(sorted(countries))
+        self._country = {c: i for i, c in enumerate(self.countries)}
+        self.groups: tuple[str, ...] = tuple(population.group_names) + tuple(
+            population.service_names
+        )
+        self.holidays = frozenset(traffic.holidays)
+        last = calendar.to_datetime(horizon_s).date()
+        self.months = self.month_index(last) + 1
+        self._multipliers = [self._draw_multipliers(g) for g in range(len(population.group_names))]
+        offsets = np.cumsum((0, *self._max_users()))
+        self._user_offset = offsets[:-1]
+        self._service_offset = int(offsets[-1])
+        self._next_call_id = 0
+        self._alias: dict[tuple[int, int], tuple[NDArray[np.float64], NDArray[np.int64]]] = {}
+        self._spill: dict[int, CallBatch] = {}
+        self._bounds: dict[int, tuple[float, float, date]] = {}
+        self._slots: dict[tuple[int, int], tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
+        self._week_total: dict[int, float] = {}
+        # (organiser, leg start) -> meeting number, kept only when asked for (call logs).
+        self.conference_of: dict[tuple[int, float], int] | None = None
+        self._next_conference = 0
+
+    # -- users -----------------------------------------------------------------------
+    def _max_users(self) -> list[int]:
+        return [len(m) for m in self._multipliers]
+
+    def _draw_multipliers(self, g: int) -> NDArray[np.float64]:
+        name = self.population.group_names[g]
+        gt = self.traffic.groups.get(name, GroupTraffic())
+        count = self.population.group_counts[g]
+        growth = self.traffic.headcount_growth_per_month
+        # Enough users for the whole horizon; users join in index order.
+        n = count if growth <= 0 else math.ceil(count * (1 + growth) ** self.months)
+        cv = gt.calling.rate_cv
+        if cv == 0 or n == 0:
+            return np.ones(n)
+        shape = 1.0 / cv**2
+        rng = stream(self.seed, self.replication, "users", g)
+        return rng.gamma(shape, 1.0 / shape, size=n)
+
+    def active_users(self, g: int, month_index: int) -> int:
+        """Return the number of users of group ``g`` in month ``month_index`` (0 = first)."""
+        count = self.population.group_counts[g]
+        growth = self.traffic.headcount_growth_per_month
+        return min(len(self._multipliers[g]), headcount(count, growth, month_index))
+
+    def usage_factor(self, month_index: int) -> float:
+        """Usage growth multiplier during month ``month_index``."""
+        return float((1 + self.traffic.usage_growth_per_month) ** month_index)
+
+    # -- calendar --------------------------------------------------------------------
+    def day_bounds(self, day_index: int) -> tuple[float, float, date]:
+        """Return (start_s, end_s, local date) of local day ``day_index``."""
+        bounds = self._bounds.get(day_index)
+        if bounds is None:
+            first = self.calendar.start.date()
+            d = first + timedelta(days=day_index)
+            start = self.calendar.to_sim(datetime(d.year, d.month, d.day))
+            nxt = d + timedelta(days=1)
+            end = self.calendar.to_sim(datetime(nxt.year, nxt.month, nxt.day))
+            bounds = self._bounds[day_index] = (start, end, d)
+        return bounds
+
+    def month_index(self, d: date) -> int:
+        """Calendar months between the start's month and the month of ``d``."""
+        s = self.calendar.start
+        return (d.year - s.year) * 12 + d.month - s.month
+
+    def hour_slots(
+        self, day_index: int, profile: Profile
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Return each UTC hour slot's start (s) and the profile weight of its local hour.
+
+        A local day has 23, 24 or 25 hour slots around DST changes; each slot takes the
+        weight of the local hour it starts in. The arrays are shared: do not write to them.
+        """
+        key = (day_index, id(profile))
+        slots = self._slots.get(key)
+        if slots is None:
+            slots = self._slots[key] = self._hour_slots(day_index, profile)
+        return slots
+
+    def _hour_slots(
+        self, day_index: int, profile: Profile
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        start_s, end_s, d = self.day_bounds(day_index)
+        n = round((end_s - start_s) / 3600)
+        starts: NDArray[np.float64] = start_s + 3600.0 * np.arange(n, dtype=np.float64)
+        weights = profile.day_weights(d, d in self.holidays)
+        if n == 24:
+            return starts, np.asarray(weights, dtype=np.float64)
+        hours = [self.calendar.to_datetime(float(t)).hour for t in starts]
+        return starts, np.asarray([weights[h] for h in hours], dtype=np.float64)
+
+    # -- drawing -----------------------------------------------------------------------
+    def draw_day(self, day_index: int) -> CallBatch:
+        """Return every call that starts on local day ``day_index``, sorted by start.
+
+        Meeting participants join a few minutes after the meeting starts, so a meeting
+        just before midnight has legs starting the next day: those are held back and
+        returned with the next day. Draw days in order to keep them.
+        """
+        batch = self._draw_day(day_index)
+        _start_s, end_s, _ = self.day_bounds(day_index)
+        spill = self._spill.pop(day_index, None)
+        if spill is not None:
+            merged = CallBatch.concat([spill, batch])
+            batch = merged.take(np.argsort(merged.start_s, kind="stable"))
+        late = batch.start_s >= end_s
+        if late.any():
+            self._spill[day_index + 1] = batch.take(late)
+            batch = batch.take(~late)
+        return batch
+
+    def _draw_day(self, day_index: int) -> CallBatch:
+        parts = _Parts()
+        _, _, d = self.day_bounds(day_index)
+        month = self.month_index(d)
+        usage = self.usage_factor(month)
+        for g, name in enumerate(self.population.group_names):
+            gt = self.traffic.groups.get(name)
+            if gt is None:
+                continue
+            n_users = self.active_users(g, month)
+            if n_users == 0:
+                continue
+            weights = self._multipliers[g][:n_users]
+            if gt.calling.calls_per_user_day > 0 or gt.calling.inbound_per_user_day > 0:
+                rng = stream(self.seed, self.replication, "calling", g, day_index)
+                self._draw_calling(parts, rng, g, gt.calling, weights, usage, day_index)
+            if gt.meetings.per_organiser_week > 0:
+                rng = stream(self.seed, self.replication, "meetings", g, day_index)
+                self._draw_meetings(parts, rng, g, gt.meetings, weights, usage, day_index)
+        for k, name in enumerate(self.population.service_names):
+            st = self.traffic.services.get(name)
+            if st is None or st.calls_per_day == 0:
+                continue
+            rng = stream(self.seed, self.replication, "services", k, day_index)
+            self._draw_service(parts, rng, k, st, usage, day_index)
+        return self._batch(parts)
+
+    def _arrivals(
+        self,
+        rng: np.random.Generator,
+        profile: Profile,
+        per_unit_day: float,
+        total_weight: float,
+        day_index: int,
+    ) -> NDArray[np.float64]:
+        """Draw the arrival times of one day of a non-homogeneous Poisson process.
+
+        ``per_unit_day`` x ``total_weight`` events per day of an ordinary week, spread
+        over its hours by the profile's weights.
+        """
+        slots, w = self.hour_slots(day_index, profile)
+        week_total = self._week_total.get(id(profile))
+        if week_total is None:
+            week_total = self._week_total[id(profile)] = profile.week_total
+        mean = per_unit_day * total_weight * 7.0 * w / week_total
+        counts = rng.poisson(mean)
+        return sorted_uniform_times(rng, slots, counts, 3600.0)
+
+    def _pick_users(
+        self, rng: np.random.Generator, g: int, n_users: int, n: int
+    ) -> NDArray[np.int64]:
+        """Draw ``n`` users among the first ``n_users`` of group ``g``, by their weights."""
+        if n == 0:
+            return np.zeros(0, np.int64)
+        key = (g, n_users)
+        table = self._alias.get(key)
+        if table is None:
+            table = alias_table(self._multipliers[g][:n_users])
+            self._alias[key] = table
+        prob, alias = table
+        i = rng.integers(0, n_users, size=n)
+        return np.where(rng.random(n) < prob[i], i, alias[i])
+
+    def _destinations(
+        self, rng: np.random.Generator, dest: Destinations, home: str, n: int
+    ) -> tuple[NDArray[np.int16], NDArray[np.int8]]:
+        classes = rng.choice(4, size=n, p=np.asarray(dest.shares))
+        codes = np.empty(n, np.int16)
+        numbers = np.full(n, _NT[NumberType.TOLL], np.int8)
+        domestic = dest.domestic_countries or (home,)
+        zone_a = tuple(c for c in dest.zone_a_countries if c != home) or dest.zone_a_countries
+        other = dest.international_countries
+        for cls, countries in (
+            (_DEST_DOMESTIC, domestic),
+            (_DEST_ZONE_A, zone_a),
+            (_DEST_OTHER, other),
+        ):
+            mask = classes == cls
+            k = int(mask.sum())
+            if k:
+                table = np.asarray([self._country[c] for c in countries], np.int16)
+                codes[mask] = table[rng.integers(0, len(table), size=k)]
+        premium = classes == _DEST_PREMIUM
+        codes[premium] = self._country[home]
+        numbers[premium] = _NT[NumberType.PREMIUM]
+        return codes, numbers
+
+    def _draw_calling(
+        self,
+        parts: _Parts,
+        rng: np.random.Generator,
+        g: int,
+        calling: Calling,
+        weights: NDArray[np.float64],
+        usage: float,
+        day_index: int,
+    ) -> None:
+        home = self.population.group_countries[g]
+        home_code = self._country[home]
+        profile = self.traffic.profile(calling.profile)
+        total_w = float(weights.sum()) * usage
+        # Outbound legs.
+        start = self._arrivals(rng, profile, calling.calls_per_user_day, total_w, day_index)
+        n = len(start)
+        users = self._pick_users(rng, g, len(weights), n)
+        duration = calling.duration.sample_array(rng, n)
+        dest, number = self._destinations(rng, calling.destinations, home, n)
+        u = rng.random(n)
+        ctype = np.full(n, _CT[CallType.USER_OUT], np.int8)
+        ctype[u < calling.transfer_share + calling.forward_share] = _CT[
+            CallType.USER_OUT_FORWARDING
+        ]
+        ctype[u < calling.transfer_share] = _CT[CallType.USER_OUT_TRANSFER]
+        subs = self._user_offset[g] + users
+        parts.add(subs, g, home_code, dest, number, ctype, start, duration)
+        # Inbound calls to users' regular numbers.
+        start = self._arrivals(rng, profile, calling.inbound_per_user_day, total_w, day_index)
+        n = len(start)
+        users = self._pick_users(rng, g, len(weights), n)
+        duration = calling.duration.sample_array(rng, n)
+        parts.add(
+            self._user_offset[g] + users,
+            g,
+            home_code,
+            home_code,
+            _NT[NumberType.TOLL],
+            _CT[CallType.USER_IN],
+            start,
+            duration,
+        )
+
+    def _draw_meetings(
+        self,
+        parts: _Parts,
+        rng: np.random.Generator,
+        g: int,
+        meetings: Meetings,
+        weights: NDArray[np.float64],
+        usage: float,
+        day_index: int,
+    ) -> None:
+        home = self.population.group_countries[g]
+        home_code = self._country[home]
+        profile = self.traffic.profile(meetings.profile)
+        total_w = float(weights.sum()) * usage
+        m_start = self._arrivals(
+            rng, profile, meetings.per_organiser_week / 7.0, total_w, day_index
+        )
+        n = len(m_start)
+        organiser = self._user_offset[g] + self._pick_users(rng, g, len(weights), n)
+        p = np.asarray(meetings.scheduled_weights) / sum(meetings.scheduled_weights)
+        scheduled = np.asarray(meetings.scheduled)[rng.choice(len(p), size=n, p=p)]
+        if meetings.overrun_cv > 0:
+            s2 = math.log1p(meetings.overrun_cv**2)
+            factor = rng.lognormal(-s2 / 2, math.sqrt(s2), size=n)
+        else:
+            factor = np.ones(n)
+        m_len = scheduled * factor
+        for kind, mean in (("in", meetings.dial_ins), ("out", meetings.dial_outs)):
+            per = rng.poisson(mean, size=n) if mean > 0 else np.zeros(n, np.int64)
+            k = int(per.sum())
+            if k == 0:
+                continue
+            idx = np.repeat(np.arange(n), per)
+            join = np.minimum(rng.exponential(meetings.join_delay, size=k), 0.5 * m_len[idx])
+            stay = (m_len[idx] - join) * rng.uniform(0.5, 1.0, size=k)
+            start = m_start[idx] + join
+            order = np.argsort(start, kind="stable")
+            idx, join, stay, start = idx[order], join[order], stay[order], start[order]
+            if self.conference_of is not None:
+                meetings_of_legs = (self._next_conference + idx).tolist()
+                legs = zip(organiser[idx].tolist(), start.tolist(), strict=True)
+                for key, meeting in zip(legs, meetings_of_legs, strict=True):
+                    self.conference_of[key] = meeting
+            if kind == "in":
+                toll_free = rng.random(k) < meetings.toll_free_share
+                number = np.where(toll_free, _NT[NumberType.TOLL_FREE], _NT[NumberType.TOLL])
+                parts.add(
+                    organiser[idx],
+                    g,
+                    home_code,
+                    home_code,
+                    number.astype(np.int8),
+                    _CT[CallType.CONF_IN],
+                    start,
+                    stay,
+                )
+            else:
+                dest, number = self._destinations(rng, meetings.dial_out_destinations, home, k)
+                parts.add(
+                    organiser[idx], g, home_code, dest, number, _CT[CallType.CONF_OUT], start, stay
+                )
+        self._next_conference += n
+
+    def _draw_service(
+        self,
+        parts: _Parts,
+        rng: np.random.Generator,
+        k: int,
+        st: ServiceTraffic,
+        usage: float,
+        day_index: int,
+    ) -> None:
+        country = self._country[self.population.service_countries[k]]
+        profile = self.traffic.profile(st.profile)
+        start = self._arrivals(rng, profile, st.calls_per_day, usage, day_index)
+        n = len(start)
+        duration = st.duration.sample_array(rng, n)
+        number = (
+            _NT[NumberType.TOLL_FREE]
+            if self.population.service_toll_free[k]
+            else _NT[NumberType.TOLL]
+        )
+        subs = np.full(n, self._service_offset + k, np.int64)
+        group = len(self.population.group_names) + k
+        parts.add(subs, group, country, country, number, _CT[CallType.UCAP_IN], start, duration)
+
+    def _batch(self, parts: _Parts) -> CallBatch:
+        cols: dict[str, Any]
+        if parts.start:
+            start = np.concatenate(parts.start)
+            # Each part is sorted already: a stable sort merges the runs quickly.
+            order = np.argsort(start, kind="stable")
+            cols = {
+                "subscriber_id": np.concatenate(parts.subscriber)[order],
+                "group": np.concatenate(parts.group)[order],
+                "usage_country": np.concatenate(parts.usage)[order],
+                "dest_country": np.concatenate(parts.dest)[order],
+                "number_type": np.concatenate(parts.number)[order],
+                "call_type": np.concatenate(parts.ctype)[order],
+                "start_s": start[order],
+                "duration_s": np.concatenate(parts.duration)[order],
+            }
+        else:
+            cols = {
+                "subscriber_id": np.zeros(0, np.int64),
+                "group": np.zeros(0, np.int32),
+                "usage_country": np.zeros(0, np.int16),
+                "dest_country": np.zeros(0, np.int16),
+                "number_type": np.zeros(0, np.int8),
+                "call_type": np.zeros(0, np.int8),
+                "start_s": np.zeros(0),
+                "duration_s": np.zeros(0),
+            }
+        n = len(cols["start_s"])
+        call_id = np.arange(self._next_call_id, self._next_call_id + n, dtype=np.int64)
+        self._next_call_id += n
+        return CallBatch(call_id=call_id, groups=self.groups, countries=self.countries, **cols)
+
+
+__all__ = [
+    "BUILTIN_PROFILES",
+    "Calling",
+    "Destinations",
+    "GroupTraffic",
+    "Meetings",
+    "Population",
+    "Profile",
+    "Retry",
+    "ServiceTraffic",
+    "Traffic",
+    "TrafficModel",
+]
