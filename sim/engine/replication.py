@@ -42,7 +42,8 @@ from sim.scenario.model import Scenario
 from sim.telephony.calls import CALL_TYPES, CallBatch
 from sim.telephony.rating import Outcome, PoolState, RatedBatch, RatingContext, Rule, rate_batch
 from sim.telephony.tariffs import TariffBook
-from sim.traffic.model import Retry, TrafficModel
+from sim.traffic.model import TrafficModel
+from sim.traffic.settings import Retry
 
 ProcessGenerator = Generator[simpy.Event, Any, None]
 

@@ -56,7 +56,7 @@ from sim.scenario.model import Funding, Scenario
 from sim.telephony.calls import CALL_TYPES, CallType
 from sim.telephony.plans import CALLING_PLANS
 from sim.telephony.tariffs import TariffBook
-from sim.traffic.model import GroupTraffic
+from sim.traffic.settings import GroupTraffic
 
 DEFAULT_PLANS = ("payg", "domestic", "international")
 OUTBOUND_CALL_TYPES = frozenset(

@@ -31,7 +31,7 @@ from sim.core.units import (
 )
 from sim.telephony.plans import ServiceNumber, Tenant, UserGroup, check_unique_names
 from sim.telephony.tariffs import TariffFiles
-from sim.traffic.model import Population, Traffic
+from sim.traffic.settings import Population, Traffic
 
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 

@@ -20,7 +20,7 @@ from sim.calllogs.reader import ImportOptions, read_call_log
 from sim.calllogs.synthetic import write_graph_json
 from sim.cli.calllogs import dispatch
 from sim.scenario.loading import load_scenario
-from sim.traffic.model import BUILTIN_PROFILES
+from sim.traffic.settings import BUILTIN_PROFILES
 from tests.calllogs.support import ROUND_TRIP, make_log, make_scenario, parser
 
 Z = stats.norm.ppf(1 - 0.001 / 2)  # 3.29

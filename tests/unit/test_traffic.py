@@ -12,7 +12,8 @@ from scipy import stats
 from sim.core.distributions import Delay
 from sim.core.units import Calendar
 from sim.telephony.calls import CALL_TYPES, NUMBER_TYPES, CallType, NumberType
-from sim.traffic.model import (
+from sim.traffic.model import TrafficModel, alias_table, sorted_uniform_times
+from sim.traffic.settings import (
     Calling,
     Destinations,
     GroupTraffic,
@@ -21,9 +22,6 @@ from sim.traffic.model import (
     Profile,
     ServiceTraffic,
     Traffic,
-    TrafficModel,
-    alias_table,
-    sorted_uniform_times,
 )
 
 DAY = 86400.0
