@@ -46,7 +46,7 @@ if sys.argv[2] == "naive":
     out = run_naive(loaded.scenario, loaded.tariffs, 0)
     calls = out.calls_total
 else:
-    from sim.engine.replication import run_replication
+    from sim.engine import run_replication
     t = time.perf_counter()
     out = run_replication(loaded.scenario, loaded.tariffs, 0)
     calls = out.calls_total

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import tomli_w
 
-from sim.engine.replication import RatedTraffic, run_replication
+from sim.engine import RatedTraffic, run_replication
 from sim.engine.results import outcome_row
 from sim.experiments.recommend import run as run_sweep
 from sim.experiments.sweeps import Executor, build_variants, read_raw

@@ -17,7 +17,7 @@ import simpy
 
 from sim.billing.account import CreditAccount
 from sim.core.rng import stream
-from sim.engine.replication import SimpyScheduler, retry_draw
+from sim.engine import SimpyScheduler, retry_draw
 from sim.scenario.model import Scenario
 from sim.telephony.calls import Call, CallBatch
 from sim.telephony.rating import Outcome, PoolBook, Rating, RatingContext, rate_call

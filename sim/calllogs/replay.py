@@ -49,7 +49,7 @@ from sim.core.errors import InputError
 from sim.core.rng import stream
 from sim.core.schema import ConfigError, to_plain
 from sim.core.units import SECONDS_PER_DAY, Calendar, format_money, parse_money
-from sim.engine.replication import run_replication
+from sim.engine import run_replication
 from sim.engine.results import TABLES, RunResult, tables_of
 from sim.scenario.folders import RunFolder, scenario_identity
 from sim.scenario.loading import LoadedScenario

@@ -7,3 +7,23 @@ tidy tables.
 May import: ``sim.core``, ``sim.telephony``, ``sim.billing``, ``sim.traffic``,
 ``sim.scenario``, and SimPy.
 """
+
+from sim.engine.replication import (
+    FUNDING,
+    SERVICES,
+    RatedTraffic,
+    RunOutput,
+    SimpyScheduler,
+    retry_draw,
+    run_replication,
+)
+
+__all__ = [
+    "FUNDING",
+    "SERVICES",
+    "RatedTraffic",
+    "RunOutput",
+    "SimpyScheduler",
+    "retry_draw",
+    "run_replication",
+]

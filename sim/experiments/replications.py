@@ -15,7 +15,7 @@ from dataclasses import replace
 import pandas as pd
 
 from sim.core.workers import _single_threaded, single_threaded_workers
-from sim.engine.replication import run_replication
+from sim.engine import run_replication
 from sim.engine.results import tables_of
 from sim.scenario.model import Scenario
 from sim.telephony.tariffs import TariffBook

@@ -33,7 +33,7 @@ import pandas as pd
 from sim.core.schema import ConfigError
 from sim.core.units import MICROS_PER_UNIT, Micros, Seconds
 from sim.core.workers import _single_threaded, single_threaded_workers
-from sim.engine.replication import RatedTraffic, run_replication
+from sim.engine import RatedTraffic, run_replication
 from sim.engine.results import outcome_row
 from sim.scenario.model import Scenario, Sweep, expand_values
 from sim.telephony.tariffs import TariffBook

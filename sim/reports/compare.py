@@ -41,7 +41,7 @@ from sim.core.errors import InputError
 from sim.core.tables import write_table
 from sim.core.units import MICROS_PER_UNIT, Micros, format_money
 from sim.core.workers import map_tasks
-from sim.engine.replication import FUNDING, RunOutput, run_replication
+from sim.engine import FUNDING, RunOutput, run_replication
 from sim.engine.results import tables_of
 from sim.reports.licences import (
     LicencePrices,

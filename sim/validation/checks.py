@@ -21,7 +21,7 @@ import numpy as np
 import tomli_w
 
 from sim.core.units import MICROS_PER_UNIT, SECONDS_PER_HOUR
-from sim.engine.replication import run_replication
+from sim.engine import run_replication
 from sim.engine.results import tables_of
 from sim.scenario.loading import LoadedScenario, load_scenario
 from sim.validation.theory import (

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.engine.replication import SERVICES, run_replication
+from sim.engine import SERVICES, run_replication
 from sim.engine.results import RunResult, tables_of
 from sim.experiments.replications import run_replications
 from tests.scenario_support import REPO, merge, small_tenant, write_scenario
@@ -220,7 +220,7 @@ def test_outcomes_alone_equal_the_full_tables(tmp_path):
     ],
 )
 def test_lean_walk_gives_the_same_outcomes_and_day_balances(tmp_path, variant):
-    from sim.engine.replication import RatedTraffic
+    from sim.engine import RatedTraffic
     from sim.engine.results import outcomes_of
 
     settings = VARIANTS.get(variant, {"simulation": {"horizon": "12d15h"}})

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.core.tables import to_csv_frame
-from sim.engine.replication import run_replication
+from sim.engine import run_replication
 from sim.engine.results import tables_of
 from tests.scenario_support import merge, small_tenant, write_scenario
 

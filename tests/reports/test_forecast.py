@@ -12,7 +12,7 @@ from sim.billing.ledger import EntryKind
 from sim.cli.reports import dispatch
 from sim.core.errors import InputError
 from sim.core.units import parse_money
-from sim.engine.replication import run_replication
+from sim.engine import run_replication
 from sim.reports import forecast as fc_mod
 from sim.reports.licences import months_of
 from tests.reports.support import busy_tenant, parser, postpaid_tenant

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from sim.core.units import MICROS_PER_UNIT
-from sim.engine.replication import run_replication
+from sim.engine import run_replication
 from sim.engine.results import tables_of
 from tests.scenario_support import default_data, merge, small_tenant, write_scenario
 
