@@ -115,12 +115,13 @@ def _loaded(args: argparse.Namespace) -> tuple[LoadedScenario, LicencePrices]:
 def _forecast(args: argparse.Namespace) -> int:
     from sim.core.progress import share_bar
     from sim.reports import forecast
+    from sim.reports.publish import run_forecast
 
     loaded, prices = _loaded(args)
     n = args.replications or loaded.scenario.simulation.replications
     bar, progress = share_bar(f"{loaded.name}: forecast, {n} replication(s)", not args.quiet)
     with bar:
-        folder, fc = forecast.run(
+        folder, fc = run_forecast(
             loaded,
             replications=n,
             workers=args.workers,
@@ -141,22 +142,24 @@ def _split(text: str | None) -> list[str]:
 def _compare(args: argparse.Namespace) -> int:
     from sim.core.progress import share_bar
     from sim.reports import compare
+    from sim.reports.plan_runs import check_groups, check_plans
+    from sim.reports.publish import run_comparison
 
     loaded, prices = _loaded(args)
-    plans = compare.check_plans(_split(args.plans))
+    plans = check_plans(_split(args.plans))
     groups = _split(args.groups) or None
-    compare.check_groups(loaded.scenario, groups, "--groups")
+    check_groups(loaded.scenario, groups, "--groups")
     if not args.no_breakeven:
-        compare.check_plans([args.breakeven_plan], "--breakeven-plan")
+        check_plans([args.breakeven_plan], "--breakeven-plan")
         if args.breakeven_plan == "payg":
             raise InputError("--breakeven-plan: give a plan with included minutes, not payg")
         if args.breakeven_group:
-            compare.check_groups(loaded.scenario, [args.breakeven_group], "--breakeven-group")
+            check_groups(loaded.scenario, [args.breakeven_group], "--breakeven-group")
     n = args.replications or loaded.scenario.simulation.replications
     label = f"{loaded.name}: compare {len(plans)} plan(s) x {n} replication(s)"
     bar, progress = share_bar(label, not args.quiet)
     with bar:
-        folder, cmp = compare.run(
+        folder, cmp = run_comparison(
             loaded,
             plans,
             groups=groups,

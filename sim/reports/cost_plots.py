@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,10 +16,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from sim.core.units import MICROS_PER_UNIT
-
-if TYPE_CHECKING:
-    from sim.reports.compare import BreakEven, Comparison
-    from sim.reports.forecast import Forecast
+from sim.reports.breakeven import BreakEven
+from sim.reports.compare import Comparison
+from sim.reports.forecast import COMPONENT_TITLES, Forecast, components_of
+from sim.reports.licences import months_of
 
 COMPONENT_COLOURS = {
     "licences": "#9ecae1",
@@ -49,9 +48,6 @@ def month_names(labels: Sequence[str]) -> list[str]:
 
 def forecast_figure(fc: Forecast) -> Figure:
     """Fan chart of monthly invoices (P10-P90, P50, mean) and their mean make-up."""
-    from sim.reports.forecast import COMPONENT_TITLES, components_of
-    from sim.reports.licences import months_of
-
     cur = fc.currency
     table = fc.table[fc.table["month"] != "total"]
     x = np.arange(len(table))

@@ -33,7 +33,6 @@ import pandas as pd
 from sim.billing.account import PaymentState
 from sim.billing.ledger import EntryKind, LotSource
 from sim.core.errors import InputError
-from sim.core.tables import write_table
 from sim.core.units import Micros, format_money
 from sim.core.workers import map_tasks
 from sim.engine import RunOutput, run_replication
@@ -47,7 +46,6 @@ from sim.reports.licences import (
     months_of,
     user_months,
 )
-from sim.reports.publish import ReportFolder
 from sim.scenario.loading import LoadedScenario
 from sim.scenario.model import Scenario
 from sim.telephony.tariffs import TariffBook
@@ -317,67 +315,6 @@ def _tables(
     return pd.DataFrame(rows), pd.DataFrame(comp_rows)
 
 
-def write_forecast(
-    fc: Forecast,
-    loaded: LoadedScenario,
-    *,
-    out: Path | None = None,
-    workers: int = 1,
-    command: Sequence[str] = (),
-) -> Path:
-    """Write a new run folder (atomically): tables, the fan chart and the manifest."""
-    from sim.reports.cost_plots import forecast_figure
-
-    with ReportFolder(out, f"{fc.name}-forecast") as folder:
-        for frame, name in (
-            (fc.table, "forecast"),
-            (fc.components, "forecast_components"),
-            (fc.monthly, "monthly"),
-            (fc.invoices, "invoices"),
-            (fc.licences, "licence_fees"),
-            (fc.outcomes, "outcomes"),
-        ):
-            folder.add(*(p.name for p in write_table(frame, folder.staging, name)))
-        (folder.staging / "plots").mkdir()
-        fig = forecast_figure(fc)
-        fig.savefig(folder.staging / "plots" / "forecast-fan.png")
-        folder.add("plots/forecast-fan.png")
-        total = fc.table.iloc[-1]
-        return folder.finish(
-            loaded,
-            fc.prices,
-            {
-                "kind": "forecast",
-                "replications": fc.replications,
-                "workers": workers,
-                "funding_mode": fc.scenario.funding.mode,
-                "components": list(components_of(fc.scenario)),
-                "horizon_total": {
-                    k: format_money(Micros(int(total[f"{k}_micros"])))
-                    for k in ("p10", "p50", "p90", "mean")
-                },
-            },
-            command,
-        )
-
-
-def run(
-    loaded: LoadedScenario,
-    *,
-    replications: int | None = None,
-    workers: int = 1,
-    prices: LicencePrices | None = None,
-    out: Path | None = None,
-    progress: Callable[[float], None] | None = None,
-    command: Sequence[str] = (),
-) -> tuple[Path, Forecast]:
-    """Forecast and write a new run folder; return it and the forecast."""
-    fc = forecast(
-        loaded, replications=replications, workers=workers, prices=prices, progress=progress
-    )
-    return write_forecast(fc, loaded, out=out, workers=workers, command=command), fc
-
-
 def summary_lines(fc: Forecast, folder: Path | None = None) -> list[str]:
     """Return the forecast as text: one line per month (P10 / P50 / P90, mean)."""
     cur = fc.currency
@@ -411,8 +348,6 @@ __all__ = [
     "components_of",
     "forecast",
     "replication_bills",
-    "run",
     "spread",
     "summary_lines",
-    "write_forecast",
 ]

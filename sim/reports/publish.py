@@ -1,27 +1,32 @@
-"""Plumbing shared by ``ccsim forecast`` and ``ccsim compare``.
+"""Report folders of ``ccsim forecast`` and ``ccsim compare``: tables, charts, manifest.
 
-Running independent tasks (replications, plan variants) serially or on a local process
-pool, in a fixed order whatever the number of workers; finding the licence-price table;
-scenario overrides for quick studies (a shorter horizon, another seed); and the atomic run
-folder with its manifest, written like ``ccsim run`` writes its own (``sim.io``).
-
-Defines no model logic.
+Each report is computed by its own module (``forecast``, ``compare``, ``breakeven``) and
+drawn by ``cost_plots``; this module writes them into an atomic run folder with the
+scenario, the licence prices and a manifest, as ``ccsim run`` writes its own
+(``sim.scenario.folders``). Defines no model logic.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.reports.licences import LicencePrices
+from sim.core.tables import write_table
+from sim.core.units import Micros, format_money
+from sim.reports.breakeven import breakeven
+from sim.reports.compare import Comparison, compare
+from sim.reports.cost_plots import breakeven_figure, forecast_figure, plans_figure
+from sim.reports.forecast import Forecast, components_of, forecast
+from sim.reports.licences import LicencePrices, find_prices
+from sim.reports.plan_runs import DEFAULT_PLANS
 from sim.scenario.folders import RESULTS_ROOT, RunFolder
 from sim.scenario.loading import LoadedScenario
 
 
 class ReportFolder(RunFolder):
-    """A ``sim.io.RunFolder`` (default root ``results/``) whose manifest names the prices.
+    """A run folder (default root ``results/``) whose manifest names the licence prices.
 
     Use as a context manager: on any exception (Ctrl-C included) the staging folder is
     removed and nothing is left behind; ``finish`` renames it into place.
@@ -46,4 +51,165 @@ class ReportFolder(RunFolder):
         return super().finish(loaded, {"licence_prices": price_info, **manifest}, command)
 
 
-__all__ = ["ReportFolder"]
+def write_forecast(
+    fc: Forecast,
+    loaded: LoadedScenario,
+    *,
+    out: Path | None = None,
+    workers: int = 1,
+    command: Sequence[str] = (),
+) -> Path:
+    """Write a new run folder (atomically): tables, the fan chart and the manifest."""
+    with ReportFolder(out, f"{fc.name}-forecast") as folder:
+        for frame, name in (
+            (fc.table, "forecast"),
+            (fc.components, "forecast_components"),
+            (fc.monthly, "monthly"),
+            (fc.invoices, "invoices"),
+            (fc.licences, "licence_fees"),
+            (fc.outcomes, "outcomes"),
+        ):
+            folder.add(*(p.name for p in write_table(frame, folder.staging, name)))
+        (folder.staging / "plots").mkdir()
+        fig = forecast_figure(fc)
+        fig.savefig(folder.staging / "plots" / "forecast-fan.png")
+        folder.add("plots/forecast-fan.png")
+        total = fc.table.iloc[-1]
+        return folder.finish(
+            loaded,
+            fc.prices,
+            {
+                "kind": "forecast",
+                "replications": fc.replications,
+                "workers": workers,
+                "funding_mode": fc.scenario.funding.mode,
+                "components": list(components_of(fc.scenario)),
+                "horizon_total": {
+                    k: format_money(Micros(int(total[f"{k}_micros"])))
+                    for k in ("p10", "p50", "p90", "mean")
+                },
+            },
+            command,
+        )
+
+
+def run_forecast(
+    loaded: LoadedScenario,
+    *,
+    replications: int | None = None,
+    workers: int = 1,
+    prices: LicencePrices | None = None,
+    out: Path | None = None,
+    progress: Callable[[float], None] | None = None,
+    command: Sequence[str] = (),
+) -> tuple[Path, Forecast]:
+    """Forecast and write a new run folder; return it and the forecast."""
+    fc = forecast(
+        loaded, replications=replications, workers=workers, prices=prices, progress=progress
+    )
+    return write_forecast(fc, loaded, out=out, workers=workers, command=command), fc
+
+
+def write_comparison(
+    cmp: Comparison,
+    loaded: LoadedScenario,
+    *,
+    out: Path | None = None,
+    workers: int = 1,
+    command: Sequence[str] = (),
+) -> Path:
+    """Write a new run folder (atomically): tables, charts and the manifest."""
+    with ReportFolder(out, f"{cmp.name}-compare") as folder:
+        frames = [
+            (cmp.summary, "plans"),
+            (cmp.monthly, "plans_monthly"),
+            (cmp.runs, "runs"),
+            (cmp.licences, "licence_fees"),
+        ]
+        if cmp.breakeven is not None:
+            frames.append((cmp.breakeven.grid, "breakeven"))
+        for frame, name in frames:
+            folder.add(*(p.name for p in write_table(frame, folder.staging, name)))
+        (folder.staging / "plots").mkdir()
+        plans_figure(cmp).savefig(folder.staging / "plots" / "plans.png")
+        folder.add("plots/plans.png")
+        be_info: dict[str, Any] | None = None
+        if cmp.breakeven is not None:
+            be = cmp.breakeven
+            breakeven_figure(be).savefig(folder.staging / "plots" / "breakeven.png")
+            folder.add("plots/breakeven.png")
+            be_info = {
+                "plans": list(be.plans),
+                "group": be.group,
+                "users": be.users,
+                "replications": be.replications,
+                "minutes_per_user_month": be.minutes,
+                "calls_per_user_day": be.calls_per_user_day,
+                "cost_per_user_month": None
+                if be.cost_micros is None
+                else format_money(Micros(round(be.cost_micros))),
+                "licence_per_user_month": {p: format_money(Micros(f)) for p, f in be.fees.items()},
+                "answer": be.text(),
+            }
+        return folder.finish(
+            loaded,
+            cmp.prices,
+            {
+                "kind": "compare",
+                "plans": cmp.plans,
+                "groups": cmp.groups,
+                "replications": cmp.replications,
+                "workers": workers,
+                "identical_traffic": cmp.identical_traffic,
+                "breakeven": be_info,
+            },
+            command,
+        )
+
+
+def run_comparison(
+    loaded: LoadedScenario,
+    plans: Sequence[str] = DEFAULT_PLANS,
+    *,
+    groups: Sequence[str] | None = None,
+    replications: int | None = None,
+    workers: int = 1,
+    prices: LicencePrices | None = None,
+    breakeven_plan: str | None = "domestic",
+    breakeven_group: str | None = None,
+    breakeven_users: int = 200,
+    out: Path | None = None,
+    progress: Callable[[float], None] | None = None,
+    command: Sequence[str] = (),
+) -> tuple[Path, Comparison]:
+    """Compare plans (and find the PAYG break-even), then write a new run folder."""
+    prices = prices or find_prices(loaded)
+    cmp = compare(
+        loaded,
+        plans,
+        groups=groups,
+        replications=replications,
+        workers=workers,
+        prices=prices,
+        progress=progress,
+    )
+    if breakeven_plan is not None:
+        cmp.breakeven = breakeven(
+            loaded,
+            prices,
+            plan=breakeven_plan,
+            group=breakeven_group,
+            users=breakeven_users,
+            replications=max(2, min(cmp.replications, 4)),
+            workers=workers,
+        )
+    return write_comparison(cmp, loaded, out=out, workers=workers, command=command), cmp
+
+
+__all__ = [
+    "ReportFolder",
+    "run_comparison",
+    "run_forecast",
+    "write_comparison",
+    "write_forecast",
+]

@@ -9,7 +9,8 @@ import pytest
 
 from sim.cli.reports import dispatch
 from sim.core.errors import InputError
-from sim.reports import compare
+from sim.reports import breakeven as be_mod
+from sim.reports import plan_runs
 from sim.reports.licences import LicencePrices
 from tests.reports.support import busy_tenant, one_group, parser
 
@@ -63,7 +64,7 @@ def test_compare_writes_a_run_folder_on_identical_traffic(tmp_path, capsys):
 
 def test_plan_swap_keeps_everything_else(tmp_path):
     loaded = busy_tenant(tmp_path)
-    swapped = compare.with_plan(loaded.scenario, "international", ["uk-sales"])
+    swapped = plan_runs.with_plan(loaded.scenario, "international", ["uk-sales"])
     plans = {g.name: g.plan for g in swapped.user_groups}
     assert plans == {"us-staff": "domestic", "uk-sales": "international"}
     assert swapped.traffic == loaded.scenario.traffic
@@ -91,8 +92,8 @@ def test_breakeven_matches_closed_form_unpooled_allowance(tmp_path):
     """Per-user 120-minute allowance: overage E[(M - A)+] shifts the break-even."""
     loaded = one_group(tmp_path, users=300, plan="payg", calls_per_user_day=1.0)
     prices = _prices(payg="4", domestic_120_unpooled="6.50")
-    be = compare.breakeven(loaded, prices, plan="domestic_120_unpooled", users=300)
-    closed = compare.closed_form_breakeven(
+    be = be_mod.breakeven(loaded, prices, plan="domestic_120_unpooled", users=300)
+    closed = be_mod.closed_form_breakeven(
         fee_payg=4.0,
         fee_plan=6.5,
         payg_rate=US_RATE,
@@ -108,7 +109,7 @@ def test_breakeven_matches_closed_form_unpooled_allowance(tmp_path):
     # sd of about 3 x sqrt(41) = 19, so E[min(M, A)] is known to about 0.8 minutes.
     assert be.minutes == pytest.approx(closed, abs=3.0)
     assert abs(be.minutes - 2.5 / US_RATE) > 5
-    cost_payg, cost_plan = compare.closed_form_costs(
+    cost_payg, cost_plan = be_mod.closed_form_costs(
         closed,
         fee_payg=4.0,
         fee_plan=6.5,
@@ -125,8 +126,8 @@ def test_breakeven_matches_closed_form_pooled_allowance(tmp_path):
     """Pooled 3000 minutes per user: no overage near the break-even, fee gap / rate."""
     loaded = one_group(tmp_path, users=100, plan="domestic", calls_per_user_day=2.0)
     prices = _prices(payg="4", domestic="8")
-    be = compare.breakeven(loaded, prices, plan="domestic", users=100, replications=2)
-    closed = compare.closed_form_breakeven(
+    be = be_mod.breakeven(loaded, prices, plan="domestic", users=100, replications=2)
+    closed = be_mod.closed_form_breakeven(
         fee_payg=4.0,
         fee_plan=8.0,
         payg_rate=US_RATE,
@@ -142,7 +143,7 @@ def test_breakeven_matches_closed_form_pooled_allowance(tmp_path):
 def test_closed_form_without_a_crossing():
     # 120 minutes can save at most 120 x 0.022 = 2.64 a month: never worth 4 more.
     assert (
-        compare.closed_form_breakeven(
+        be_mod.closed_form_breakeven(
             fee_payg=4.0,
             fee_plan=8.0,
             payg_rate=US_RATE,
@@ -157,6 +158,6 @@ def test_closed_form_without_a_crossing():
 def test_breakeven_reports_no_crossing(tmp_path):
     loaded = one_group(tmp_path, users=20, plan="payg", calls_per_user_day=1.0)
     prices = _prices(payg="4", domestic_120_unpooled="8")
-    be = compare.breakeven(loaded, prices, plan="domestic_120_unpooled", users=20, points=5)
+    be = be_mod.breakeven(loaded, prices, plan="domestic_120_unpooled", users=20, points=5)
     assert be.minutes is None
     assert "stays cheaper" in be.note

@@ -151,16 +151,16 @@ def test_bad_prices_and_existing_folder_are_input_errors(tmp_path, busy):
 
 
 def test_interrupted_forecast_leaves_nothing(tmp_path, busy, monkeypatch):
-    import sim.reports.cost_plots
+    import sim.reports.publish
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sim.reports.cost_plots, "forecast_figure", boom)
+    monkeypatch.setattr(sim.reports.publish, "forecast_figure", boom)
     root = tmp_path / "root"
     root.mkdir()
     with pytest.raises(KeyboardInterrupt):
-        fc_mod.run(busy, replications=1, out=root / "never")
+        sim.reports.publish.run_forecast(busy, replications=1, out=root / "never")
     assert list(root.iterdir()) == []
 
 
