@@ -23,8 +23,9 @@ import tomli_w
 
 from sim.engine import RatedTraffic, run_replication
 from sim.engine.results import outcome_row
+from sim.experiments.executors import Executor
 from sim.experiments.recommend import run as run_sweep
-from sim.experiments.sweeps import Executor, build_variants, read_raw
+from sim.experiments.sweeps import build_variants, read_raw
 from sim.scenario.loading import LoadedScenario, load_scenario
 from sim.scenario.model import Sweep
 

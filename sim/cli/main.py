@@ -188,7 +188,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sim.experiments import recommend
-    from sim.experiments.sweeps import Executor
+    from sim.experiments.executors import Executor
 
     loaded = load_scenario(args.scenario)
     refine = args.command == "recommend"

@@ -29,8 +29,8 @@ from scipy import stats
 from sim.core.errors import InputError
 from sim.core.schema import ConfigError, to_plain
 from sim.core.units import MICROS_PER_UNIT, format_money
+from sim.experiments.executors import Executor
 from sim.experiments.sweeps import (
-    Executor,
     SweepResult,
     Variant,
     auto_batch_size,

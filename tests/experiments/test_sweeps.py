@@ -8,7 +8,8 @@ import pytest
 
 from sim.cli.main import main
 from sim.experiments import recommend, sweeps
-from sim.experiments.sweeps import Executor, build_variants, pareto_front, replays_traffic
+from sim.experiments.executors import Executor
+from sim.experiments.sweeps import build_variants, pareto_front, replays_traffic
 from sim.scenario.model import Sweep, expand_values
 from tests.scenario_support import merge, small_tenant, write_scenario
 
