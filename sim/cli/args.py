@@ -1,9 +1,13 @@
-"""Argument types shared by the command-line modules (one clear message each)."""
+"""Argument types (one clear message each) and exit codes shared by the command families."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 
 def whole_number(minimum: int) -> Callable[[str], int]:

@@ -1,0 +1,179 @@
+"""Commands ``ccsim sweep`` and ``ccsim recommend``: grids of settings, and advice."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from sim.cli.args import EXIT_OK
+from sim.cli.args import positive_int as _positive_int
+from sim.cli.args import share as _share
+from sim.core.errors import InputError
+from sim.scenario.folders import RESULTS_ROOT
+from sim.scenario.loading import load_scenario
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add ``sweep`` and ``recommend`` to the ``ccsim`` sub-parsers."""
+    for name, text in (
+        ("sweep", "run a grid of settings x replications and compare them"),
+        ("recommend", "sweep, refine the close contenders and recommend a trigger and amount"),
+    ):
+        p = subparsers.add_parser(name, help=text)
+        p.add_argument("scenario", metavar="SCENARIO", help="scenario .toml file")
+        p.add_argument("--trigger", metavar="VALUES", help='e.g. "50:500:50" or "100,200"')
+        p.add_argument("--amount", metavar="VALUES", help='e.g. "100:2000:100"')
+        p.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="PATH=VALUES",
+            help="sweep a numeric setting by path, e.g. payment.decline_probability=0:0.2:0.1",
+        )
+        p.add_argument("--replications", type=_positive_int, metavar="N")
+        p.add_argument(
+            "--batch-size",
+            type=_positive_int,
+            metavar="N",
+            help="replications per task (default: automatic)",
+        )
+        p.add_argument(
+            "--workers",
+            type=_positive_int,
+            metavar="N",
+            help="worker processes (default: one per core)",
+        )
+        p.add_argument("--serial", action="store_true", help="run in this process")
+        p.add_argument(
+            "--dask",
+            metavar="ADDRESS",
+            help="run on Dask: a scheduler address (tcp://host:8786) or 'local'",
+        )
+        p.add_argument("--out", metavar="DIR", help="run folder to create (must not exist)")
+        p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run")
+        p.add_argument(
+            "--bands",
+            metavar="N,N,...",
+            help="setting numbers (see variants.csv) whose balance bands to overlay "
+            "(default: recommended, current, safest and cheapest on the frontier)",
+        )
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        if name == "recommend":
+            p.add_argument(
+                "--max-outage",
+                type=_share,
+                metavar="P",
+                help="target outage probability over the horizon, e.g. 1%%",
+            )
+            p.add_argument(
+                "--annual-rate",
+                type=_share,
+                metavar="R",
+                help="yearly cost of money tied up, e.g. 5%%",
+            )
+            p.add_argument(
+                "--refine-replications",
+                type=_positive_int,
+                metavar="N",
+                help="replications added to the close contenders (default: as many as screening)",
+            )
+            p.add_argument(
+                "--max-replications",
+                type=_positive_int,
+                metavar="N",
+                help="at most N replications per setting in all, refinement included "
+                "(default 1000); a contender whose feasibility is in doubt gets what showing "
+                "the target needs, up to N",
+            )
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from tqdm import tqdm
+
+    from sim.experiments import recommend
+    from sim.experiments.executors import Executor
+
+    loaded = load_scenario(args.scenario)
+    refine = args.command == "recommend"
+    settings = recommend.settings_from_cli(loaded, args.trigger, args.amount, args.set)
+    sweep = recommend.sweep_settings(
+        loaded,
+        args.replications,
+        batch_size=args.batch_size,
+        max_outage=getattr(args, "max_outage", None),
+        annual_rate=getattr(args, "annual_rate", None),
+        refine_replications=getattr(args, "refine_replications", None),
+        max_replications=getattr(args, "max_replications", None),
+    )
+    if args.dask:
+        executor = Executor("dask", args.workers, args.dask)
+    elif args.serial:
+        executor = Executor("serial", 1)
+    else:
+        executor = Executor("pool", args.workers)
+    if args.resume:
+        folder = Path(args.resume)
+        if not (folder / "manifest.json").exists():
+            raise InputError(f"{folder}: not a sweep run folder (no manifest.json)")
+    elif args.out:
+        folder = Path(args.out)
+        if folder.exists():
+            raise InputError(f"{folder}: exists already; choose a new folder (nothing overwritten)")
+    else:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        folder = RESULTS_ROOT / f"{loaded.name}-{args.command}-{stamp}"
+    try:
+        bands_for = [int(x) for x in args.bands.split(",")] if args.bands else []
+    except ValueError:
+        raise InputError(
+            f"--bands: expected setting numbers such as 0,4,7, got {args.bands!r}"
+        ) from None
+    bar = tqdm(
+        total=0,
+        desc=f"{loaded.name}: {args.command}",
+        unit="batch",
+        disable=args.quiet or None,
+        file=sys.stderr,
+    )
+
+    shown = {"stage": ""}
+
+    def progress(done: int, total: int, stage: str = "") -> None:
+        if bar.total != total or shown["stage"] != stage:
+            shown["stage"] = stage
+            bar.reset(total=total)
+            bar.set_description(f"{loaded.name}: {stage or args.command}", refresh=False)
+        bar.update(done - bar.n)
+
+    with bar:
+        result, rec, grid = recommend.run(
+            loaded,
+            settings=settings,
+            sweep=sweep,
+            executor=executor,
+            folder=folder,
+            refine=refine,
+            progress=progress,
+            command=["ccsim", *sys.argv[1:]],
+            bands_for=bands_for,
+        )
+    n_runs = len(result.runs)
+    print(
+        f"ccsim {args.command}: {loaded.name}, {len(grid.variants)} settings, "
+        f"{n_runs} runs ({executor.kind}, {executor.workers} worker(s))"
+    )
+    for line in rec.text:
+        print(line)
+    print(f"results: {folder}/")
+    return EXIT_OK
+
+
+def dispatch(args: argparse.Namespace) -> int | None:
+    """Run ``sweep`` or ``recommend``; None for other commands."""
+    if args.command in ("sweep", "recommend"):
+        return _sweep(args)
+    return None
