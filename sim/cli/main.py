@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sim import __version__
 from sim.cli import calllogs, reports, runs, sweeps
 from sim.cli.args import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from sim.core.errors import InputError
+from sim.core.version import __version__
 
 FAMILIES = (runs, sweeps, reports, calllogs)
 """The command families, in the order ``ccsim --help`` lists them."""

@@ -24,6 +24,7 @@ import pandas as pd
 
 from sim.core.errors import InputError
 from sim.core.tables import write_table
+from sim.core.version import __version__
 from sim.scenario.loading import LoadedScenario, write_resolved_scenario
 
 
@@ -97,8 +98,6 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
 
 def tool_identity(command: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Return the fields every manifest carries: tool, version, command, commit, packages."""
-    from sim import __version__
-
     return {
         "tool": "ccsim",
         "version": __version__,
