@@ -14,7 +14,7 @@ Rules (``teams-credits.md`` §5 and §9):
 All amounts are integer micro-units. Entries are append-only and carry the balance after
 each. ``Ledger.invariants()`` replays the entries and checks every rule above.
 
-Imports only ``sim.units``; no SimPy.
+Imports only ``sim.core.units``; no SimPy.
 """
 
 from __future__ import annotations

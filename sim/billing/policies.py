@@ -15,7 +15,7 @@ Sources: ``teams-credits.md`` §4 (trigger and amount; portal minimum of 50), §
 fires below the trigger and adds a fixed amount; one invoice per recharge; e-mails on
 success, failure and zero balance), §6 (NCE/MCA postpaid).
 
-Imports ``sim.units``, ``sim.schema`` and ``sim.distributions``; no SimPy.
+Imports ``sim.core.units``, ``sim.core.schema`` and ``sim.core.distributions``; no SimPy.
 """
 
 from __future__ import annotations

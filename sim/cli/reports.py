@@ -2,7 +2,7 @@
 
 ``add_commands(subparsers)`` adds both to the ``ccsim`` parser; ``dispatch(args)`` runs
 the one named in ``args.command`` and returns its exit code, or None for a command it does
-not own. User errors are raised as ``sim.io.InputError`` (one line naming the file or
+not own. User errors are raised as ``sim.core.errors.InputError`` (one line naming the file or
 option and what is allowed); ``sim.cli`` prints them and exits with code 2.
 """
 

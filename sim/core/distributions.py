@@ -3,7 +3,7 @@
 A ``Delay`` is scenario data (``{kind = "lognormal", mean = "8h", cv = 1.0}``) with a
 ``sample(rng)`` method; the random generator is always passed in.
 
-Imports only ``sim.units`` and ``sim.schema``.
+Imports only ``sim.core.units`` and ``sim.core.schema``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Supported hints: ``bool``, ``int``, ``float``, ``str``, ``Micros`` (decimal stri
 ``Seconds`` (duration string), ``date``, ``datetime``, ``Literal[...]``, nested
 dataclasses, ``tuple[X, ...]``, ``dict[str, X]`` and ``X | None``.
 
-This module imports only ``sim.units``.
+This module imports only ``sim.core.units``.
 """
 
 from __future__ import annotations

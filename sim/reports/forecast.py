@@ -9,7 +9,7 @@ that?* Each replication's invoices are dated as they would arrive:
   (funds bought before the start were paid before the horizon and are left out);
 - NCE/MCA postpaid: one invoice per calendar month of usage, issued when the month ends
   (§6), so the last month's usage is invoiced in the month after the horizon;
-- licence fees (``sim.licences``): calling plans and Audio Conferencing, billed for each
+- licence fees (``sim.reports.licences``): calling plans and Audio Conferencing, billed for each
   month in that month, pro rata for a month only partly inside the horizon, following
   the scenario's head-count growth. Usage growth acts through the traffic itself.
 
@@ -189,7 +189,7 @@ class Forecast:
     components: pd.DataFrame
     """Month x component: P10/P50/P90/mean."""
     licences: pd.DataFrame
-    """Licence fees by month, group and licence (``sim.licences.licence_fees``)."""
+    """Licence fees by month, group and licence (``sim.reports.licences.licence_fees``)."""
     outcomes: pd.DataFrame
     purchased: dict[int, int]
     """Per replication: the ledger's purchases at or after the start (prepaid) or the
@@ -216,8 +216,8 @@ def forecast(
 ) -> Forecast:
     """Simulate ``replications`` runs and forecast the monthly invoices.
 
-    ``prices``: licence prices (default: ``sim.reporting.find_prices``). Raises
-    ``sim.io.InputError`` for bad prices (currency, a licence without a price).
+    ``prices``: licence prices (default: ``sim.reports.licences.find_prices``). Raises
+    ``sim.core.errors.InputError`` for bad prices (currency, a licence without a price).
     """
     scenario = loaded.scenario
     n = replications or scenario.simulation.replications

@@ -1,6 +1,6 @@
 """PNG charts of a run: the balance over time and daily spend by service.
 
-Reads result tables only (``sim.results``); defines no model logic.
+Reads result tables only (``sim.engine.results``); defines no model logic.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The catalogue holds the documented allowances (teams-credits.md §2, §3); the scenario
 pieces ``UserGroup``, ``ServiceNumber`` and ``Tenant`` say who holds which licence; the
 tenant derives the size of every minute pool from them. Pool *drawdown* is in
-``sim.rating``.
+``sim.telephony.rating``.
 
 Readings of the sources, made here once:
 
@@ -27,7 +27,7 @@ Readings of the sources, made here once:
   (``ucap_out``) on their own calling plan, PAYG by default. Each counts as one licence in
   its plan's pool.
 
-Imports ``sim.units``, ``sim.schema`` and ``sim.calls`` only.
+Imports ``sim.core.units``, ``sim.core.schema`` and ``sim.telephony.calls`` only.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ increment; ``charge = connection_fee + ceil(billable_s * rate_per_min / 60)`` mi
 i.e. the pro-rata part is rounded **up** to the micro-unit, like the increment itself never
 in the customer's favour. A call with no billable seconds costs nothing (no fee).
 
-Imports ``sim.units``, ``sim.schema`` and ``sim.calls`` only.
+Imports ``sim.core.units``, ``sim.core.schema`` and ``sim.telephony.calls`` only.
 """
 
 from __future__ import annotations
