@@ -34,7 +34,8 @@ LIMIT_BYTES = 1 << 30
 
 CHILD = r"""
 import json, resource, sys, time
-from sim.calllogs.reader import ImportOptions, read_call_log, write_call_table
+from sim.calllogs.reader import read_call_log, write_call_table
+from sim.calllogs.report import ImportOptions
 path, out, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 options = ImportOptions(salt="bench")
 t0 = time.perf_counter()

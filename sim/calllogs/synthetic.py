@@ -28,15 +28,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from sim.calllogs.reader import (
-    CAPABILITY_OF_CONFERENCING,
-    CAPABILITY_OF_PLAN,
-    PREMIUM_PREFIXES,
-    TOLL_FREE_PREFIXES,
-    calling_prefix,
-    country_name,
-    number_country,
-)
+from sim.calllogs.codes import CAPABILITY_OF_CONFERENCING, CAPABILITY_OF_PLAN
+from sim.calllogs.countries import calling_prefix, country_name
+from sim.calllogs.numbers import PREMIUM_PREFIXES, TOLL_FREE_PREFIXES, number_country
 from sim.core.units import format_money
 from sim.scenario.model import Scenario
 from sim.telephony.calls import CALL_TYPES, NUMBER_TYPES, CallBatch, CallType, NumberType

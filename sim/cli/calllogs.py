@@ -15,13 +15,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sim.calllogs.reader import (
-    FORMATS,
-    ImportOptions,
-    ImportReport,
-    read_call_log,
-    write_call_table,
-)
+from sim.calllogs.reader import read_call_log, write_call_table
+from sim.calllogs.report import FORMATS, ImportOptions, ImportReport
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import seed as _seed
 from sim.core.errors import InputError
@@ -298,13 +293,9 @@ def _import_log(args: argparse.Namespace) -> int:
 def _fit(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from sim.calllogs.fitting import (
-        default_base,
-        fit_calls,
-        scenario_text,
-        write_fit_report,
-        write_scenario_file,
-    )
+    from sim.calllogs.fit_report import write_fit_report
+    from sim.calllogs.fitted_scenario import default_base, scenario_text, write_scenario_file
+    from sim.calllogs.fitting import fit_calls
     from sim.scenario.folders import RunFolder
 
     base_path = Path(args.base) if args.base else default_base()
@@ -318,7 +309,7 @@ def _fit(args: argparse.Namespace) -> int:
     calls, report = _load_calls(args)
     window = None
     if args.window_from or args.window_to:
-        from sim.calllogs.reader import utc_window
+        from sim.calllogs.users import utc_window
 
         lo, hi = utc_window(calls)
         window = (args.window_from or lo, args.window_to or hi)
@@ -386,13 +377,8 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from sim.calllogs.replay import (
-        map_calls,
-        parse_mapping,
-        replay_and_write,
-        require_mapped,
-        with_recharge,
-    )
+    from sim.calllogs.mapping import map_calls, parse_mapping, require_mapped
+    from sim.calllogs.replay import replay_and_write, with_recharge
     from sim.experiments.runs import summary_lines
 
     loaded = with_recharge(load_scenario(args.scenario), args.trigger, args.amount)
@@ -430,7 +416,8 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _reconcile(args: argparse.Namespace) -> int:
-    from sim.calllogs.replay import map_calls, parse_mapping, reconcile, reconcile_and_write
+    from sim.calllogs.mapping import map_calls, parse_mapping
+    from sim.calllogs.reconcile import reconcile, reconcile_and_write
 
     loaded = load_scenario(args.scenario)
     rules = parse_mapping(args.map, loaded.scenario)

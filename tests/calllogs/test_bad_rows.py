@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from sim.calllogs.reader import ImportOptions, read_call_log
+from sim.calllogs.reader import read_call_log
+from sim.calllogs.report import ImportOptions
 from sim.core.errors import InputError
 from tests.calllogs.support import run_cli
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.calllogs.fitting import (
+from sim.calllogs.estimators import (
     _exact_shares,
     exposure,
     fit_lognormal,

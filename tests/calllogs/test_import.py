@@ -11,24 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.calllogs.reader import (
-    COUNTRY_NAMES,
-    ImportOptions,
-    Pseudonymiser,
-    calling_prefix,
-    country_code,
-    country_name,
-    detect_format,
-    e164_digits,
-    number_country,
-    number_kind,
-    parse_amount,
-    parse_duration_s,
-    read_call_log,
-    user_licences,
-    write_call_table,
-)
+from sim.calllogs.convert import parse_amount, parse_duration_s
+from sim.calllogs.countries import COUNTRY_NAMES, calling_prefix, country_code, country_name
+from sim.calllogs.formats.detection import detect_format
+from sim.calllogs.numbers import e164_digits, number_country, number_kind
+from sim.calllogs.privacy import Pseudonymiser
+from sim.calllogs.reader import read_call_log, write_call_table
+from sim.calllogs.report import ImportOptions
 from sim.calllogs.synthetic import ADMIN_COLUMNS, write_admin_csv, write_graph_csv, write_graph_json
+from sim.calllogs.users import user_licences
 from sim.core.errors import InputError
 from sim.telephony.calls import NumberType
 from tests.calllogs.support import make_log, make_scenario, run_cli

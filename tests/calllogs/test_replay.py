@@ -10,18 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.calllogs.reader import ImportOptions, read_call_log
-from sim.calllogs.replay import (
-    BootstrapTraffic,
-    RecordedTraffic,
-    map_calls,
-    parse_mapping,
-    reconcile,
-    replay_and_write,
-    require_mapped,
-    with_recharge,
-)
+from sim.calllogs.mapping import map_calls, parse_mapping, require_mapped
+from sim.calllogs.reader import read_call_log
+from sim.calllogs.reconcile import reconcile
+from sim.calllogs.replay import replay_and_write, with_recharge
+from sim.calllogs.report import ImportOptions
 from sim.calllogs.synthetic import write_graph_json
+from sim.calllogs.traffic_sources import BootstrapTraffic, RecordedTraffic
 from sim.core.errors import InputError
 from sim.engine.results import TABLES
 from sim.scenario.loading import load_scenario

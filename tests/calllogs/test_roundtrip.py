@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.calllogs.fitting import destination_class, fit_calls
-from sim.calllogs.reader import ImportOptions, read_call_log
+from sim.calllogs.estimators import destination_class
+from sim.calllogs.fitting import fit_calls
+from sim.calllogs.reader import read_call_log
+from sim.calllogs.report import ImportOptions
 from sim.calllogs.synthetic import write_graph_json
 from sim.cli.calllogs import dispatch
 from sim.scenario.loading import load_scenario

@@ -1,0 +1,139 @@
+"""CSV logs: the Graph CSV and admin-center CSV headers, and their rows in raw chunks.
+
+The header line gives the delimiter (comma, semicolon or tab) and, normalised, the
+columns (``_GRAPH_HEADERS``, ``_ADMIN_HEADERS``); ``_csv_chunks`` checks the required
+columns and gathers the rows, reporting rows of the wrong width as bad.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from sim.calllogs.formats.fields import _GRAPH_FIELDS, _norm_header, _RawChunk
+from sim.calllogs.report import ImportOptions, ImportReport, LogFormat, _bad
+from sim.core.errors import InputError
+
+_GRAPH_HEADERS = {_norm_header(k): v for k, v in _GRAPH_FIELDS.items()}
+# Admin-center column names (the online table's and the zipped export's), normalised.
+_ADMIN_HEADERS: dict[str, str] = {
+    "timestamputc": "start",
+    "timestamp": "start",
+    "starttime": "start",
+    "starttimeutc": "start",
+    "endtime": "end",
+    "endtimeutc": "end",
+    "displayname": "display_name",
+    "userdisplayname": "display_name",
+    "username": "upn",
+    "upn": "upn",
+    "aadobjectid": "user_id",
+    "phonenumber": "phone",
+    "calltype": "call_type",
+    "calledto": "callee",
+    "destinationnumber": "callee",
+    "tocountryorregion": "dest_name",
+    "destinationdialed": "dest_name",
+    "calledfrom": "caller",
+    "callerid": "caller",
+    "fromcountryorregion": "from_country",
+    "charge": "charge",
+    "connectionfee": "connection_charge",
+    "currency": "currency",
+    "duration": "duration",
+    "durationseconds": "duration",
+    "domesticinternational": "context",
+    "callid": "call_id",
+    "usageid": "row_id",
+    "numbertype": "inventory",
+    "countryorregion": "usage_country",
+    "userlocation": "usage_country",
+    "conferenceid": "conference_id",
+    "capability": "licence",
+}
+_REQUIRED_COLUMNS = ("start", "call_type", "duration", "charge")
+_COLUMN_LABELS = {
+    "graph-csv": {
+        "start": "startDateTime",
+        "call_type": "callType",
+        "duration": "duration",
+        "charge": "charge",
+    },
+    "admin-csv": {
+        "start": "Time stamp (UTC)",
+        "call_type": "Call type",
+        "duration": "Duration",
+        "charge": "Charge",
+    },
+}
+
+
+def _csv_header(first_line: str) -> tuple[list[str], str]:
+    delimiter = ","
+    if first_line.count(";") > first_line.count(","):
+        delimiter = ";"
+    elif first_line.count("\t") > first_line.count(","):
+        delimiter = "\t"
+    header = next(csv.reader([first_line], delimiter=delimiter), [])
+    return header, delimiter
+
+
+def _csv_chunks(
+    text: IO[str], path: Path, fmt: LogFormat, options: ImportOptions, report: ImportReport
+) -> Iterator[_RawChunk]:
+    first = text.readline()
+    if not first.strip():
+        raise InputError(f"{path}: line 1: empty header, expected CSV column names")
+    header, delimiter = _csv_header(first)
+    names = [_norm_header(h) for h in header]
+    table = _GRAPH_HEADERS if fmt == "graph-csv" else _ADMIN_HEADERS
+    index: dict[str, int] = {}
+    for i, n in enumerate(names):
+        canon = table.get(n)
+        if canon is not None and canon not in index:
+            index[canon] = i
+    missing = [c for c in _REQUIRED_COLUMNS if c not in index]
+    if missing:
+        labels = _COLUMN_LABELS[fmt]
+        shown = ", ".join(repr(h) for h in header)
+        raise InputError(
+            f"{path}: line 1: {fmt}: missing column {labels[missing[0]]!r} (found: {shown})"
+        )
+    width = len(header)
+    reader = csv.reader(text, delimiter=delimiter)
+    fields = list(index)
+    positions = [index[f] for f in fields]
+    rows: list[list[str]] = []
+    where: list[int] = []
+    chunk_rows = options.chunk_rows
+    seen = 0
+    for row in reader:
+        if len(row) != width:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # a blank line is no row
+            seen += 1
+            line = reader.line_num + 1  # the header line was read before the reader
+            why = f"expected {width} fields as in the header, got {len(row)}"
+            _bad(report, options, path, f"line {line}", "row", why)
+            continue
+        seen += 1
+        rows.append(row)
+        where.append(reader.line_num + 1)
+        if len(rows) >= chunk_rows:
+            report.rows += seen
+            seen = 0
+            yield _transpose(rows, fields, positions), where
+            rows, where = [], []
+    report.rows += seen
+    if rows:
+        yield _transpose(rows, fields, positions), where
+
+
+def _transpose(rows: list[list[str]], fields: list[str], positions: list[int]) -> dict[str, Any]:
+    columns = list(zip(*rows, strict=True))
+    return {f: columns[p] for f, p in zip(fields, positions, strict=True)}
+
+
+__all__ = []
