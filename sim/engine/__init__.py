@@ -1,22 +1,26 @@
 """Engine: the discrete-event simulation of one replication, and its result tables.
 
 The only subpackage that imports SimPy. It wires the account, the traffic and the rating
-into SimPy processes and owns the order of events; ``results`` turns a run's output into
-tidy tables.
+into SimPy processes and owns the order of events. Modules, in dependency order:
+``records`` (tables and data records), ``world`` (one replication's state, wired),
+``full_walk`` (each day's calls in time order), ``lean_walk`` (the walks of sweeps),
+``replication`` (the calendar processes and ``run_replication``); ``results`` turns a
+run's output into tidy tables.
 
 May import: ``sim.core``, ``sim.telephony``, ``sim.billing``, ``sim.traffic``,
 ``sim.scenario``, and SimPy.
 """
 
-from sim.engine.replication import (
-    FUNDING,
-    SERVICES,
-    RatedTraffic,
-    RunOutput,
-    SimpyScheduler,
-    retry_draw,
-    run_replication,
-)
+from sim.engine.records import FUNDING, SERVICES, RunOutput
+
+# isort: split
+from sim.engine.world import RatedTraffic, SimpyScheduler
+
+# isort: split
+from sim.engine.full_walk import retry_draw
+
+# isort: split
+from sim.engine.replication import run_replication
 
 __all__ = [
     "FUNDING",

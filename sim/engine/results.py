@@ -23,7 +23,7 @@ from sim.billing.account import PaymentState
 from sim.billing.ledger import EntryKind, LotSource
 from sim.billing.policies import NotificationKind
 from sim.core.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, Calendar
-from sim.engine import FUNDING, SERVICES, RunOutput
+from sim.engine.records import FUNDING, SERVICES, RunOutput
 from sim.telephony.calls import CALL_TYPES
 
 TABLES: tuple[str, ...] = (

@@ -1,0 +1,297 @@
+"""The engine's tables and data records: what a run produces and what the walks pass around.
+
+The service and funding codes of spend, outage and call summaries (``SERVICES``,
+``FUNDING``), the raw records of a replication (``RunOutput``, ``DayRecord``,
+``BlockedCall``), the arrays the walks work on (pending charges, one day's rated calls,
+the lean walk's charge order) and helpers that take, concatenate and clear rows of a
+``RatedBatch``. No process and no clock here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import simpy
+from numpy.typing import NDArray
+
+from sim.billing.account import CreditAccount, PostpaidAccount
+from sim.billing.policies import Notification
+from sim.scenario.model import Scenario
+from sim.telephony.calls import CALL_TYPES, CallBatch
+from sim.telephony.rating import Outcome, RatedBatch, Rule
+
+ProcessGenerator = Generator[simpy.Event, Any, None]
+
+# Services that draw on credits, for spend and outage reports (teams-credits.md §1).
+SERVICES: tuple[str, ...] = (
+    "toll_free",
+    "dial_out",
+    "overage",
+    "international",
+    "payg",
+    "premium",
+    "conferencing_ppm",
+    "other",
+)
+_SERVICE_OF_RULE = np.full(len(Rule), SERVICES.index("other"), dtype=np.int8)
+for _rule, _service in (
+    (Rule.TOLL_FREE_INBOUND, "toll_free"),
+    (Rule.DIAL_OUT_ZONE_A, "dial_out"),
+    (Rule.DIAL_OUT_NOT_COVERED, "dial_out"),
+    (Rule.DOMESTIC_PLAN, "overage"),
+    (Rule.INTERNATIONAL_PLAN, "international"),
+    (Rule.INTERNATIONAL_ON_DOMESTIC, "international"),
+    (Rule.PAYG_OUTBOUND, "payg"),
+    (Rule.PREMIUM_SHARED_COST, "premium"),
+    (Rule.CONF_PAY_PER_MINUTE, "conferencing_ppm"),
+):
+    _SERVICE_OF_RULE[_rule] = SERVICES.index(_service)
+
+# How each call ended up funded, for the calls summary.
+FUNDING: tuple[str, ...] = (
+    "free",
+    "pool",
+    "pool+charged",
+    "charged",
+    "blocked_balance",
+    "blocked_rule",
+    "cut_off",
+    "charged_below_zero",
+)
+_F_BLOCKED_BALANCE = FUNDING.index("blocked_balance")
+_F_BELOW_ZERO = FUNDING.index("charged_below_zero")
+_FUNDING_OF_OUTCOME = np.array(
+    [
+        FUNDING.index(name)
+        for name in ("free", "pool", "pool+charged", "charged", "blocked_rule", "cut_off")
+    ],
+    dtype=np.int8,
+)
+assert [o.value for o in Outcome] == list(range(6))  # the table above follows Outcome
+
+
+@dataclass(slots=True)
+class BlockedCall:
+    """A call attempt refused for want of credit (balance not positive at set-up)."""
+
+    t_s: float
+    call_id: int
+    call_type: int
+    service: int
+    duration_s: float
+    amount: int
+    attempt: int
+    retried: bool
+
+
+@dataclass(slots=True)
+class DayRecord:
+    """What the daily observer saw at the end of a local day."""
+
+    day: int
+    end_s: float
+    balance: int
+    pending: int
+    auto_enabled: bool
+
+
+@dataclass(slots=True)
+class RunOutput:
+    """Raw records of one replication; ``sim.results`` turns them into tables."""
+
+    scenario: Scenario
+    replication: int
+    account: CreditAccount | None
+    postpaid: PostpaidAccount | None
+    days: list[DayRecord] = field(default_factory=list)
+    """Full runs: the balance at the end of every local day and at the horizon."""
+    day_balance: NDArray[np.int64] | None = None
+    """Lean runs (sweeps) keep only the balances of ``days``, as one array."""
+    blocked: list[BlockedCall] = field(default_factory=list)
+    pool_alerts: list[Notification] = field(default_factory=list)
+    calls_summary: list[tuple[int, NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]] = (
+        field(default_factory=list)
+    )
+    """Per day: (day, calls, served seconds, charged micro-units), each an array over
+    (call type x funding)."""
+    spend: list[tuple[int, NDArray[np.int64]]] = field(default_factory=list)
+    """Per day: charged micro-units by service (charge instant's day)."""
+    charged_total: int = 0
+    uncharged_total: int = 0
+    charge_area: float = 0.0
+    """Sum of charge x (horizon - charge instant), micro-unit seconds: with the ledger's
+    other entries it gives the exact time-average balance whatever the debit grouping."""
+    pending_at_horizon: int = 0
+    calls_total: int = 0
+    retries_total: int = 0
+    wall_s: float = 0.0
+
+    def day_balances(self) -> NDArray[np.int64]:
+        """Return the balance at the end of every local day and at the horizon."""
+        if self.day_balance is not None:
+            return self.day_balance
+        return np.asarray([d.balance for d in self.days], dtype=np.int64)
+
+
+@dataclass(slots=True)
+class _Charges:
+    """Charges not yet posted, sorted by instant: (time, amount, service)."""
+
+    t: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    amount: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    service: NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
+
+    def merge(
+        self, t: NDArray[np.float64], amount: NDArray[np.int64], service: NDArray[np.int8]
+    ) -> None:
+        if len(t) == 0:
+            return
+        all_t = np.concatenate([self.t, t])
+        order = np.argsort(all_t, kind="stable")  # pending first on ties
+        self.t = all_t[order]
+        self.amount = np.concatenate([self.amount, amount])[order]
+        self.service = np.concatenate([self.service, service])[order]
+
+    def split(self, k: int) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int8]]:
+        head = (self.t[:k], self.amount[:k], self.service[:k])
+        self.t, self.amount, self.service = self.t[k:], self.amount[k:], self.service[k:]
+        return head
+
+
+@dataclass(slots=True)
+class _Day:
+    """One local day's rated calls as the walker sees them, in start order."""
+
+    index: int
+    start_s: float
+    end_s: float
+    batch: CallBatch
+    rated: RatedBatch
+    charge_t: NDArray[np.float64]
+    service: NDArray[np.int8]
+    funding: NDArray[np.int8]
+    attempt: NDArray[np.int64]
+    decided: NDArray[np.bool_]
+    chargeable: NDArray[np.bool_]
+    extra_blocked: NDArray[np.int64] = field(
+        default_factory=lambda: np.zeros(len(CALL_TYPES), np.int64)
+    )
+    pos: int = 0
+
+
+@dataclass(slots=True)
+class _ChargeOrder:
+    """A replication's balance-touching calls in charge order, for the fast walk."""
+
+    ct: NDArray[np.float64]  # charge instant
+    amt: NDArray[np.int64]
+    chk: NDArray[np.bool_]  # needs a positive balance at set-up
+    st: NDArray[np.float64]  # start
+    svc: NDArray[np.int8]
+    dur: NDArray[np.float64]
+    served: NDArray[np.float64]
+    cid: NDArray[np.int64]
+    ctype: NDArray[np.int8]
+    attempt: NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class _FastStart:
+    """What every fast walk of a replication starts from (shared, never written to)."""
+
+    co: _ChargeOrder
+    total: int  # calls drawn, balance-touching or not
+    cum: NDArray[np.int64]  # running total of the charges
+    area: NDArray[np.float64]  # running total of charge x (horizon - charge instant)
+
+
+def _posted_total(cum: NDArray[np.int64], n: int) -> int:
+    return int(cum[n - 1]) if n else 0
+
+
+def _retry_ratings(rated: RatedBatch, rows: NDArray[np.int64]) -> RatedBatch:
+    """Return the ratings of calls tried again: as first rated.
+
+    Pool and tariff indices are cleared: they index tables of the day of the first try.
+    """
+    r = _take_rated(rated, rows)
+    return replace(
+        r,
+        pool=np.full(len(rows), -1, np.int32),
+        tariff_row=np.full(len(rows), -1, np.int64),
+    )
+
+
+def _concat_rated(first: RatedBatch, *more: RatedBatch) -> RatedBatch:
+    """Append rows (whose pool and tariff indices are -1, see ``_retry_ratings``)."""
+    parts = (first, *more)
+
+    def cat(name: str) -> Any:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    return replace(
+        first,
+        **{
+            name: cat(name)
+            for name in (
+                "call_id",
+                "rule",
+                "outcome",
+                "reason",
+                "pool",
+                "pool_s",
+                "charged_s",
+                "amount",
+                "needs_balance_check",
+                "served_s",
+                "tariff_row",
+                "rate_per_min",
+                "connection_fee",
+                "increment_s",
+            )
+        },
+    )
+
+
+def _first_undecided(d: _Day) -> int:
+    """Index of the first row of the day not yet decided (at or after ``d.pos``)."""
+    rest = d.decided[d.pos :]
+    i = int(np.argmin(rest)) if rest.size else 0
+    return d.pos + i if rest.size and not rest[i] else len(d.decided)
+
+
+def _is_charged(outcome: NDArray[np.int8]) -> NDArray[np.bool_]:
+    return (outcome == Outcome.CHARGED) | (outcome == Outcome.POOL_CHARGED)
+
+
+def _take_rated(r: RatedBatch, idx: NDArray[np.int64]) -> RatedBatch:
+    return replace(
+        r,
+        call_id=r.call_id[idx],
+        rule=r.rule[idx],
+        outcome=r.outcome[idx],
+        reason=r.reason[idx],
+        pool=r.pool[idx],
+        pool_s=r.pool_s[idx],
+        charged_s=r.charged_s[idx],
+        amount=r.amount[idx],
+        needs_balance_check=r.needs_balance_check[idx],
+        served_s=r.served_s[idx],
+        tariff_row=r.tariff_row[idx],
+        rate_per_min=r.rate_per_min[idx],
+        connection_fee=r.connection_fee[idx],
+        increment_s=r.increment_s[idx],
+    )
+
+
+__all__ = [
+    "FUNDING",
+    "SERVICES",
+    "BlockedCall",
+    "DayRecord",
+    "ProcessGenerator",
+    "RunOutput",
+]
