@@ -1,6 +1,6 @@
 """Import speed and memory: a 1,000,000-row PSTN call log, imported in a child process.
 
-Generates a synthetic log (``sim.logsynth``: the default scenario's traffic, rated, with
+Generates a synthetic log (``sim.calllogs.synthetic``: the default scenario's traffic, rated, with
 fake users) in a temporary folder, repeated with shifted dates and fresh ids up to
 ``--rows`` rows, then imports it in a fresh Python process -- once streaming into a
 Parquet call table (``ccsim import-log``) and once into one in-memory table (what

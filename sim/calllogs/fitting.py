@@ -17,7 +17,7 @@ queues, by their number), then estimates what ``[traffic]`` needs (``sim.traffic
   log has whole seconds, the interval-censored likelihood of [d - 0.5, d + 0.5)), with the
   Kolmogorov-Smirnov statistic and p-value of the fit (whole seconds jittered) -- the
   p-value is optimistic, the parameters being estimated from the same data.
-- **Destination mix.** Shares of domestic (the usage country), Zone A (``sim.tariffs.
+- **Destination mix.** Shares of domestic (the usage country), Zone A (``sim.telephony.tariffs.
   ZONE_A``), other international and premium numbers, with the countries seen.
 - **Meetings.** Legs grouped by conference id; a meeting appears only with at least one
   PSTN leg, so dial-ins + dial-outs per meeting follow a zero-truncated Poisson law,

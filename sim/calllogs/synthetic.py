@@ -1,7 +1,7 @@
 """Realistic synthetic PSTN call logs, for tests and benchmarks: no real tenant's data.
 
 ``synthesize_log`` simulates a scenario's traffic with ``sim.traffic.TrafficModel``, rates
-every call with ``sim.rating.rate_batch`` (pools included, balance ignored) and dresses
+every call with ``sim.telephony.rating.rate_batch`` (pools included, balance ignored) and dresses
 the calls as Microsoft Graph ``pstnCallLogRow`` records: fake users (``user00042@
 contoso.example``, random GUIDs), fictitious phone numbers in the right country ranges
 (UK shared-cost ``+44 845`` numbers for premium calls, ``+1 800`` for US toll-free ...),

@@ -27,7 +27,7 @@ from sim.scenario.model import Scenario
 from sim.telephony.calls import CALL_TYPES, NUMBER_TYPES, CallBatch
 
 BOOTSTRAP_STREAM = "bootstrap"
-"""Name of the ``sim.rng`` stream that draws the resampled weeks."""
+"""Name of the ``sim.core.rng`` stream that draws the resampled weeks."""
 
 
 _CT_CODE = {ct.value: i for i, ct in enumerate(CALL_TYPES)}
@@ -167,7 +167,7 @@ class BootstrapTraffic:
     and must be complete. Each block of ``block_weeks`` scenario weeks copies
     ``block_weeks`` consecutive recorded weeks starting at a week drawn uniformly (moving
     blocks); calls keep their weekday and local time of day. The weeks are drawn from the
-    ``bootstrap`` stream of ``sim.rng``.
+    ``bootstrap`` stream of ``sim.core.rng``.
     """
 
     def __init__(

@@ -2,7 +2,7 @@
 
 ``add_commands(subparsers)`` adds the four commands to ``ccsim``'s argparse subparsers;
 ``dispatch(args)`` runs one of them and returns its exit code, or None for a command it
-does not own. User errors are raised as ``sim.io.InputError`` (one line: file,
+does not own. User errors are raised as ``sim.core.errors.InputError`` (one line: file,
 line/record, field, what is allowed), which ``ccsim`` prints with exit code 2.
 """
 

@@ -100,7 +100,7 @@ class DayRecord:
 
 @dataclass(slots=True)
 class RunOutput:
-    """Raw records of one replication; ``sim.results`` turns them into tables."""
+    """Raw records of one replication; ``sim.engine.results`` turns them into tables."""
 
     scenario: Scenario
     replication: int

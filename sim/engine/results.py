@@ -1,7 +1,7 @@
 """Tidy result tables of a run, built from the engine's raw records.
 
 Every table is a ``pandas.DataFrame`` with a ``replication`` column. Money columns are
-exact integer micro-units and end in ``_micros``; the CSV writer (``sim.io``) turns them
+exact integer micro-units and end in ``_micros``; the CSV writer (``sim.core.tables``) turns them
 into decimal strings. Times are seconds since the start (``t_s``) plus the local
 wall-clock time (``time``) or the local date (``date``).
 

@@ -619,7 +619,7 @@ def rate_batch(batch: CallBatch, ctx: RatingContext, state: PoolState | None = N
     billable = _ceil_to(dur[charged], increment[charged], dr.pool_s[charged])
     charged_s = np.zeros(len(batch), dtype=np.int64)
     charged_s[charged] = billable
-    # Money rule of sim.tariffs: fee + ceil(billable_s * rate / 60) micro-units.
+    # Money rule of sim.telephony.tariffs: fee + ceil(billable_s * rate / 60) micro-units.
     amount = np.zeros(len(batch), dtype=np.int64)
     amount[charged] = np.where(
         billable > 0, fee[charged] + -(-billable * rate[charged] // SECONDS_PER_MINUTE), 0
