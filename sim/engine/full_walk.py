@@ -37,6 +37,7 @@ from sim.engine.records import (
     _Charges,
     _Day,
     _first_undecided,
+    uncharged_tail,
 )
 from sim.engine.world import World
 from sim.traffic.settings import Retry
@@ -258,7 +259,6 @@ def _post(
     out.charge_area += float((amount * (world.horizon_s - t)).sum())  # no BLAS call
     day_spend = np.zeros(len(SERVICES), np.int64)
     np.add.at(day_spend, service, amount)
-    out.spend.append((d.index, day_spend))
     mode = world.scenario.simulation.debits
     if mode == "per_call":
         cuts = np.arange(1, len(t))
@@ -270,14 +270,25 @@ def _post(
     starts = np.concatenate([[0], cuts])
     sums = np.add.reduceat(amount, starts)
     ends = np.concatenate([cuts, [len(t)]]) - 1
-    for amt, last in zip(sums.tolist(), ends.tolist(), strict=True):
+    for first, amt, last in zip(starts.tolist(), sums.tolist(), ends.tolist(), strict=True):
         at = float(t[last])
         if world.account is not None:
             result = world.account.charge(at, Micros(amt), "calls")
-            out.uncharged_total += result.uncharged
+            if result.uncharged:
+                # Cut off at zero: the last charges of the debit were not paid for.
+                out.uncharged_total += result.uncharged
+                rows, left = uncharged_tail(
+                    t[first : last + 1], amount[first : last + 1], result.uncharged
+                )
+                rows += first
+                out.uncharged_area += float((left * (world.horizon_s - t[rows])).sum())
+                np.subtract.at(day_spend, service[rows], left)
+                if world.lean:
+                    out.uncharged_log.append((t[rows][::-1], left[::-1]))
         else:
             assert world.postpaid is not None
             world.postpaid.charge(at, Micros(amt), "calls")
+    out.spend.append((d.index, day_spend))
 
 
 __all__ = [

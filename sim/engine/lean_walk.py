@@ -30,6 +30,7 @@ from sim.engine.records import (
     _Day,
     _FastStart,
     _is_charged,
+    uncharged_tail,
 )
 from sim.engine.world import World
 
@@ -183,7 +184,14 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
             if at >= 0:
                 amount = int(cum[last]) - base
                 out.charged_total += amount
-                out.uncharged_total += acc.charge(float(ct[at]), Micros(amount), "calls").uncharged
+                left_over = acc.charge(float(ct[at]), Micros(amount), "calls").uncharged
+                if left_over:
+                    # Cut off at zero: the last charges of the debit were not paid for.
+                    out.uncharged_total += left_over
+                    rows, left = uncharged_tail(ct[k : last + 1], amt[k : last + 1], left_over)
+                    rows += k
+                    out.uncharged_area += float((left * (horizon - ct[rows])).sum())
+                    out.uncharged_log.append((ct[rows][::-1], left[::-1]))
             k = last + 1
         if not reacts:
             if t1 >= horizon:

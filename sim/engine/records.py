@@ -124,6 +124,11 @@ class RunOutput:
     charge_area: float = 0.0
     """Sum of charge x (horizon - charge instant), micro-unit seconds: with the ledger's
     other entries it gives the exact time-average balance whatever the debit grouping."""
+    uncharged_area: float = 0.0
+    """The same sum over the parts of charges that ``funding.at_zero = "cut_off"`` left
+    uncharged (``uncharged_tail``): added back, the balance area uses what was debited."""
+    uncharged_log: list[tuple[NDArray[np.float64], NDArray[np.int64]]] = field(default_factory=list)
+    """Lean runs: (instants, amounts) of the uncharged parts, for the day-end balances."""
     pending_at_horizon: int = 0
     calls_total: int = 0
     retries_total: int = 0
@@ -206,6 +211,26 @@ class _FastStart:
     total: int  # calls drawn, balance-touching or not
     cum: NDArray[np.int64]  # running total of the charges
     area: NDArray[np.float64]  # running total of charge x (horizon - charge instant)
+
+
+def uncharged_tail(
+    t: NDArray[np.float64], amount: NDArray[np.int64], uncharged: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Return which charges of one debit a cut-off left uncharged, and how much of each.
+
+    A debit posts charges (in time order) at once; when the balance runs out part-way the
+    last ones go uncharged: the latest fully, and the one that crossed zero in part. Returns
+    their row indices (latest first) and uncharged amounts (which add up to ``uncharged``).
+    """
+    if uncharged <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    rev = amount[::-1]
+    cum = np.cumsum(rev)
+    n = int(np.searchsorted(cum, uncharged, "left")) + 1
+    take = rev[:n].astype(np.int64)
+    take[-1] -= int(cum[n - 1]) - uncharged
+    rows = (len(amount) - 1 - np.arange(n)).astype(np.int64)
+    return rows, take
 
 
 def _posted_total(cum: NDArray[np.int64], n: int) -> int:

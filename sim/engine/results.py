@@ -387,11 +387,12 @@ def _mean_balance(out: RunOutput) -> float:
 
     Every change c at instant t adds c x (horizon - t) to the area under the balance;
     charges count at their own instants (``RunOutput.charge_area``), so the result does
-    not depend on how the ledger groups debits.
+    not depend on how the ledger groups debits. Parts of charges cut off at zero were
+    never debited and are added back (``RunOutput.uncharged_area``).
     """
     assert out.account is not None
     horizon = out.scenario.horizon_s
-    area = -out.charge_area
+    area = out.uncharged_area - out.charge_area
     for e in out.account.ledger.entries:
         if e.kind in (EntryKind.PURCHASE, EntryKind.EXPIRE):
             area += e.amount * (horizon - max(e.t_s, 0.0))
@@ -422,7 +423,11 @@ def _outcome_fields(
         "calls": out.calls_total,
         "retries": out.retries_total,
         "charged_micros": out.charged_total,
-        "cost_per_user_month_micros": round(out.charged_total / (users * months))
+        # What was paid for: charges cut off at zero (funding.at_zero) are not spend.
+        "spent_micros": out.charged_total - out.uncharged_total,
+        "cost_per_user_month_micros": round(
+            (out.charged_total - out.uncharged_total) / (users * months)
+        )
         if users and months
         else 0,
         "pending_at_horizon_micros": out.pending_at_horizon,

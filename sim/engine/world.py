@@ -229,8 +229,8 @@ class World:
             raise EngineError("charges posted differ from the postpaid account's usage")
         if self._posted is None:  # the fast walk keeps no spend by day and service
             spent = sum(int(v.sum()) for _, v in out.spend)
-            if spent != out.charged_total:
-                raise EngineError("daily spend does not add up to the charges posted")
+            if spent != out.charged_total - out.uncharged_total:
+                raise EngineError("daily spend does not add up to the charges debited")
         elif out.charged_total != _posted_total(self._posted[1], self._posted[2]):
             raise EngineError("charges posted differ from the running total of the charges")
 
@@ -324,6 +324,12 @@ class World:
         if len(ct):
             j = np.searchsorted(ct, ends, side="left")
             level = level - np.where(j > 0, spent[np.maximum(j - 1, 0)], 0)
+        if out.uncharged_log:  # cut off at zero: those parts were never debited
+            ut = np.concatenate([t for t, _ in out.uncharged_log])
+            order = np.argsort(ut, kind="stable")
+            back = np.cumsum(np.concatenate([a for _, a in out.uncharged_log])[order])
+            j = np.searchsorted(ut[order], ends, side="left")
+            level = level + np.where(j > 0, back[np.maximum(j - 1, 0)], 0)
         out.day_balance = np.append(level.astype(np.int64), np.int64(acc.balance))
 
     def observe(self, t_s: float) -> None:

@@ -72,8 +72,12 @@ def summary_lines(loaded: LoadedScenario, result: RunResult, folder: Path) -> li
         f"ccsim run: {loaded.name}, seed {int(o['seed'].iloc[0])}, {n} replication(s), "
         f"{days:g} days, {int(o['users'].iloc[0])} users{each}",
         f"  calls {o['calls'].mean():,.0f} ({o['retries'].mean():,.0f} retries); "
-        f"spend {money('charged_micros')} ({money('cost_per_user_month_micros')} per user-month)",
+        f"spend {money('spent_micros')} ({money('cost_per_user_month_micros')} per user-month)",
     ]
+    if "uncharged_cut_off_micros" in o and o["uncharged_cut_off_micros"].mean() > 0:
+        lines.append(
+            f"  cut off at zero (rated, never charged): {money('uncharged_cut_off_micros')}"
+        )
     if sc.funding.mode == "prepaid":
         lines += [
             f"  recharges: {o['recharges_requested'].mean():,.1f} requested, "

@@ -198,6 +198,30 @@ def test_mean_balance_is_exact_whatever_the_debit_grouping(tmp_path):
     assert means["per_call"] == means["hourly"] == means["per_event"]
 
 
+@pytest.mark.parametrize("debits", ["per_call", "hourly"])
+def test_cut_off_mean_balance_is_the_time_average_of_the_balance_table(tmp_path, debits):
+    # Charges cut off at zero are never debited: the mean balance must not count them.
+    over = merge(STRESS, {"funding": {"at_zero": "cut_off"}, "simulation": {"debits": debits}})
+    sc = loaded(tmp_path, f"cut-{debits}", over)
+    t = tables_of(run_replication(sc.scenario, sc.tariffs, 0))
+    o = t["outcomes"].iloc[0]
+    assert o["min_balance_micros"] == 0 and o["uncharged_cut_off_micros"] > 0
+    assert o["spent_micros"] == o["consumed_micros"]
+    bal = t["balance"]
+    horizon = sc.scenario.horizon_s
+    times = np.clip(bal["t_s"].to_numpy(), 0, horizon)
+    widths = np.diff(np.concatenate([times, [horizon]]))
+    opening = int(sc.scenario.funding.initial_funds)
+    first = times[0] if len(times) else horizon
+    direct = (opening * first + float((bal["balance_micros"].to_numpy() * widths).sum())) / horizon
+    if debits == "per_call":  # one ledger entry per call: the same path exactly
+        assert o["mean_balance_micros"] == pytest.approx(direct, abs=1)
+    else:  # an hour's calls are debited at its last call: the same path within that hour
+        hourly = o["spent_micros"] / (horizon / 3600)
+        assert abs(o["mean_balance_micros"] - direct) <= hourly
+    assert o["mean_balance_micros"] >= 0
+
+
 def test_outcomes_alone_equal_the_full_tables(tmp_path):
     from sim.engine.results import outcomes_of
 
@@ -236,8 +260,7 @@ def test_lean_walk_gives_the_same_outcomes_and_day_balances(tmp_path, variant):
     ]
     assert [(n.t_s, n.kind) for n in a.notifications] == [(n.t_s, n.kind) for n in b.notifications]
     assert [(x.t_s, x.call_id) for x in full.blocked] == [(x.t_s, x.call_id) for x in lean.blocked]
-    if variant != "start-cutoff":  # cut-off charges are truncated in aggregate only
-        assert full.day_balances().tolist() == lean.day_balances().tolist()
+    assert full.day_balances().tolist() == lean.day_balances().tolist()
     pd.testing.assert_frame_equal(outcomes_of(full), outcomes_of(lean))
     pd.testing.assert_frame_equal(outcomes_of(lean), outcomes_of(again))
     if variant == "mid-day-horizon":  # calls still running at the horizon stay pending
