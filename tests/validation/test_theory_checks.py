@@ -8,6 +8,7 @@ would fail by chance about once in a thousand seeds.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from sim.validation.checks import (
@@ -58,3 +59,19 @@ def test_checks_can_fail():
     checks = rq_backorder_checks(2, 4, replications=16, horizon_h=1000.0)
     fill = checks[0]
     assert not (fill.low <= fill.theory * 1.1 <= fill.high)
+
+
+def test_ratio_interval_covers_the_share_over_replications():
+    # Bursty refusals: blocks come in clumps, so a per-call (binomial) interval would be
+    # far too narrow; the ratio interval over replications must cover the true share.
+    from sim.validation.checks import ratio_interval
+
+    rng = np.random.default_rng(3)
+    covered = 0
+    for _ in range(200):
+        demand = rng.poisson(2000, 20)
+        clumps = rng.poisson(demand * 0.01 / 10)  # 1 % lost, in clumps of 10
+        lost = clumps * 10
+        _, low, high = ratio_interval(lost.astype(float), demand.astype(float), 0.95)
+        covered += low <= 0.01 <= high
+    assert covered >= 180  # ~95 % nominal; a per-call Wilson interval covers far less
