@@ -49,10 +49,12 @@ def run_naive(scenario: Scenario, tariffs: TariffBook, replication: int = 0) -> 
         rng_payments=stream(seed, replication, "payments"),
         rng_admin=stream(seed, replication, "admin"),
         expiry_months=f.expiry_months,
+        lot_lifetime_s=f.lot_lifetime,
+        whole_units=f.portal_rules,
         low_balance=f.low_balance,
         allow_overshoot=f.at_zero == "overshoot",
     )
-    account.start(0.0, f.initial_funds, scenario.initial_purchased_at_s())
+    account.start(0.0, f.initial_funds, scenario.initial_purchased_at_s(), lots=f.lots)
     ctx = RatingContext(
         tenant=scenario.tenant,
         tariffs=tariffs,

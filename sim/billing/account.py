@@ -3,8 +3,9 @@
 ``CreditAccount`` is an event-driven state machine with no clock of its own: the caller
 (the SimPy engine, or ``HeapScheduler`` in tests) tells it the time of each debit, and the
 account asks a ``Scheduler`` to call it back at the instants it needs (a payment
-completing, a lot expiring, an admin acting, a trigger poll). The same account therefore
-runs under SimPy and in plain unit tests, with identical results.
+completing, a lot expiring, an admin acting, a trigger poll, a scheduled purchase, a lot
+coming within the expiry horizon). The same account therefore runs under SimPy and in
+plain unit tests, with identical results.
 
 ``PostpaidAccount`` is the NCE/MCA alternative: no credits, usage invoiced monthly in
 arrears.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
@@ -26,7 +27,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.billing.ledger import DebitResult, Ledger, LotSource
-from sim.billing.policies import Admin, Notification, NotificationKind, Payment, Recharge
+from sim.billing.policies import (
+    Admin,
+    Notification,
+    NotificationKind,
+    OpeningLot,
+    Payment,
+    Recharge,
+)
 from sim.core.units import Calendar, Micros, format_money
 
 Action = Callable[[float], None]
@@ -107,6 +115,11 @@ class CreditAccount:
         Random streams for payment delays and declines, and admin response delays.
     expiry_months
         Lifetime of a lot in calendar months (0: never expires).
+    lot_lifetime_s
+        Lifetime of a lot in seconds instead (None: ``expiry_months``).
+    whole_units
+        Top-ups to a target are rounded up to whole currency units (the portal's rule);
+        when False they are exact to the micro-unit.
     low_balance
         Send a low-balance e-mail when the balance falls below this (None: never).
     allow_overshoot
@@ -125,6 +138,8 @@ class CreditAccount:
         rng_payments: np.random.Generator,
         rng_admin: np.random.Generator,
         expiry_months: int = 12,
+        lot_lifetime_s: float | None = None,
+        whole_units: bool = True,
         low_balance: Micros | None = None,
         allow_overshoot: bool = True,
     ) -> None:
@@ -137,7 +152,8 @@ class CreditAccount:
         self.rng_admin = rng_admin
         self.low_balance = low_balance
         self.allow_overshoot = allow_overshoot
-        self.ledger = Ledger(calendar, expiry_months)
+        self.ledger = Ledger(calendar, expiry_months, lot_lifetime_s)
+        self.whole_units = whole_units
         self.notifications: list[Notification] = []
         self.payments: list[PaymentRecord] = []
         self.auto_enabled = recharge.enabled
@@ -149,6 +165,14 @@ class CreditAccount:
         self.admin_actions: list[float] = []
         self._card_void_s: float | None = None  # about when the card stops working
         self._started = False
+        self._trigger_on = recharge.has_trigger
+        # Expiry horizon: lots expiring at or before the bound count as forfeited for the
+        # trigger. The bound moves only at events (a lot's check at expiry - horizon, a
+        # purchase already inside the horizon, a poll), so debits never move it.
+        self._horizon_s = recharge.expiry_horizon
+        self._expiry_bound_s = float("-inf")
+        self._schedule_anchor_s = 0.0
+        self._schedule_step_s = recharge.interval_s
 
     # -- set-up ----------------------------------------------------------------------
     def start(
@@ -156,16 +180,35 @@ class CreditAccount:
         t_s: float = 0.0,
         initial_funds: Micros = Micros(0),
         initial_purchased_at_s: float | None = None,
+        lots: Sequence[OpeningLot] = (),
     ) -> None:
-        """Post the initial lot and start trigger polling; call once, at the start."""
+        """Post the opening lots and start the schedule and polling; call once, at the start.
+
+        ``lots`` are held at the start: each enters the ledger at its purchase instant
+        with what is left of it (in purchase order) and expires by the lifetime rule
+        from that instant. ``initial_funds`` is one more lot, bought at
+        ``initial_purchased_at_s`` (default: the start).
+        """
         if self._started:
             raise RuntimeError("account already started")
         self._started = True
+        held = sorted(
+            ((self.calendar.to_sim(h.purchased), h) for h in lots), key=lambda pair: pair[0]
+        )
+        for bought_s, h in held:
+            ref = f"held at the start: {format_money(h.amount)} bought"
+            spent = Micros(h.amount - h.remaining)
+            lot = self.ledger.purchase(bought_s, h.remaining, LotSource.INITIAL, ref, spent)
+            self._watch_expiry(t_s, lot.expires_at_s)
         if initial_funds > 0:
             bought = t_s if initial_purchased_at_s is None else initial_purchased_at_s
             lot = self.ledger.purchase(bought, initial_funds, LotSource.INITIAL, "initial funds")
-            self._watch_expiry(lot.expires_at_s)
+            self._watch_expiry(t_s, lot.expires_at_s)
+        if held or initial_funds > 0:
             self.ledger.expire_due(t_s)
+        if self.recharge.policy == "scheduled":
+            self._schedule_anchor_s = t_s
+            self._buy_on_schedule(0, t_s)
         if self.recharge.check == "poll" and self.recharge.enabled:
             self.scheduler.schedule(t_s, self._poll)
         else:
@@ -203,9 +246,22 @@ class CreditAccount:
         if low is not None and balance >= low:
             out.append((balance - low, True))  # low_balance: balance - x < low
         r = self.recharge
-        if r.check == "after_debit" and self.auto_enabled and self.in_flight < r.max_in_flight:
+        if (
+            r.check == "after_debit"
+            and self.auto_enabled
+            and self.in_flight < r.max_in_flight
+            and self._trigger_on
+        ):
             value = balance + self.pending if r.basis == "position" else balance
-            out.append((value - r.trigger, r.compare == "<"))  # trigger: value - x < trigger
+            v, strict = value - r.trigger, r.compare == "<"
+            if self._horizon_s is not None:
+                # Debits draw the expiring lots first, so after x the trigger sees
+                # value - max(expiring, x): it reacts at once when the expiring funds
+                # alone cross, else exactly where it would without the horizon.
+                expiring = self.ledger.expiring_by(self._expiry_bound_s)
+                if expiring > v if strict else expiring >= v:
+                    v = min(v, -1)
+            out.append((v, strict))  # trigger: value - x < trigger
         return out
 
     def reaction_index(self, balances_after: NDArray[np.int64]) -> int:
@@ -242,9 +298,38 @@ class CreditAccount:
         if self.ledger.expire_due(t_s):
             self._after_change(t_s, previous)
 
-    def _watch_expiry(self, expires_at_s: float) -> None:
-        if expires_at_s != float("inf"):
-            self.scheduler.schedule(expires_at_s, self._expire)
+    def _watch_expiry(self, t_s: float, expires_at_s: float) -> None:
+        if expires_at_s == float("inf"):
+            return
+        self.scheduler.schedule(expires_at_s, self._expire)
+        horizon = self._horizon_s
+        if horizon is None:
+            return
+        check_at = expires_at_s - horizon
+        if check_at <= t_s:  # inside the horizon already
+            self._expiry_bound_s = max(self._expiry_bound_s, expires_at_s)
+        elif self.recharge.check == "after_debit":  # polls look ahead themselves
+            self.scheduler.schedule(check_at, lambda now: self._expiry_check(now, expires_at_s))
+
+    def _expiry_check(self, t_s: float, expires_at_s: float) -> None:
+        """Count a lot that comes within the expiry horizon as forfeited for the trigger."""
+        self._expire(t_s)
+        self._expiry_bound_s = max(self._expiry_bound_s, expires_at_s)
+        self._consider_recharge(t_s)
+
+    def _schedule_s(self, k: int) -> float:
+        """Instant of the ``k``-th scheduled purchase (0: the start)."""
+        if self._schedule_step_s is None:  # calendar months, like lot expiry
+            return self.calendar.add_months_s(self._schedule_anchor_s, k)
+        return self._schedule_anchor_s + k * self._schedule_step_s
+
+    def _buy_on_schedule(self, k: int, t_s: float) -> None:
+        self._expire(t_s)
+        if self.auto_enabled:  # switched off after declines, like auto-recharge
+            self._request(t_s, self.recharge.amount, LotSource.AUTO)
+        self.scheduler.schedule(
+            self._schedule_s(k + 1), lambda now: self._buy_on_schedule(k + 1, now)
+        )
 
     def _after_change(self, t_s: float, previous: int) -> None:
         balance = self.ledger.balance
@@ -257,13 +342,19 @@ class CreditAccount:
 
     def _poll(self, t_s: float) -> None:
         self._expire(t_s)
+        if self._horizon_s is not None:
+            self._expiry_bound_s = max(self._expiry_bound_s, t_s + self._horizon_s)
         self._consider_recharge(t_s)
         self.scheduler.schedule(t_s + self.recharge.poll_interval, self._poll)
 
     def _consider_recharge(self, t_s: float) -> None:
         if not self.auto_enabled:
             return
-        amount = self.recharge.order_amount(self.ledger.balance, self.pending, self.in_flight)
+        bound = self._expiry_bound_s
+        expiring = 0 if self._horizon_s is None else self.ledger.expiring_by(bound)
+        amount = self.recharge.order_amount(
+            self.ledger.balance, self.pending, self.in_flight, expiring, self.whole_units
+        )
         if amount > 0:
             self._request(t_s, amount, LotSource.AUTO)
 
@@ -338,7 +429,7 @@ class CreditAccount:
         previous = self.ledger.balance
         ref = f"payment {record.payment_id}"
         lot = self.ledger.purchase(t_s, record.amount, record.source, ref)
-        self._watch_expiry(lot.expires_at_s)
+        self._watch_expiry(t_s, lot.expires_at_s)
         self._notify(
             t_s,
             NotificationKind.RECHARGE_SUCCEEDED,

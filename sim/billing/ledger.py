@@ -4,8 +4,11 @@ Rules (``teams-credits.md`` §5 and §9):
 
 - every purchase (initial, manual or automatic) is its own lot, never merged;
 - a lot expires a fixed number of calendar months (12) after its purchase instant, in the
-  scenario's local time, the day clamped to the month's end; from that instant it cannot
-  be spent, and its unused remainder is forfeited as an ``expire`` entry;
+  scenario's local time, the day clamped to the month's end (or, for studies, a fixed
+  duration after it); from that instant it cannot be spent, and its unused remainder is
+  forfeited as an ``expire`` entry;
+- a lot held at the start (a purchase history) enters with what is left of it, at its
+  purchase instant, and keeps that instant's expiry;
 - lots are spent soonest-expiry first (with equal lifetimes this is first-in first-out);
   a debit spanning several lots records one ``consume`` entry per lot;
 - a debit larger than the balance may overshoot below zero (a call already in progress);
@@ -64,6 +67,9 @@ class Lot:
     expires_at_s: float
     source: LotSource
     remaining: Micros
+    spent_before: Micros = Micros(0)
+    """Of a lot held at the start: what was spent of the purchase before the start
+    (``amount`` is what the run received: the purchase less this)."""
 
     def is_usable(self, t_s: float) -> bool:
         """Return True when the lot has funds and has not expired at ``t_s``."""
@@ -115,13 +121,20 @@ class Ledger:
         Maps the simulation clock to local time for the calendar-month expiry.
     expiry_months
         Lifetime of a lot in calendar months; 0 means lots never expire.
+    lifetime_s
+        Lifetime of a lot in seconds instead of months (None: months).
     """
 
-    def __init__(self, calendar: Calendar, expiry_months: int = 12) -> None:
+    def __init__(
+        self, calendar: Calendar, expiry_months: int = 12, lifetime_s: float | None = None
+    ) -> None:
         if expiry_months < 0:
             raise ValueError("expiry_months must be >= 0")
+        if lifetime_s is not None and not lifetime_s > 0:
+            raise ValueError("lifetime_s must be > 0")
         self.calendar = calendar
         self.expiry_months = expiry_months
+        self.lifetime_s = lifetime_s
         self.lots: list[Lot] = []
         self.entries: list[LedgerEntry] = []
         self._open: list[Lot] = []  # lots with remaining > 0, sorted by (expiry, id)
@@ -143,17 +156,41 @@ class Ledger:
         """Expiry instant of the soonest-expiring lot that still holds funds."""
         return self._open[0].expires_at_s if self._open else None
 
+    def expiring_by(self, bound_s: float) -> Micros:
+        """Funds in the lots that expire at or before ``bound_s`` (spent first)."""
+        total = 0
+        for lot in self._open:
+            if lot.expires_at_s > bound_s:
+                break
+            total += lot.remaining
+        return Micros(total)
+
     def expires_at(self, purchased_at_s: float) -> float:
         """Expiry instant of a lot bought at ``purchased_at_s``."""
+        if self.lifetime_s is not None:
+            return purchased_at_s + self.lifetime_s
         if self.expiry_months == 0:
             return float("inf")
         return self.calendar.add_months_s(purchased_at_s, self.expiry_months)
 
     # -- operations ----------------------------------------------------------------
-    def purchase(self, t_s: float, amount: Micros, source: LotSource, ref: str = "") -> Lot:
-        """Add a settled purchase as a new lot; repay any overshoot from it first."""
+    def purchase(
+        self,
+        t_s: float,
+        amount: Micros,
+        source: LotSource,
+        ref: str = "",
+        spent_before: Micros = Micros(0),
+    ) -> Lot:
+        """Add a settled purchase as a new lot; repay any overshoot from it first.
+
+        ``spent_before``: of a lot held at the start, what was spent before it (recorded on
+        the lot only; ``amount`` is what is left and enters the ledger).
+        """
         if amount <= 0:
             raise LedgerError(f"a purchase must be > 0, got {amount}")
+        if spent_before < 0:
+            raise LedgerError(f"spent_before must be >= 0, got {spent_before}")
         self.expire_due(t_s)
         lot = Lot(
             lot_id=len(self.lots),
@@ -162,6 +199,7 @@ class Ledger:
             expires_at_s=self.expires_at(t_s),
             source=source,
             remaining=amount,
+            spent_before=spent_before,
         )
         self.lots.append(lot)
         self.purchased_total = Micros(self.purchased_total + amount)

@@ -11,8 +11,19 @@ from sim.cli.args import EXIT_OK
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import share as _share
 from sim.core.errors import InputError
+from sim.core.units import Micros, UnitError, parse_money
 from sim.scenario.folders import RESULTS_ROOT
 from sim.scenario.loading import load_scenario
+
+
+def _money(text: str) -> Micros:
+    try:
+        value = parse_money(text)
+    except UnitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
 
 
 def add_commands(subparsers: Any) -> None:
@@ -57,7 +68,8 @@ def add_commands(subparsers: Any) -> None:
             "--bands",
             metavar="N,N,...",
             help="setting numbers (see variants.csv) whose balance bands to overlay "
-            "(default: recommended, current, safest and cheapest on the frontier)",
+            "(default: the recommended, the current, and both ends of the frontier: the "
+            "cheapest with the fewest outages and the cheapest of all)",
         )
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
         if name == "recommend":
@@ -71,21 +83,28 @@ def add_commands(subparsers: Any) -> None:
                 "--annual-rate",
                 type=_share,
                 metavar="R",
-                help="yearly cost of money tied up, e.g. 5%%",
+                help="yearly cost of money tied up, e.g. 5%% (overrides costs.annual_rate)",
+            )
+            p.add_argument(
+                "--indifference",
+                type=_money,
+                metavar="AMOUNT",
+                help="the smallest difference in annual cost worth telling apart "
+                "(default: sweep.indifference, 10)",
             )
             p.add_argument(
                 "--refine-replications",
                 type=_positive_int,
                 metavar="N",
-                help="replications added to the close contenders (default: as many as screening)",
+                help="replications added at each stage to the settings still undecided "
+                "(default: half the first stage, at least 10)",
             )
             p.add_argument(
                 "--max-replications",
                 type=_positive_int,
                 metavar="N",
-                help="at most N replications per setting in all, refinement included "
-                "(default 1000); a contender whose feasibility is in doubt gets what showing "
-                "the target needs, up to N",
+                help="at most N replications per setting in all (default 3000); reaching it "
+                "ends the selection without its guarantee, and the answer says so",
             )
 
 
@@ -105,7 +124,7 @@ def _sweep(args: argparse.Namespace) -> int:
         args.replications,
         batch_size=args.batch_size,
         max_outage=getattr(args, "max_outage", None),
-        annual_rate=getattr(args, "annual_rate", None),
+        indifference=getattr(args, "indifference", None),
         refine_replications=getattr(args, "refine_replications", None),
         max_replications=getattr(args, "max_replications", None),
     )
@@ -160,6 +179,9 @@ def _sweep(args: argparse.Namespace) -> int:
             progress=progress,
             command=["ccsim", *sys.argv[1:]],
             bands_for=bands_for,
+            costs=None
+            if getattr(args, "annual_rate", None) is None
+            else {"annual_rate": args.annual_rate},
         )
     n_runs = len(result.runs)
     print(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sim.core.units import format_money
@@ -12,13 +14,28 @@ MONEY_SUFFIX = "_micros"
 
 
 def to_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return a copy with every ``*_micros`` column as a decimal string (suffix dropped)."""
+    """Return a copy with every ``*_micros`` column as a decimal string (suffix dropped).
+
+    Means (floats) are rounded to the micro-unit, half away from zero; a missing value
+    (NaN, None) stays empty.
+    """
     out = frame.copy()
     for col in list(out.columns):
         if col.endswith(MONEY_SUFFIX):
-            out[col[: -len(MONEY_SUFFIX)]] = [format_money(int(v)) for v in out[col]]
+            out[col[: -len(MONEY_SUFFIX)]] = [_money_text(v) for v in out[col]]
             out = out.drop(columns=col)
     return out
+
+
+def _money_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, int | np.integer):
+        return format_money(int(value))
+    x = float(value)  # type: ignore[arg-type]
+    if math.isnan(x):
+        return ""
+    return format_money(int(math.copysign(math.floor(abs(x) + 0.5), x)))
 
 
 def write_table(frame: pd.DataFrame, folder: Path, name: str) -> list[Path]:

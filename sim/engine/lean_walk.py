@@ -198,6 +198,11 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
                 # Set before the last wait: the run stops before the horizon's events.
                 world.charges = _Charges(ct[k:], amt[k:], co.svc[k:])
                 out.charge_area = float(area[k - 1]) if k else 0.0
+                if out.window_s > 0:  # the area is kept as running totals, not as it goes
+                    iw = int(ct[:k].searchsorted(out.window_s, "left"))
+                    out.at_window = replace(
+                        out.at_window, charge_area=float(area[iw - 1]) if iw else 0.0
+                    )
                 world._posted = (ct, cum, k)
                 if t1 > env.now:
                     yield env.timeout(t1 - env.now)

@@ -98,6 +98,18 @@ class DayRecord:
     auto_enabled: bool
 
 
+@dataclass(frozen=True, slots=True)
+class WindowStart:
+    """The run's running totals when the measured window opens (after a warm-up)."""
+
+    charged_total: int = 0
+    uncharged_total: int = 0
+    charge_area: float = 0.0
+    uncharged_area: float = 0.0
+    calls_total: int = 0
+    retries_total: int = 0
+
+
 @dataclass(slots=True)
 class RunOutput:
     """Raw records of one replication; ``sim.engine.results`` turns them into tables."""
@@ -133,12 +145,29 @@ class RunOutput:
     calls_total: int = 0
     retries_total: int = 0
     wall_s: float = 0.0
+    window_s: float = 0.0
+    """Where the measured window starts: 0, or the end of the warm-up."""
+    at_window: WindowStart = field(default_factory=WindowStart)
+    day_ends: NDArray[np.float64] | None = None
+    """Lean runs: the end of every local day before the horizon (for ``day_balance``)."""
 
     def day_balances(self) -> NDArray[np.int64]:
         """Return the balance at the end of every local day and at the horizon."""
         if self.day_balance is not None:
             return self.day_balance
         return np.asarray([d.balance for d in self.days], dtype=np.int64)
+
+    def window_day_balances(self) -> NDArray[np.int64]:
+        """Return the day-end balances of the measured window (no warm-up days)."""
+        balances = self.day_balances()
+        if self.window_s <= 0:
+            return balances
+        if self.day_balance is not None:
+            assert self.day_ends is not None
+            ends = np.append(self.day_ends, self.scenario.horizon_s)
+        else:
+            ends = np.asarray([d.end_s for d in self.days], dtype=np.float64)
+        return balances[ends > self.window_s + 1e-6]
 
 
 @dataclass(slots=True)
@@ -319,4 +348,5 @@ __all__ = [
     "DayRecord",
     "ProcessGenerator",
     "RunOutput",
+    "WindowStart",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time as wallclock
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 
 import simpy
@@ -20,7 +21,7 @@ import simpy
 from sim.billing.policies import Notification, NotificationKind
 from sim.engine.full_walk import call_traffic
 from sim.engine.lean_walk import fast_traffic, lean_traffic
-from sim.engine.records import ProcessGenerator, RunOutput
+from sim.engine.records import ProcessGenerator, RunOutput, WindowStart
 from sim.engine.world import RatedTraffic, TrafficSource, World
 from sim.scenario.model import Scenario
 from sim.telephony.tariffs import TariffBook
@@ -49,11 +50,33 @@ def month_boundaries(env: simpy.Environment, world: World) -> ProcessGenerator:
         )
 
 
+def window_opener(env: simpy.Environment, world: World) -> ProcessGenerator:
+    """Process: note the running totals when the measured window opens (after a warm-up).
+
+    Scheduled first, it runs before any other event at that instant: every charge before
+    the window is posted, none inside it.
+    """
+    out = world.output
+    yield env.timeout(out.window_s)
+    out.at_window = WindowStart(
+        charged_total=out.charged_total,
+        uncharged_total=out.uncharged_total,
+        charge_area=out.charge_area,
+        uncharged_area=out.uncharged_area,
+        calls_total=out.calls_total,
+        retries_total=out.retries_total,
+    )
+
+
 def _start(world: World) -> None:
     """Fund the account and start the processes."""
+    if world.output.window_s > 0:
+        world.env.process(window_opener(world.env, world))
     f = world.scenario.funding
     if world.account is not None:
-        world.account.start(0.0, f.initial_funds, world.scenario.initial_purchased_at_s())
+        world.account.start(
+            0.0, f.initial_funds, world.scenario.initial_purchased_at_s(), lots=f.lots
+        )
     if not world.lean:
         world.env.process(daily_observer(world.env, world))
     if world.postpaid is not None:
@@ -78,6 +101,13 @@ def _run(world: World) -> RunOutput:
         world.finish_day(world._open_day)
     if world.lean:
         world._lean_day_balances()
+        cache = world.rated_traffic
+        out = world.output
+        if out.window_s > 0 and cache is not None and cache.day_counts is not None:
+            # Lean walks take the horizon's calls at once: count those of warm-up days.
+            assert cache.day_ends is not None
+            before = int(cache.day_counts[cache.day_ends <= out.window_s + 1e-6].sum())
+            out.at_window = replace(out.at_window, calls_total=before)
     else:
         world.observe(world.horizon_s)
     world.output.pending_at_horizon = int(world.charges.amount.sum())
@@ -99,13 +129,19 @@ def run_replication(
 
     ``traffic`` replaces the scenario's synthetic traffic (for example recorded calls);
     ``rated`` caches the drawn and rated calls across runs of the same replication with
-    different policy settings (see ``RatedTraffic``).
+    different policy settings (see ``RatedTraffic``). With ``simulation.warm_up`` the run
+    starts that much earlier (``Scenario.with_warm_up``) and its output says where the
+    measured window starts (``RunOutput.window_s``, ``RunOutput.at_window``).
     """
-    return _run(World(scenario, tariffs, replication, progress, traffic, rated, lean))
+    engine_scenario, window_s = scenario.with_warm_up()
+    world = World(engine_scenario, tariffs, replication, progress, traffic, rated, lean)
+    world.output.window_s = window_s
+    return _run(world)
 
 
 __all__ = [
     "daily_observer",
     "month_boundaries",
     "run_replication",
+    "window_opener",
 ]

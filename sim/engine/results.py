@@ -105,6 +105,8 @@ def outcome_row(out: RunOutput) -> dict[str, object]:
     hours = sum(z - a for a, z in intervals) / SECONDS_PER_HOUR
     row: dict[str, object] = {"replication": out.replication}
     row.update(_outcome_fields(out, len(intervals), hours, b))
+    if out.window_s > 0:
+        row.update(_window_fields(out, t, b, intervals))
     return row
 
 
@@ -275,7 +277,7 @@ def _zero_intervals(
     if out.account is None:
         return intervals
     # Without initial funds the balance is at zero from the start.
-    start = None if out.scenario.funding.initial_funds > 0 else 0.0
+    start = None if out.scenario.funding.opening_balance > 0 else 0.0
     for ti, bi in zip(t, b, strict=True):
         ti = max(float(ti), 0.0)
         if bi <= 0 and start is None:
@@ -403,7 +405,110 @@ def _outcomes(out: RunOutput, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     outages = tables["outages"]
     hours = float(outages["hours"].sum()) if len(outages) else 0.0
     balances = tables["balance"]["balance_micros"].tolist()
-    return pd.DataFrame([_outcome_fields(out, len(outages), hours, balances)])
+    row = _outcome_fields(out, len(outages), hours, balances)
+    if out.window_s > 0:
+        t, b = _balance_path(out)
+        row.update(_window_fields(out, t, b, _zero_intervals(out, t, b)))
+    return pd.DataFrame([row])
+
+
+def _window_fields(
+    out: RunOutput,
+    t: Sequence[float],
+    b: Sequence[int],
+    intervals: Sequence[tuple[float, float]],
+) -> dict[str, object]:
+    """Return the outcomes measured over the window after a warm-up (``window_s``).
+
+    Counts and money of events at or after the window's start; the balance's minimum and
+    exact time average over the window; hours at zero clipped to it. Calls and retries
+    are counted from the warm-up's end as the walks drew them.
+    """
+    w = out.window_s
+    sc = out.scenario
+    horizon = sc.horizon_s
+    span = horizon - w
+    users = sum(g.count for g in sc.user_groups)
+    months = span / (SECONDS_PER_DAY * 365.25 / 12)
+    a0 = out.at_window
+    charged = out.charged_total - a0.charged_total
+    uncharged = out.uncharged_total - a0.uncharged_total
+    blocked = [x for x in out.blocked if x.t_s >= w]
+    clipped = [(max(a, w), z) for a, z in intervals if z > w]
+    row: dict[str, object] = {
+        "horizon_days": span / SECONDS_PER_DAY,
+        "calls": out.calls_total - a0.calls_total,
+        "retries": out.retries_total - a0.retries_total,
+        "charged_micros": charged,
+        "spent_micros": charged - uncharged,
+        "cost_per_user_month_micros": round((charged - uncharged) / (users * months))
+        if users and months
+        else 0,
+        "blocked_attempts": len(blocked),
+        "blocked_calls_lost": sum(1 for x in blocked if not x.retried),
+        "blocked_minutes": sum(x.duration_s for x in blocked) / 60.0,
+        "outage": bool(len(blocked)),
+        "outages": len(clipped),
+        "outage_hours": sum(z - a for a, z in clipped) / SECONDS_PER_HOUR,
+    }
+    for i, service in enumerate(SERVICES):
+        row[f"blocked_{service}"] = sum(1 for x in blocked if x.service == i)
+        row[f"blocked_minutes_{service}"] = (
+            sum(x.duration_s for x in blocked if x.service == i) / 60.0
+        )
+    acc = out.account
+    if acc is None:
+        return row
+    led = acc.ledger
+    by_source = {s: 0 for s in LotSource}
+    for lot in led.lots:
+        if lot.purchased_at_s >= w:
+            by_source[lot.source] += lot.amount
+    steps = [e for e in led.entries if e.kind in (EntryKind.PURCHASE, EntryKind.EXPIRE)]
+    # The balance when the window opens: every purchase and forfeit before it, less the
+    # charges debited before it.
+    opening = sum(e.amount for e in steps if e.t_s < w) - (a0.charged_total - a0.uncharged_total)
+    area = float(opening) * span
+    area += sum(e.amount * (horizon - e.t_s) for e in steps if e.t_s >= w)
+    area -= out.charge_area - a0.charge_area
+    area += out.uncharged_area - a0.uncharged_area
+    inside = [bi for ti, bi in zip(t, b, strict=True) if ti >= w]
+    pays = [p for p in acc.payments if p.requested_at_s >= w]
+    auto = [p for p in pays if p.source is LotSource.AUTO]
+    attempts = [a for p in acc.payments for a in p.attempt_log if a[0] >= w]
+    row.update(
+        {
+            "initial_micros": by_source[LotSource.INITIAL],
+            "purchased_auto_micros": by_source[LotSource.AUTO],
+            "purchased_manual_micros": by_source[LotSource.MANUAL],
+            "consumed_micros": -sum(
+                e.amount for e in led.entries if e.kind is EntryKind.CONSUME and e.t_s >= w
+            ),
+            "forfeited_micros": -sum(
+                e.amount for e in led.entries if e.kind is EntryKind.EXPIRE and e.t_s >= w
+            ),
+            "uncharged_cut_off_micros": uncharged,
+            "min_balance_micros": int(min([opening, *inside])),
+            "mean_balance_micros": round(area / span),
+            "recharges_requested": len(auto),
+            "recharges_settled": sum(p.state is PaymentState.SETTLED for p in auto),
+            "recharges_declined": sum(p.state is PaymentState.DECLINED for p in auto),
+            "declined_attempts": sum(1 for a in attempts if a[2]),
+            "card_charges": len(attempts),
+            "manual_purchases": sum(1 for p in pays if p.source is LotSource.MANUAL),
+            "invoices": sum(
+                p.state is PaymentState.SETTLED
+                for p in acc.payments
+                if p.completed_at_s is not None and p.completed_at_s >= w
+            ),
+            "admin_actions": sum(1 for a in acc.admin_actions if a >= w),
+            "auto_recharge_disabled": sum(
+                n.kind is NotificationKind.AUTO_RECHARGE_DISABLED and n.t_s >= w
+                for n in acc.notifications
+            ),
+        }
+    )
+    return row
 
 
 def _outcome_fields(
@@ -453,7 +558,7 @@ def _outcome_fields(
             by_source[lot.source] += lot.amount
         pays = acc.payments
         auto = [p for p in pays if p.source is LotSource.AUTO]
-        opening = sc.funding.initial_funds
+        opening = sc.funding.opening_balance
         row.update(
             {
                 "initial_micros": by_source[LotSource.INITIAL],
@@ -469,6 +574,8 @@ def _outcome_fields(
                 "recharges_settled": sum(p.state is PaymentState.SETTLED for p in auto),
                 "recharges_declined": sum(p.state is PaymentState.DECLINED for p in auto),
                 "declined_attempts": sum(p.declines for p in pays),
+                # Every attempt is a charge put to the card, settled or declined.
+                "card_charges": sum(p.attempts for p in pays),
                 "manual_purchases": sum(1 for p in pays if p.source is LotSource.MANUAL),
                 "invoices": sum(p.state is PaymentState.SETTLED for p in pays),
                 "admin_actions": len(acc.admin_actions),

@@ -78,6 +78,7 @@ class RatedTraffic:
         self.charge_orders: dict[tuple[str, float], _FastStart] = {}
         self.model: TrafficSource | None = None  # the replication's traffic model
         self.day_ends: NDArray[np.float64] | None = None
+        self.day_counts: NDArray[np.int64] | None = None  # every call drawn, by day
 
     def day(self, day: int, world: World) -> tuple[CallBatch, RatedBatch]:
         """Return the day's calls and ratings, drawing and rating them the first time."""
@@ -92,11 +93,12 @@ class RatedTraffic:
         the calls that are charged or need credit at set-up.
         """
         if self._year is None:
-            batches, ratings, total = [], [], 0
+            batches, ratings, total, counts = [], [], 0, []
             day = 0
             while world.day_bounds(day)[0] < world.horizon_s:
                 batch, rated = self.day(day, world)
                 total += len(batch)
+                counts.append(len(batch))
                 keep = np.flatnonzero(_is_charged(rated.outcome) | rated.needs_balance_check)
                 batches.append(batch.take(keep))
                 ratings.append(_retry_ratings(rated, keep))
@@ -105,6 +107,7 @@ class RatedTraffic:
             self.day_ends = np.asarray(
                 [world.day_bounds(k)[1] for k in range(day)], dtype=np.float64
             )
+            self.day_counts = np.asarray(counts, dtype=np.int64)
             self._days.clear()  # the year's arrays are all a lean walk needs
         return self._year
 
@@ -172,6 +175,8 @@ class World:
                 rng_payments=stream(seed, replication, "payments"),
                 rng_admin=stream(seed, replication, "admin"),
                 expiry_months=funding.expiry_months,
+                lot_lifetime_s=funding.lot_lifetime,
+                whole_units=funding.portal_rules,
                 low_balance=funding.low_balance,
                 allow_overshoot=funding.at_zero == "overshoot",
             )
@@ -308,6 +313,7 @@ class World:
         ends = self.rated_traffic.day_ends
         assert ends is not None
         ends = ends[ends < self.horizon_s]
+        out.day_ends = ends
         steps = [e for e in acc.ledger.entries if e.kind in _STEP_KINDS]
         step_t = np.asarray([e.t_s for e in steps], dtype=np.float64)
         step_level = np.cumsum(np.asarray([e.amount for e in steps], dtype=np.int64))

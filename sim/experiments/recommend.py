@@ -1,19 +1,21 @@
 """``ccsim sweep`` and ``ccsim recommend``: settings compared, and one recommended.
 
 The question planners bring: which auto-recharge trigger and amount keep the chance of
-an outage under a target for the least money forfeited plus money tied up? A setting is
-*feasible* when the Wilson upper bound of its outage probability over the horizon is at
-or below the target; among feasible settings the recommendation minimises the expected
-forfeited funds plus the cost of money tied up (annual rate x mean balance x years).
-Screening runs every setting; refinement adds replications to the close contenders
-(feasibility in doubt, or objective within two standard errors of the best) before
-deciding, and the answer says how sure it is.
+an outage under a target for the least money a year? Every setting's runs are costed by
+the ``[costs]`` section (card charges, invoices, money tied up, forfeited funds, outages;
+``sim.scenario.costs``), after the sweep's warm-up, so forfeits appear as in steady state.
+
+``ccsim recommend`` selects with a stated guarantee: a fully sequential ranking-and-
+selection procedure with a stochastic constraint (``sim.experiments.selection``) runs in
+stages on common random numbers, checks each setting's outage probability against the
+target and drops settings that are clearly dearer, until one remains. ``ccsim sweep``
+runs every setting on the same replications and ranks them by their sample means, with
+no guarantee.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 from collections.abc import Sequence
@@ -23,13 +25,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim.core.errors import InputError
 from sim.core.schema import ConfigError, to_plain
 from sim.core.units import MICROS_PER_UNIT, format_money
 from sim.experiments.executors import Executor
+from sim.experiments.selection import ConstrainedSelection, SelectionResult, SelectionSettings
 from sim.experiments.sweeps import (
     SweepResult,
     Variant,
@@ -41,12 +44,14 @@ from sim.experiments.sweeps import (
     read_raw,
     replays_traffic,
     run_stage,
+    steady,
     summarise,
     write_table_atomic,
 )
+from sim.scenario.costs import COMPONENT_TITLES, COMPONENTS, annual_costs
 from sim.scenario.folders import run_identity
 from sim.scenario.loading import LoadedScenario
-from sim.scenario.model import Sweep
+from sim.scenario.model import Scenario, Sweep
 
 
 def _current_value(plain: dict[str, Any], path: str) -> str | None:
@@ -67,21 +72,34 @@ def _same(a: str, b: str) -> bool:
 
 @dataclass
 class Grid:
-    """The variants of a sweep and which one is the current (baseline) setting."""
+    """The variants of a sweep, the current (baseline) setting, and which are on the grid."""
 
     variants: list[Variant]
     baseline: int
     replay: bool
+    off_grid: int | None = None
+    """The current setting when it is not one of the grid's (added to compare with)."""
 
 
-def make_grid(loaded: LoadedScenario, settings: dict[str, str]) -> Grid:
-    """Build the variants; add the scenario's own setting as the baseline if missing."""
+def make_grid(
+    loaded: LoadedScenario,
+    settings: dict[str, str],
+    warm_up_s: float = 0.0,
+    costs: dict[str, Any] | None = None,
+) -> Grid:
+    """Build the variants (``sweeps.steady``); add the scenario's own setting if missing.
+
+    ``costs`` overrides keys of the ``[costs]`` section (``--annual-rate``).
+    """
     raw = read_raw(loaded.path)
     for key, rel in (raw.get("tariffs") or {}).items():  # rate tables relative to the file
         if isinstance(rel, str) and not Path(rel).is_absolute():
             raw["tariffs"][key] = str(loaded.path.parent / rel)
+    if costs:
+        raw["costs"] = {**raw.get("costs", {}), **costs}
     try:
-        variants = build_variants(raw, settings)
+        variants = build_variants(raw, settings, warm_up_s)
+        base_scenario = Scenario.from_dict({k: v for k, v in raw.items() if k != "sweep"})
     except (ConfigError, ValueError) as exc:
         raise InputError(f"{loaded.path}: sweep: {exc}") from None
     plain = to_plain(loaded.scenario)
@@ -92,129 +110,202 @@ def make_grid(loaded: LoadedScenario, settings: dict[str, str]) -> Grid:
             for (_, val), (_, c) in zip(v.values, current, strict=True)
         ):
             return Grid(variants, v.variant, replays_traffic(settings))
-    scenario = replace(
-        loaded.scenario, simulation=replace(loaded.scenario.simulation, debits="per_event")
+    base = Variant(
+        len(variants), tuple((p, c or "") for p, c in current), steady(base_scenario, warm_up_s)
     )
-    base = Variant(len(variants), tuple((p, c or "") for p, c in current), scenario)
-    return Grid([*variants, base], base.variant, replays_traffic(settings))
+    return Grid([*variants, base], base.variant, replays_traffic(settings), base.variant)
 
 
 @dataclass
 class Recommendation:
-    """The chosen setting, how sure the choice is, and the tables behind it."""
+    """The chosen setting, the guarantee behind it, and the tables."""
 
     summary: pd.DataFrame
     front: list[int]
     chosen: int | None
-    runner_up: int | None
     text: list[str]
+    selection: SelectionResult | None = None
+
+
+def _money(micros: float, currency: str) -> str:
+    # Means over replications, not ledger amounts: shown to the cent.
+    cents = round(micros / (MICROS_PER_UNIT // 100))
+    return f"{format_money(cents * (MICROS_PER_UNIT // 100), 2)} {currency}"
+
+
+def _parts(row: dict[str, Any], currency: str) -> str:
+    shown = [
+        f"{COMPONENT_TITLES[p]} {_money(row[f'mean_cost_{p}_micros'], currency)}"
+        for p in COMPONENTS
+        if abs(row[f"mean_cost_{p}_micros"]) >= MICROS_PER_UNIT // 200
+    ]
+    return ", ".join(shown) or "nothing"
+
+
+def trade_off(
+    rec: dict[str, Any], cur: dict[str, Any], labels: tuple[str, str], currency: str
+) -> str:
+    """One sentence: what the recommended setting gains and gives up against the current.
+
+    ``labels`` name the recommended and the current setting. Compares the yearly mean of
+    card charges, then names the cost parts that differ most either way.
+    """
+    n_rec = rec.get("mean_card_charges", float("nan")) * 365.25 / rec["mean_horizon_days"]
+    n_cur = cur.get("mean_card_charges", float("nan")) * 365.25 / cur["mean_horizon_days"]
+    diffs = {p: rec[f"mean_cost_{p}_micros"] - cur[f"mean_cost_{p}_micros"] for p in COMPONENTS}
+    more = [(d, p) for p, d in diffs.items() if d >= MICROS_PER_UNIT // 2]
+    less = [(-d, p) for p, d in diffs.items() if d <= -(MICROS_PER_UNIT // 2)]
+    said = []
+    if more:
+        d, p = max(more)
+        said.append(f"{_money(d, currency)} more in {COMPONENT_TITLES[p]}")
+    if less:
+        less.sort(reverse=True)
+        names = " and ".join(COMPONENT_TITLES[p] for _, p in less[:2])
+        said.append(f"{_money(sum(d for d, _ in less[:2]), currency)} less in {names}")
+    total = rec["annual_cost_micros"] - cur["annual_cost_micros"]
+    gist = "; ".join(said) if said else "about the same in every part"
+    return (
+        f"{n_rec:,.0f} card charges a year with {labels[0]} instead of {n_cur:,.0f} with "
+        f"{labels[1]}: {gist} ({_money(total, currency)} a year in all)."
+    )
+
+
+def describe_sweep(
+    summary: pd.DataFrame, grid: Grid, target: float, currency: str
+) -> Recommendation:
+    """Rank a plain sweep's settings by their sample means (no guarantee is claimed)."""
+    s = summary.set_index("variant")
+    label = {v.variant: v.label for v in grid.variants}
+    front = pareto_front(summary)
+    ok = s[(s["p_outage_high"] <= target) & s["meets_constraints"]]
+    n = int(s["replications"].max())
+    if ok.empty:
+        text = [
+            f"No setting's outage probability is shown to be under {target:.2%} in {n} "
+            "replications per setting (Wilson upper bounds).",
+            "ccsim recommend runs as many replications as a decision with a stated "
+            "guarantee needs.",
+        ]
+        return Recommendation(summary, front, None, text)
+    best = int(ok.sort_values(["annual_cost_micros", "p_outage_high"]).index[0])
+    row: dict[str, Any] = {str(k): v for k, v in s.loc[best].items()}
+    text = [
+        f"Cheapest by sample means among settings whose Wilson upper bound is under "
+        f"{target:.2%}: {label[best]}, annual cost {_money(row['annual_cost_micros'], currency)}"
+        f" +/- {_money(row['annual_cost_se_micros'], currency)} ({_parts(row, currency)}).",
+        f"  From {n} replications per setting; no guarantee of selection is claimed: "
+        "ccsim recommend gives one.",
+    ]
+    return Recommendation(summary, front, best, text)
 
 
 def decide(
-    summary: pd.DataFrame, grid: Grid, target: float, currency: str, confidence: float = 0.95
+    summary: pd.DataFrame,
+    grid: Grid,
+    selection: SelectionResult,
+    sweep: Sweep,
+    currency: str,
 ) -> Recommendation:
-    """Pick the feasible setting with the least forfeited funds plus cost of money."""
+    """Say what the selection procedure chose, its guarantee, and the trade-off."""
     s = summary.set_index("variant")
-    rows: dict[int, dict[str, Any]] = {
+    rows = {
         int(r["variant"]): {str(c): x for c, x in r.items()} for r in summary.to_dict("records")
     }
-    feasible = s[s["p_outage_high"] <= target].sort_values("objective_micros")
     front = pareto_front(summary)
     label = {v.variant: v.label for v in grid.variants}
-
-    def money(micros: float) -> str:
-        # Means over replications, not ledger amounts: shown to the cent.
-        cents = round(micros / (MICROS_PER_UNIT // 100))
-        return f"{format_money(cents * (MICROS_PER_UNIT // 100), 2)} {currency}"
-
-    if feasible.empty:
-        safest = int(s.sort_values(["p_outage_high", "objective_micros"]).index[0])
-        row = rows[safest]
-        clean = s[s["p_outage"] == 0]
-        n = int(s["replications"].max())
-        # With no outage in n runs the Wilson upper bound is about z^2 / (n + z^2).
-        needed = needed_replications(target, confidence)
+    spent = selection.replications
+    total = sum(spent.values())
+    counts = (
+        f"{min(spent.values())} to {max(spent.values())} replications per setting, {total:,} in all"
+    )
+    zone = _money(float(sweep.indifference), currency)
+    target, tol = sweep.max_outage, sweep.feasibility_tolerance
+    if selection.chosen is None:
         text = [
-            f"No setting keeps the outage probability under {target:.2%} at the confidence asked.",
-            f"The safest is {label[safest]}: P(outage) {row['p_outage']:.2%} "
-            f"(Wilson interval {row['p_outage_low']:.2%} to {row['p_outage_high']:.2%}).",
-            (
-                f"{len(clean)} setting(s) had no outage in {n} replications, but showing "
-                f"P(outage) < {target:.2%} needs about {needed} replications per setting: "
-                f"rerun with --max-replications {needed} (or raise --max-outage)."
-                if len(clean)
-                else "Try higher triggers or amounts, or more replications."
-            ),
+            f"No setting was shown to keep the outage probability at most {target:.2%} "
+            f"(tolerance {tol:.2%}) with confidence {sweep.confidence:.0%}.",
+            f"  {counts}. Try higher triggers or amounts"
+            + (", or raise --max-replications" if not selection.guaranteed else "")
+            + ".",
         ]
-        return Recommendation(summary, front, None, None, text)
-    best = int(feasible.index[0])
+        return Recommendation(summary, front, None, text, selection)
+    best = selection.chosen
     row = rows[best]
     text = [
         f"Recommended: {label[best]}.",
-        f"  P(outage over the horizon) {row['p_outage']:.2%}, Wilson interval "
-        f"{row['p_outage_low']:.2%} to {row['p_outage_high']:.2%} (target {target:.2%}), "
-        f"from {int(row['replications'])} replications.",
-        f"  Expected forfeited funds {money(row['mean_forfeited_micros'])}, mean balance "
-        f"(money tied up) {money(row['mean_mean_balance_micros'])}, objective "
-        f"{money(row['objective_micros'])} +/- {money(row['objective_se_micros'])}.",
+        f"  Annual cost {_money(row['annual_cost_micros'], currency)} +/- "
+        f"{_money(row['annual_cost_se_micros'], currency)}: {_parts(row, currency)}.",
+        f"  P(outage over the horizon) {row['p_outage']:.2%} (Wilson interval "
+        f"{row['p_outage_low']:.2%} to {row['p_outage_high']:.2%}; target {target:.2%}).",
     ]
-    runner = None
-    if len(feasible) > 1:
-        runner = int(feasible.index[1])
-        r2 = rows[runner]
-        diff = float(r2["objective_micros"] - row["objective_micros"])
-        se = math.hypot(float(row["objective_se_micros"]), float(r2["objective_se_micros"]))
-        sure = float(stats.norm.cdf(diff / se)) if se > 0 else 1.0
+    if selection.guaranteed:
         text.append(
-            f"  Runner-up: {label[runner]}, objective {money(diff)} higher; the chance that "
-            f"it is really the better choice is about {1 - sure:.0%} (normal approximation)."
+            f"  Guarantee: with probability at least {sweep.confidence:.0%} this is the "
+            f"cheapest setting whose outage probability is at most {target:.2%}, whenever it "
+            f"is at least {zone} a year cheaper than every other (indifference zone); "
+            f"settings within {tol:.2%} of the target may count either way. "
+            f"{selection.method}."
         )
-    if grid.baseline != best:
-        b = rows[grid.baseline]
+    else:
         text.append(
-            f"  Current setting ({label[grid.baseline]}): P(outage) {b['p_outage']:.2%}, "
-            f"objective {money(b['objective_micros'])}; paired difference of the "
-            f"recommendation against it: {money(row['diff_objective'])} "
-            f"+/- {money(1.96 * row['diff_objective_se'])} (95 %)."
+            f"  No guarantee: the cap of {sweep.max_replications} replications per setting "
+            f"stopped the procedure with {len(selection.undecided)} setting(s) undecided; "
+            "this is the best sample mean among settings not found infeasible. Raise "
+            "--max-replications for a decision with a guarantee."
         )
-    return Recommendation(summary, front, best, runner, text)
+    text.append(f"  Replications: {counts} (common random numbers).")
+    if grid.baseline != best and grid.baseline in rows:
+        cur = rows[grid.baseline]
+        text.append(
+            f"  Against the current setting ({label[grid.baseline]}): "
+            + trade_off(row, cur, ("the recommendation", "the current setting"), currency)
+        )
+        if not np.isnan(row.get("diff_annual_cost_micros", np.nan)):
+            text.append(
+                f"  Paired difference of the annual cost: "
+                f"{_money(row['diff_annual_cost_micros'], currency)} +/- "
+                f"{_money(1.96 * row['diff_annual_cost_se_micros'], currency)} (95 %)."
+            )
+    del s
+    return Recommendation(summary, front, best, text, selection)
 
 
-def needed_replications(target: float, confidence: float = 0.95) -> int:
-    """Replications in which no outage shows P(outage) <= ``target`` (Wilson bound).
-
-    With no outage in n runs the Wilson upper bound is z^2 / (n + z^2).
-    """
-    z2 = float(stats.norm.ppf(0.5 + confidence / 2)) ** 2
-    return math.ceil(z2 * (1 - target) / target)
+def stage_size(sweep: Sweep) -> int:
+    """Replications added per stage to the settings still undecided."""
+    return sweep.refine_replications or max(10, sweep.replications // 2)
 
 
-def refinement_size(summary: pd.DataFrame, chosen: Sequence[int], sweep: Sweep) -> int:
-    """Replications to add to the contenders ``chosen`` after screening.
+def _observations(
+    runs: pd.DataFrame, grid: Grid, reps: Sequence[int]
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Each variant's annual costs and outage indicators, in replication order."""
+    by_variant = {v.variant: v for v in grid.variants}
+    costs: dict[int, np.ndarray] = {}
+    outages: dict[int, np.ndarray] = {}
+    for key, part in runs.groupby("variant", sort=True):
+        v = int(str(key))
+        part = part.set_index("replication").loc[list(reps)]
+        c = annual_costs(part, by_variant[v].scenario.costs)
+        costs[v] = c["annual_cost_micros"].to_numpy(dtype=float)
+        outages[v] = part["outage"].to_numpy(dtype=float)
+    return costs, outages
 
-    ``refine_replications`` (default: as many as screening); when a contender's
-    feasibility is in doubt, enough for a clean record to show the target; never more
-    than ``max_replications`` per setting in all.
-    """
-    reps = sweep.replications
-    total = reps + (sweep.refine_replications or reps)
-    s = summary.set_index("variant").loc[list(chosen)]
-    if (s["p_outage_high"] > sweep.max_outage).any():
-        total = max(total, needed_replications(sweep.max_outage, sweep.confidence))
-    return max(0, min(total, sweep.max_replications) - reps)
 
-
-def contenders(summary: pd.DataFrame, target: float) -> list[int]:
-    """Return the settings worth more replications: feasibility in doubt, or near the best."""
-    s = summary.set_index("variant")
-    doubtful = s[(s["p_outage_low"] <= target) & (s["p_outage_high"] > target)].index
-    feasible = s[s["p_outage_high"] <= target]
-    close: list[int] = []
-    if not feasible.empty:
-        best = feasible["objective_micros"].min()
-        se = feasible["objective_se_micros"]
-        close = list(feasible[feasible["objective_micros"] <= best + 2 * (se + se.min())].index)
-    return sorted({int(v) for v in (*doubtful, *close)})
+def _eligible(grid: Grid) -> list[int]:
+    """Variants that keep the settings' constraints (``costs.min_amount``)."""
+    out = []
+    for v in grid.variants:
+        sc = v.scenario
+        low = sc.costs.min_amount
+        if (
+            low is not None
+            and sc.recharge.policy in ("fixed", "multiples")
+            and sc.recharge.amount < low
+        ):
+            continue
+        out.append(v.variant)
+    return out
 
 
 def run(
@@ -228,10 +319,15 @@ def run(
     progress: Any = None,
     command: list[str] | None = None,
     bands_for: Sequence[int] = (),
+    costs: dict[str, Any] | None = None,
 ) -> tuple[SweepResult, Recommendation, Grid]:
-    """Run (or resume) a sweep into ``folder`` and decide; write every table and plot."""
-    grid = make_grid(loaded, settings)
-    pick_for_bands(Recommendation(pd.DataFrame(), [], None, None, []), grid, bands_for)
+    """Run (or resume) a sweep into ``folder`` and decide; write every table and plot.
+
+    ``refine`` (``ccsim recommend``): the selection procedure decides, in stages;
+    otherwise (``ccsim sweep``) every setting runs ``sweep.replications`` times.
+    """
+    grid = make_grid(loaded, settings, sweep.warm_up, costs)
+    pick_for_bands(Recommendation(pd.DataFrame(), [], None, []), grid, bands_for)
     reps = sweep.replications
     size = sweep.batch_size or auto_batch_size(len(grid.variants), reps, executor.workers)
     manifest_path = folder / "manifest.json"
@@ -241,10 +337,13 @@ def run(
         "settings": settings,
         "seed": loaded.scenario.simulation.seed,
         "replications": reps,
-        "refine_replications": sweep.refine_replications or reps,
+        "refine_replications": stage_size(sweep),
         "max_replications": sweep.max_replications,
         "max_outage": sweep.max_outage,
-        "annual_rate": sweep.annual_rate,
+        "tolerance": sweep.feasibility_tolerance,
+        "indifference_micros": int(sweep.indifference),
+        "warm_up_days": sweep.warm_up / 86_400,
+        "costs": to_plain(grid.variants[0].scenario.costs),
         "confidence": sweep.confidence,
         "batch_size": size,
         "variants": len(grid.variants),
@@ -264,6 +363,12 @@ def run(
             "replications",
             "refine_replications",
             "max_replications",
+            "max_outage",
+            "tolerance",
+            "indifference_micros",
+            "warm_up_days",
+            "costs",
+            "confidence",
             "batch_size",
             "kind",
         ):
@@ -281,6 +386,7 @@ def run(
                 "setting": v.label,
                 **dict(v.values),
                 "baseline": v.variant == grid.baseline,
+                "on_grid": v.variant != grid.off_grid,
             }
             for v in grid.variants
         ]
@@ -291,6 +397,7 @@ def run(
         # Tell the progress display which stage its batches belong to.
         return None if progress is None else (lambda done, total: progress(done, total, label))
 
+    by_variant = {v.variant: v for v in grid.variants}
     result = run_stage(
         folder,
         "screen",
@@ -300,41 +407,82 @@ def run(
         executor,
         size,
         grid.replay,
-        stage(f"screening {len(grid.variants)} settings x {reps}"),
+        stage(f"first stage: {len(grid.variants)} settings x {reps}"),
     )
-    summary = summarise(result, grid.baseline, sweep.annual_rate, sweep.confidence)
+    selection_result: SelectionResult | None = None
     if refine:
-        chosen = contenders(summary, sweep.max_outage)
-        manifest["contenders"] = chosen
-        extra = refinement_size(summary, chosen, sweep) if chosen else 0
-        manifest["refined_with"] = extra
-        if chosen and extra:
-            keep = [v for v in grid.variants if v.variant in chosen]
-            if grid.baseline not in chosen:
-                keep.append(next(v for v in grid.variants if v.variant == grid.baseline))
+        chooser = ConstrainedSelection(
+            _eligible(grid),
+            SelectionSettings(
+                indifference=float(sweep.indifference),
+                target=sweep.max_outage,
+                tolerance=sweep.feasibility_tolerance,
+                confidence=sweep.confidence,
+                first_stage=reps,
+                max_replications=sweep.max_replications,
+            ),
+        )
+        runs_parts = [result.runs]
+        balance_parts = {v.variant: [result.balances[v.variant]] for v in grid.variants}
+        done_reps = list(range(reps))
+        costs_now, outages_now = _observations(result.runs, grid, done_reps)
+        chooser.add(
+            done_reps,
+            {v: costs_now[v] for v in chooser.needs()},
+            {v: outages_now[v] for v in chooser.needs()},
+        )
+        step = stage_size(sweep)
+        k = 0
+        while not chooser.done:
+            need = chooser.needs()
+            if not need:
+                break
+            first = len(done_reps)
+            count = min(step, sweep.max_replications - first)
+            if count <= 0:
+                break
+            k += 1
+            new_reps = list(range(first, first + count))
+            keep = [by_variant[v] for v in need]
             more = run_stage(
                 folder,
-                "refine",
+                f"stage-{k:03d}",
                 keep,
                 loaded.tariffs,
-                range(reps, reps + extra),
+                new_reps,
                 executor,
-                size,
+                sweep.batch_size or auto_batch_size(len(keep), count, executor.workers),
                 grid.replay,
-                stage(f"refining {len(keep)} settings to {reps + extra}"),
+                stage(
+                    f"stage {k}: {len(keep)} settings undecided, to {first + count} replications"
+                ),
             )
-            parts = [result.balances[v.variant] for v in grid.variants]
-            parts += [more.balances[v.variant] for v in keep]
-            order_runs = pd.concat(
-                [result.runs[result.runs["variant"] == v.variant] for v in grid.variants]
-                + [more.runs[more.runs["variant"] == v.variant] for v in keep],
-                ignore_index=True,
-            )
-            result = collect(grid.variants, order_runs, parts)
-            summary = summarise(result, grid.baseline, sweep.annual_rate, sweep.confidence)
-    rec = decide(
-        summary, grid, sweep.max_outage, loaded.scenario.simulation.currency, sweep.confidence
-    )
+            runs_parts.append(more.runs)
+            for v in keep:
+                balance_parts[v.variant].append(more.balances[v.variant])
+            done_reps += new_reps
+            c, o = _observations(more.runs, grid, new_reps)
+            chooser.add(new_reps, {v: c[v] for v in need}, {v: o[v] for v in need})
+        selection_result = chooser.result()
+        all_runs = pd.concat(runs_parts, ignore_index=True)
+        order_runs = pd.concat(
+            [all_runs[all_runs["variant"] == v.variant] for v in grid.variants],
+            ignore_index=True,
+        )
+        parts = [np.vstack(balance_parts[v.variant]) for v in grid.variants]
+        result = collect(grid.variants, order_runs, parts)
+        manifest["selection"] = {
+            "chosen": selection_result.chosen,
+            "guaranteed": selection_result.guaranteed,
+            "replications": {str(v): n for v, n in selection_result.replications.items()},
+            "stages": k + 1,
+        }
+    summary = summarise(result, grid.baseline, sweep.confidence)
+    currency = loaded.scenario.simulation.currency
+    if selection_result is None:
+        rec = describe_sweep(summary, grid, sweep.max_outage, currency)
+    else:
+        rec = decide(summary, grid, selection_result, sweep, currency)
     write_outputs(folder, loaded, grid, result, rec, sweep, bands_for)
     manifest["status"] = "complete"
     manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -357,9 +505,14 @@ def write_outputs(
 
     write_table_atomic(result.runs, folder, "runs")
     summary = rec.summary.copy()
-    summary["feasible"] = summary["p_outage_high"] <= sweep.max_outage
+    if rec.selection is not None:
+        status = rec.selection.status
+        summary["feasibility"] = [status.get(int(v), "not considered") for v in summary["variant"]]
+    summary["wilson_under_target"] = summary["p_outage_high"] <= sweep.max_outage
     summary["on_frontier"] = summary["variant"].isin(rec.front)
     summary["recommended"] = summary["variant"] == rec.chosen
+    summary["current"] = summary["variant"] == grid.baseline
+    summary["on_grid"] = summary["variant"] != grid.off_grid
     write_table_atomic(summary, folder, "settings")
     picks = pick_for_bands(rec, grid, bands_for)
     band_table = pd.concat([bands(result, v) for v in sorted(picks)], ignore_index=True)
@@ -407,8 +560,15 @@ def pick_for_bands(rec: Recommendation, grid: Grid, chosen: Sequence[int] = ()) 
         picks[rec.chosen] = "recommended"
     picks.setdefault(grid.baseline, "current")
     if rec.front:
-        picks.setdefault(rec.front[0], "safest on the frontier")
-        picks.setdefault(rec.front[-1], "cheapest on the frontier")
+        p_of = dict(zip(rec.summary["variant"], rec.summary["p_outage"], strict=True))
+        first = rec.front[0]
+        fewest = (
+            "cheapest with no outage seen"
+            if float(p_of[first]) == 0
+            else "cheapest with the fewest outages"
+        )
+        picks.setdefault(first, fewest)
+        picks.setdefault(rec.front[-1], "cheapest of all")
     return picks
 
 
@@ -450,4 +610,13 @@ def sweep_settings(loaded: LoadedScenario, replications: int | None, **over: Any
         raise InputError(f"{loaded.path}: sweep: {exc}") from None
 
 
-__all__ = ["Grid", "Recommendation", "contenders", "decide", "make_grid", "run"]
+__all__ = [
+    "Grid",
+    "Recommendation",
+    "decide",
+    "describe_sweep",
+    "make_grid",
+    "run",
+    "stage_size",
+    "trade_off",
+]

@@ -68,9 +68,11 @@ def summary_lines(loaded: LoadedScenario, result: RunResult, folder: Path) -> li
 
     days = sc.horizon_s / SECONDS_PER_DAY
     each = " (mean per replication)" if n > 1 else ""
+    warm = sc.simulation.warm_up / SECONDS_PER_DAY
+    after = f" after a {warm:g}-day warm-up" if warm else ""
     lines = [
         f"ccsim run: {loaded.name}, seed {int(o['seed'].iloc[0])}, {n} replication(s), "
-        f"{days:g} days, {int(o['users'].iloc[0])} users{each}",
+        f"{days:g} days{after}, {int(o['users'].iloc[0])} users{each}",
         f"  calls {o['calls'].mean():,.0f} ({o['retries'].mean():,.0f} retries); "
         f"spend {money('spent_micros')} ({money('cost_per_user_month_micros')} per user-month)",
     ]

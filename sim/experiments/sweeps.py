@@ -35,6 +35,7 @@ from sim.core.units import MICROS_PER_UNIT, Micros, Seconds
 from sim.engine import RatedTraffic, run_replication
 from sim.engine.results import outcome_row
 from sim.experiments.executors import Batch, Executor, plan_batches
+from sim.scenario.costs import COMPONENTS, DAYS_PER_YEAR, annual_costs
 from sim.scenario.model import Scenario, Sweep, expand_values
 from sim.telephony.tariffs import TariffBook
 from sim.validation.theory import wilson_interval
@@ -51,10 +52,14 @@ POLICY_FUNDING = (
     "refuse_at_zero",
     "charge_at",
     "low_balance",
+    "lot_lifetime",
+    "lots",
 )
 
 OUTCOME_MEANS = (
+    "horizon_days",
     "charged_micros",
+    "spent_micros",
     "consumed_micros",
     "forfeited_micros",
     "mean_balance_micros",
@@ -65,6 +70,7 @@ OUTCOME_MEANS = (
     "recharges_requested",
     "recharges_settled",
     "recharges_declined",
+    "card_charges",
     "blocked_attempts",
     "blocked_minutes",
     "outage_hours",
@@ -134,8 +140,26 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def build_variants(raw: dict[str, Any], settings: dict[str, str]) -> list[Variant]:
-    """Build one validated scenario per combination of the swept values."""
+def steady(scenario: Scenario, warm_up_s: float) -> Scenario:
+    """Return the scenario as a sweep runs it: one debit per event, and a warm-up.
+
+    Sweeps need outcomes and day-end balances only: one debit per stretch between events
+    gives the same ones with the fewest ledger entries. A scenario without a warm-up of
+    its own gets ``warm_up_s``, so that lots expire in the measured window as they would
+    in steady state, unless it starts from a lot history (``funding.lots``: today's lots
+    already give expiries their place) or dates its initial funds.
+    """
+    sim = replace(scenario.simulation, debits="per_event")
+    f = scenario.funding
+    if sim.warm_up == 0 and f.initial_purchased is None and not f.lots and warm_up_s > 0:
+        sim = replace(sim, warm_up=Seconds(warm_up_s))
+    return replace(scenario, simulation=sim)
+
+
+def build_variants(
+    raw: dict[str, Any], settings: dict[str, str], warm_up_s: float = 0.0
+) -> list[Variant]:
+    """Build one validated scenario per combination of the swept values (``steady``)."""
     base = {k: v for k, v in raw.items() if k != "sweep"}
     axes = [(path, expand_values(text)) for path, text in settings.items()]
     for path, _ in axes:
@@ -153,10 +177,7 @@ def build_variants(raw: dict[str, Any], settings: dict[str, str]) -> list[Varian
         except ConfigError as exc:
             shown = ", ".join(f"{p}={v}" for p, v in combo)
             raise ConfigError(exc.path, f"{exc.message} (sweep setting {shown})") from None
-        # Sweeps need outcomes and day-end balances only: one debit per stretch between
-        # events gives the same ones with the fewest ledger entries.
-        scenario = replace(scenario, simulation=replace(scenario.simulation, debits="per_event"))
-        variants.append(Variant(k, combo, scenario))
+        variants.append(Variant(k, combo, steady(scenario, warm_up_s)))
     return variants
 
 
@@ -190,7 +211,7 @@ def run_batch(
         for v in variants:
             out = run_replication(v.scenario, tariffs, rep, rated=cache, lean=replay)
             rows.append({"variant": v.variant, **outcome_row(out)})
-            days.append(out.day_balances())
+            days.append(out.window_day_balances())
     width = max(len(d) for d in days)
     matrix = np.zeros((len(days), width), dtype=np.int64)
     for k, d in enumerate(days):
@@ -253,41 +274,46 @@ def collect(
     return SweepResult(variants, runs, balances, reps)
 
 
-def summarise(
-    result: SweepResult, baseline: int, annual_rate: float, confidence: float = 0.95
-) -> pd.DataFrame:
-    """One row per variant: means, Wilson intervals, objective, paired differences.
+def summarise(result: SweepResult, baseline: int, confidence: float = 0.95) -> pd.DataFrame:
+    """One row per variant: means, Wilson intervals, the annual cost and its parts, pairs.
 
-    The objective of a run is its forfeited funds plus the cost of its money tied up
-    (``annual_rate`` x years x mean balance). Paired differences are taken against the
-    baseline on the replications both have (common random numbers).
+    Every run's cost per year comes from its variant's ``[costs]`` (``annual_costs``):
+    card charges, invoices, money tied up, forfeited funds and outages. The table gives
+    their means (``mean_cost_<part>_micros``), the mean annual cost and its standard error,
+    whether the variant meets the ``[costs]`` constraints, and paired differences against
+    the baseline on the replications both have (common random numbers).
     """
     runs = result.runs
-    years = runs["horizon_days"].to_numpy(dtype=float) / 365.25
-    cost = runs["forfeited_micros"].to_numpy(dtype=float) + annual_rate * years * runs[
-        "mean_balance_micros"
-    ].to_numpy(dtype=float)
+    per_variant = {v.variant: v for v in result.variants}
+    cost_frames = [
+        annual_costs(runs[runs["variant"] == v], per_variant[v].scenario.costs)
+        for v in sorted(set(runs["variant"].tolist()))
+    ]
+    costs = pd.concat(cost_frames).reindex(runs.index) if cost_frames else pd.DataFrame()
     per_run = pd.DataFrame(
         {
             "variant": runs["variant"].to_numpy(),
             "replication": runs["replication"].to_numpy(),
-            "objective": cost,
+            "annual_cost": costs["annual_cost_micros"].to_numpy(dtype=float),
             "outage": runs["outage"].to_numpy(dtype=float),
             "mean_balance": runs["mean_balance_micros"].to_numpy(dtype=float),
         }
     )
+    for part in COMPONENTS:
+        per_run[f"cost_{part}"] = costs[f"cost_{part}_micros"].to_numpy(dtype=float)
     groups = per_run.groupby("variant", sort=True)
     n_runs = groups.size()
     outages = groups["outage"].sum()
-    cost_mean = groups["objective"].mean()
-    cost_sd = groups["objective"].std(ddof=1)
+    cost_mean = groups["annual_cost"].mean()
+    cost_sd = groups["annual_cost"].std(ddof=1)
+    part_means = groups[[f"cost_{p}" for p in COMPONENTS]].mean().to_dict("index")
     means_of = [c for c in OUTCOME_MEANS if c in runs]
     means: dict[Any, dict[Any, Any]] = (
         runs.groupby("variant", sort=True)[means_of].mean().to_dict("index") if means_of else {}
     )
     # Paired differences: one row per variant, one column per replication.
     diffs: dict[str, pd.DataFrame] = {}
-    for name in ("objective", "outage", "mean_balance"):
+    for name in ("annual_cost", "outage", "mean_balance"):
         wide = per_run.pivot(index="variant", columns="replication", values=name)
         if baseline in wide.index:
             diffs[name] = wide.sub(wide.loc[baseline], axis=1)
@@ -305,26 +331,48 @@ def summarise(
         row.update(
             {
                 "replications": n,
-                "p_outage": k / n,
+                "p_outage": k / n if n else float("nan"),
                 "p_outage_low": lo,
                 "p_outage_high": hi,
-                "objective_micros": float(cost_mean.get(v.variant, np.nan)),
-                "objective_se_micros": sd / math.sqrt(n) if n > 1 else 0.0,
+                "annual_cost_micros": float(cost_mean.get(v.variant, np.nan)),
+                "annual_cost_se_micros": sd / math.sqrt(n) if n > 1 else 0.0,
             }
         )
+        for part in COMPONENTS:
+            row[f"mean_cost_{part}_micros"] = (
+                float(part_means[v.variant][f"cost_{part}"]) if n else float("nan")
+            )
         for col in means_of:
-            row[f"mean_{col}"] = float(means[v.variant][col])
+            row[f"mean_{col}"] = float(means[v.variant][col]) if n else float("nan")
+        row["meets_constraints"] = _meets_constraints(v, row)
         for name, wide in diffs.items():
-            d = wide.loc[v.variant].dropna().to_numpy(dtype=float)
-            row[f"diff_{name}"] = float(d.mean()) if len(d) else float("nan")
-            row[f"diff_{name}_se"] = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
+            d = wide.loc[v.variant].dropna().to_numpy(dtype=float) if n else np.zeros(0)
+            unit = "" if name == "outage" else "_micros"
+            row[f"diff_{name}{unit}"] = float(d.mean()) if len(d) else float("nan")
+            row[f"diff_{name}_se{unit}"] = (
+                float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
 
+def _meets_constraints(variant: Variant, row: dict[str, Any]) -> bool:
+    """Whether a variant keeps the ``[costs]`` constraints (minimum amount, recharges)."""
+    sc = variant.scenario
+    c = sc.costs
+    buys_amount = sc.recharge.policy in ("fixed", "multiples")
+    if c.min_amount is not None and buys_amount and sc.recharge.amount < c.min_amount:
+        return False
+    if c.max_recharges_per_month is not None and "mean_recharges_requested" in row:
+        months = float(row.get("mean_horizon_days", 0.0)) / (DAYS_PER_YEAR / 12)
+        if months > 0 and row["mean_recharges_requested"] / months > c.max_recharges_per_month:
+            return False
+    return True
+
+
 def pareto_front(summary: pd.DataFrame) -> list[int]:
-    """Variants not beaten on both outage probability and mean balance (money tied up)."""
-    pts = summary[["variant", "p_outage", "mean_mean_balance_micros"]].to_numpy()
+    """Variants not beaten on both outage probability and annual cost, safest first."""
+    pts = summary[["variant", "p_outage", "annual_cost_micros"]].to_numpy()
     front = []
     for v, p, m in pts:
         dominated = any((p2 <= p and m2 <= m) and (p2 < p or m2 < m) for _, p2, m2 in pts)

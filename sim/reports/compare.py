@@ -40,6 +40,7 @@ from sim.reports.plan_runs import (
     DEFAULT_PLANS,
     PlanRun,
     check_groups,
+    check_no_warm_up,
     check_plans,
     plan_replication,
     with_plan,
@@ -86,6 +87,7 @@ def compare(
     progress: Callable[[float], None] | None = None,
 ) -> Comparison:
     """Run every plan on the same replications and tabulate costs and outages."""
+    check_no_warm_up(loaded, "a plan comparison")
     sc = loaded.scenario
     plans = check_plans(plans)
     chosen = check_groups(sc, groups, "--groups")

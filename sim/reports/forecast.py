@@ -46,6 +46,7 @@ from sim.reports.licences import (
     months_of,
     user_months,
 )
+from sim.reports.plan_runs import check_no_warm_up
 from sim.scenario.loading import LoadedScenario
 from sim.scenario.model import Scenario
 from sim.telephony.tariffs import TariffBook
@@ -219,6 +220,7 @@ def forecast(
     ``prices``: licence prices (default: ``sim.reports.licences.find_prices``). Raises
     ``sim.core.errors.InputError`` for bad prices (currency, a licence without a price).
     """
+    check_no_warm_up(loaded, "a forecast")
     scenario = loaded.scenario
     n = replications or scenario.simulation.replications
     prices = prices or find_prices(loaded)

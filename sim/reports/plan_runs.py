@@ -15,6 +15,7 @@ import pandas as pd
 from sim.core.errors import InputError
 from sim.engine import FUNDING, RunOutput, run_replication
 from sim.engine.results import tables_of
+from sim.scenario.loading import LoadedScenario
 from sim.scenario.model import Scenario
 from sim.telephony.calls import CALL_TYPES, CallType
 from sim.telephony.plans import CALLING_PLANS
@@ -116,12 +117,27 @@ def plan_replication(
 # -- break-even ---------------------------------------------------------------------------
 
 
+def check_no_warm_up(loaded: LoadedScenario, report: str) -> None:
+    """Refuse a scenario with ``simulation.warm_up``: reports date what they show.
+
+    A forecast's invoices and a comparison's months are dated from the scenario's start;
+    a warm-up would put months before it into them.
+    """
+    if loaded.scenario.simulation.warm_up > 0:
+        raise InputError(
+            f"{loaded.path}: simulation.warm_up: {report} dates its months from the start "
+            "and cannot discard a warm-up; remove it (start from today's lots with "
+            "funding.lots instead)"
+        )
+
+
 __all__ = [
     "DEFAULT_PLANS",
     "OUTBOUND_CALL_TYPES",
     "PlanRun",
     "charged_by_month",
     "check_groups",
+    "check_no_warm_up",
     "check_plans",
     "outbound_minutes",
     "plan_replication",

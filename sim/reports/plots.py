@@ -15,6 +15,8 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from sim.core.units import MICROS_PER_UNIT
 from sim.scenario.model import Scenario
@@ -153,17 +155,24 @@ def plot_spend(
 
 
 def plot_heatmaps(summary: pd.DataFrame, folder: Path, currency: str) -> list[Path]:
-    """Heatmaps of outage probability and expected forfeited funds over two settings."""
+    """Heatmaps of outage probability, annual cost and forfeited funds over two settings.
+
+    Only the grid's settings are drawn (a current setting off the grid would leave holes);
+    the current setting's cell is outlined, or named in the title when it is off the grid.
+    """
     axes_cols = [c for c in summary.columns if "." in c]
     if len(axes_cols) != 2:
         return []
     ycol, xcol = axes_cols
-    grid = summary.dropna(subset=axes_cols).copy()
+    on_grid = summary["on_grid"] if "on_grid" in summary else pd.Series(True, summary.index)
+    grid = summary[on_grid.astype(bool)].dropna(subset=axes_cols).copy()
     grid[xcol] = grid[xcol].astype(float)
     grid[ycol] = grid[ycol].astype(float)
+    current = summary[summary["current"]] if "current" in summary else summary.iloc[0:0]
     out = []
     for value, title, name, fmt in (
         ("p_outage", "P(outage over the horizon)", "heatmap-outage.png", "{:.0%}"),
+        ("annual_cost_micros", f"annual cost ({currency})", "heatmap-cost.png", "{:,.0f}"),
         (
             "mean_forfeited_micros",
             f"expected forfeited funds ({currency})",
@@ -171,6 +180,8 @@ def plot_heatmaps(summary: pd.DataFrame, folder: Path, currency: str) -> list[Pa
             "{:,.0f}",
         ),
     ):
+        if value not in grid:
+            continue
         table = grid.pivot_table(index=ycol, columns=xcol, values=value, aggfunc="mean")
         data = table.to_numpy(dtype=float)
         if value.endswith("_micros"):
@@ -193,10 +204,32 @@ def plot_heatmaps(summary: pd.DataFrame, folder: Path, currency: str) -> list[Pa
                         fontsize=7,
                         color="white" if data[i, j] > np.nanmean(data) else "black",
                     )
+        note = ""
+        if len(current):
+            cx, cy = float(current[xcol].iloc[0]), float(current[ycol].iloc[0])
+            cols = [float(c) for c in table.columns]
+            rows = [float(r) for r in table.index]
+            if bool(current["on_grid"].iloc[0]) if "on_grid" in current else True:
+                if cx in cols and cy in rows:
+                    ax.add_patch(
+                        Rectangle(
+                            (cols.index(cx) - 0.5, rows.index(cy) - 0.5),
+                            1,
+                            1,
+                            fill=False,
+                            edgecolor="#d62728",
+                            lw=2,
+                        )
+                    )
+                    note = " (outlined: current)"
+            else:
+                v = float(current[value].iloc[0])
+                shown = fmt.format(v / MICROS_PER_UNIT if value.endswith("_micros") else v)
+                note = f"\ncurrent {ycol}={cy:g}, {xcol}={cx:g} (off the grid): {shown}"
         unit = f" ({currency})" if any(k in xcol for k in ("trigger", "amount", "target")) else ""
         ax.set_xlabel(f"{xcol}{unit}")
         ax.set_ylabel(f"{ycol}{unit if any(k in ycol for k in ('trigger', 'amount')) else ''}")
-        ax.set_title(title)
+        ax.set_title(title + note, fontsize=9)
         fig.colorbar(im, ax=ax, shrink=0.8)
         fig.tight_layout()
         path = folder / name
@@ -209,38 +242,45 @@ def plot_heatmaps(summary: pd.DataFrame, folder: Path, currency: str) -> list[Pa
 def plot_frontier(
     summary: pd.DataFrame, rec: object, path: Path, currency: str, target: float
 ) -> Path:
-    """Risk against money tied up, every setting, with the Pareto frontier and the pick."""
+    """Outage risk against annual cost, every setting, with the Pareto frontier and pick."""
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
-    x = summary["mean_mean_balance_micros"] / MICROS_PER_UNIT
+    x = summary["annual_cost_micros"] / MICROS_PER_UNIT
     y = summary["p_outage"]
     yerr = [
         (y - summary["p_outage_low"]).clip(lower=0),
         (summary["p_outage_high"] - y).clip(lower=0),
     ]
     ax.errorbar(x, y, yerr=yerr, fmt="o", color="#9ecae1", ms=4, lw=0.8, label="setting")
-    front = summary[summary["on_frontier"]].sort_values("mean_mean_balance_micros")
+    front = summary[summary["on_frontier"]].sort_values("annual_cost_micros")
     ax.plot(
-        front["mean_mean_balance_micros"] / MICROS_PER_UNIT,
+        front["annual_cost_micros"] / MICROS_PER_UNIT,
         front["p_outage"],
         "-o",
         color="#1f4e79",
         ms=5,
         label="Pareto frontier",
     )
-    chosen = summary[summary["recommended"]]
-    if len(chosen):
-        ax.plot(
-            chosen["mean_mean_balance_micros"] / MICROS_PER_UNIT,
-            chosen["p_outage"],
-            "*",
-            color="#d62728",
-            ms=16,
-            label="recommended",
-        )
+    for flag, marker, colour, size, text in (
+        ("current", "s", "#2ca02c", 9, "current"),
+        ("recommended", "*", "#d62728", 16, "recommended"),
+    ):
+        if flag in summary:
+            chosen = summary[summary[flag].astype(bool)]
+            if len(chosen):
+                ax.plot(
+                    chosen["annual_cost_micros"] / MICROS_PER_UNIT,
+                    chosen["p_outage"],
+                    marker,
+                    color=colour,
+                    ms=size,
+                    label=text,
+                )
     ax.axhline(target, color="#ff7f0e", ls="--", lw=1, label=f"target {target:.1%}")
-    ax.set_xlabel(f"mean balance: money tied up ({currency})")
+    ax.set_xlabel(f"annual cost: card charges, invoices, money tied up, forfeits ({currency})")
     ax.set_ylabel("P(outage over the horizon), Wilson interval")
-    ax.set_title("Outage risk against money tied up")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_title("Outage risk against annual cost")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

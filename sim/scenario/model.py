@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from sim.billing.policies import PORTAL_MINIMUM, Admin, Payment, Postpaid, Recharge
+from sim.billing.policies import (
+    PORTAL_MINIMUM,
+    Admin,
+    OpeningLot,
+    Payment,
+    Postpaid,
+    Recharge,
+)
 from sim.core.schema import FieldError, build, require
 from sim.core.units import (
     Calendar,
@@ -29,11 +36,14 @@ from sim.core.units import (
     is_whole_units,
     load_time_zone,
 )
+from sim.scenario.costs import Costs
 from sim.telephony.plans import ServiceNumber, Tenant, UserGroup, check_unique_names
 from sim.telephony.tariffs import TariffFiles
 from sim.traffic.settings import Population, Traffic
 
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+MAX_WARM_UP_DAYS = 3660
+SECONDS_PER_DAY = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +55,11 @@ class Simulation:
     exact balance path, at the cost of a larger ledger) or ``per_event`` (one debit per
     stretch between events: the fewest entries, used by sweeps). Balances at every
     event, e-mail and recharge are the same in all three.
+
+    ``warm_up`` (whole days, default 0): the engine starts that much earlier and
+    discards it: outcomes (and so costs) are measured over ``[start, start + horizon)``,
+    with the lots, payments and balance the warm-up left. With 12-month lots a warm-up of
+    a year makes expiry, and so forfeits, happen as in steady state.
     """
 
     start: datetime
@@ -55,6 +70,7 @@ class Simulation:
     replications: int = 1
     name: str = ""
     debits: Literal["hourly", "per_call", "per_event"] = "hourly"
+    warm_up: Seconds = Seconds(0.0)
 
     def __post_init__(self) -> None:
         try:
@@ -70,6 +86,13 @@ class Simulation:
         )
         require(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
         require(self.replications >= 1, "replications", "must be >= 1")
+        days = self.warm_up / SECONDS_PER_DAY
+        require(
+            0 <= days <= MAX_WARM_UP_DAYS and days == int(days),
+            "warm_up",
+            f"must be a whole number of days from 0 to {MAX_WARM_UP_DAYS}, "
+            f"got {format_duration(self.warm_up)}",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +106,15 @@ class Funding:
     false they go ahead on credit and the next lot repays them (a backorder model for
     studies). ``charge_at``: calls are charged
     at their ``end`` or at their ``start``. ``expiry_months``: lot lifetime (0: never).
-    ``portal_rules``: enforce the admin portal's whole-number minimum of 50.
+    ``portal_rules``: enforce the admin portal's whole-number minimum of 50 (and buy
+    top-ups to a target in whole units; without them top-ups are exact).
+    ``lot_lifetime``: for studies, lots expire this long after purchase (``"90d"``)
+    instead of after ``expiry_months`` (leave that at its default, 12).
+    ``lots``: the lots held at the start, ``{amount, remaining, purchased}`` each (bought
+    before the start, ``remaining`` of ``amount`` left); the opening balance is the sum of
+    the remainders, and each expires by the lifetime rule from its purchase date. Instead
+    of ``initial_funds``/``initial_purchased`` (a lot bought at the start is a lot with
+    ``purchased`` = the start and nothing spent).
     """
 
     mode: Literal["prepaid", "postpaid"] = "prepaid"
@@ -95,6 +126,8 @@ class Funding:
     refuse_at_zero: bool = True
     charge_at: Literal["end", "start"] = "end"
     low_balance: Micros | None = None
+    lot_lifetime: Seconds | None = None
+    lots: tuple[OpeningLot, ...] = ()
 
     def __post_init__(self) -> None:
         require(self.initial_funds >= 0, "initial_funds", "must be >= 0")
@@ -106,6 +139,31 @@ class Funding:
             "at_zero",
             "must be 'overshoot' when refuse_at_zero = false (calls run on credit)",
         )
+        if self.lot_lifetime is not None:
+            require(self.lot_lifetime > 0, "lot_lifetime", "must be > 0 (omit it: expiry_months)")
+            require(
+                self.expiry_months == 12,
+                "lot_lifetime",
+                f"cannot be combined with expiry_months = {self.expiry_months}: give one "
+                "lifetime rule (leave expiry_months at its default, 12)",
+            )
+        if self.lots:
+            require(
+                self.initial_funds == 0 and self.initial_purchased is None,
+                "lots",
+                "cannot be combined with initial_funds or initial_purchased: the lots are "
+                "what is held at the start (add a lot purchased at the start instead)",
+            )
+            require(
+                self.mode == "prepaid",
+                "lots",
+                "must be empty in postpaid mode: NCE/MCA tenants hold no credits",
+            )
+
+    @property
+    def opening_balance(self) -> Micros:
+        """The balance at the start: the initial funds, or the lots' remainders."""
+        return Micros(self.initial_funds + sum(lot.remaining for lot in self.lots))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,22 +173,38 @@ class Sweep:
     ``settings`` maps dotted paths to values: a range ``"start:stop:step"`` (both ends
     included when the step fits) or a comma-separated list. ``baseline`` names the
     current setting (for paired differences; default: the scenario as written).
-    ``max_outage`` is the target probability of an outage over the horizon;
-    ``annual_rate`` the yearly cost of money tied up in the balance; ``confidence`` the
-    level of the Wilson intervals on which feasibility is judged. Refinement gives the
-    close contenders ``refine_replications`` more (default: as many as screening), or,
-    when a contender's feasibility is in doubt, as many as showing the target needs,
-    up to ``max_replications`` per setting in all.
+    ``max_outage`` is the target probability of an outage over the horizon. What a
+    setting costs is the ``[costs]`` section's (``sim.scenario.costs``). ``warm_up`` is
+    given to every setting whose scenario has none of its own, so lots expire inside the
+    measured year as in steady state.
+
+    ``ccsim recommend`` selects with a stated guarantee (``sim.experiments.selection``):
+    with probability ``confidence`` it picks the cheapest setting whose outage
+    probability is at most ``max_outage``, when that setting is at least ``indifference``
+    (currency per year) cheaper than every other; settings within ``tolerance`` of the
+    target may count either way (default: half the target). ``replications`` is the first
+    stage of every setting, ``refine_replications`` the replications added at each later
+    stage to the settings still undecided (0: automatic), ``max_replications`` the cap per
+    setting (reaching it ends the procedure without the guarantee, and says so).
     """
 
     settings: dict[str, str] = field(default_factory=dict)
     replications: int = 40
     refine_replications: int = 0
-    max_replications: int = 1000
+    max_replications: int = 3000
     batch_size: int = 0
     max_outage: float = 0.01
-    annual_rate: float = 0.05
+    warm_up: Seconds = Seconds(365 * 86_400.0)
+    indifference: Micros = Micros(10_000_000)
+    tolerance: float | None = None
+    annual_rate: float | None = None
+    """Moved to ``costs.annual_rate``; refused here with a message saying so."""
     confidence: float = 0.95
+
+    @property
+    def feasibility_tolerance(self) -> float:
+        """The tolerance on the outage target (default: half the target)."""
+        return self.tolerance if self.tolerance is not None else self.max_outage / 2
 
     def __post_init__(self) -> None:
         require(self.replications >= 2, "replications", "must be >= 2")
@@ -138,7 +212,24 @@ class Sweep:
         require(self.max_replications >= 2, "max_replications", "must be >= 2")
         require(self.batch_size >= 0, "batch_size", "must be >= 0 (0: automatic)")
         require(0 < self.max_outage < 1, "max_outage", "must lie strictly between 0 and 1")
-        require(0 <= self.annual_rate < 1, "annual_rate", "must lie in [0, 1)")
+        require(self.indifference > 0, "indifference", "must be > 0 (currency per year)")
+        if self.tolerance is not None:
+            require(
+                0 < self.tolerance <= self.max_outage,
+                "tolerance",
+                f"must lie in (0, max_outage = {self.max_outage:g}]",
+            )
+        days = self.warm_up / SECONDS_PER_DAY
+        require(
+            0 <= days <= MAX_WARM_UP_DAYS and days == int(days),
+            "warm_up",
+            f"must be a whole number of days from 0 to {MAX_WARM_UP_DAYS}",
+        )
+        require(
+            self.annual_rate is None,
+            "annual_rate",
+            "has moved to the [costs] section: set costs.annual_rate instead",
+        )
         require(0.5 <= self.confidence < 1, "confidence", "must lie in [0.5, 1)")
         for path, text in self.settings.items():
             try:
@@ -185,6 +276,7 @@ class Scenario:
     tariffs: TariffFiles | None = None
     traffic: Traffic = field(default_factory=Traffic)
     sweep: Sweep | None = None
+    costs: Costs = field(default_factory=Costs)
 
     def __post_init__(self) -> None:
         check_unique_names(self.user_groups, self.service_numbers)
@@ -224,6 +316,13 @@ class Scenario:
                 "funding.initial_purchased",
                 "must be at or before simulation.start",
             )
+            require(
+                self.simulation.warm_up == 0,
+                "funding.initial_purchased",
+                "cannot be used with simulation.warm_up (the warm-up buys its own lots; "
+                "initial funds are bought at its start)",
+            )
+        self._check_lots_and_expiry_horizon()
         if funding.portal_rules:
             for path, amount in self._portal_amounts():
                 require(
@@ -234,12 +333,73 @@ class Scenario:
                     "to study other values",
                 )
 
+    def _check_lots_and_expiry_horizon(self) -> None:
+        """Cross-section rules of ``funding.lots`` and ``recharge.expiry_horizon``."""
+        funding = self.funding
+        if funding.lots:
+            require(
+                self.simulation.warm_up == 0,
+                "funding.lots",
+                "cannot be used with simulation.warm_up: the lots are what is held at "
+                "simulation.start, and a warm-up would run before it",
+            )
+            cal = self.calendar
+            start = self.simulation.start
+            for i, lot in enumerate(funding.lots):
+                path = f"funding.lots[{i}].purchased"
+                bought = lot.purchased.isoformat(sep=" ", timespec="minutes")
+                require(
+                    lot.purchased <= start,
+                    path,
+                    f"{bought} is after simulation.start ({start.isoformat(sep=' ')}): lots "
+                    "held at the start were bought before it",
+                )
+                bought_s = cal.to_sim(lot.purchased)
+                if funding.lot_lifetime is not None:
+                    expires_s = bought_s + funding.lot_lifetime
+                elif funding.expiry_months > 0:
+                    expires_s = cal.add_months_s(bought_s, funding.expiry_months)
+                else:
+                    continue
+                expired = cal.to_datetime(expires_s).replace(tzinfo=None)
+                require(
+                    expires_s > 0,
+                    path,
+                    f"the lot bought {bought} expired on "
+                    f"{expired.isoformat(sep=' ', timespec='minutes')}, at or before "
+                    f"simulation.start ({start.isoformat(sep=' ')}): leave it out (its "
+                    "remainder was forfeited before the start)",
+                )
+        horizon = self.recharge.expiry_horizon
+        if horizon is None:
+            return
+        if funding.lot_lifetime is not None:
+            lifetime_s = float(funding.lot_lifetime)
+            rule = f"funding.lot_lifetime ({format_duration(funding.lot_lifetime)})"
+        elif funding.expiry_months > 0:
+            lifetime_s = funding.expiry_months * 28.0 * SECONDS_PER_DAY
+            rule = (
+                f"{funding.expiry_months} month(s) of funding.expiry_months (at least "
+                f"{funding.expiry_months * 28} days)"
+            )
+        else:
+            raise FieldError(
+                "recharge.expiry_horizon",
+                "lots never expire (funding.expiry_months = 0): leave expiry_horizon out",
+            )
+        require(
+            horizon < lifetime_s,
+            "recharge.expiry_horizon",
+            f"must be shorter than the lifetime of a lot, {rule}: otherwise every lot "
+            "would count as forfeited from its purchase on",
+        )
+
     def _portal_amounts(self) -> list[tuple[str, int]]:
         out: list[tuple[str, int]] = []
         r = self.recharge
-        if r.policy != "none":
+        if r.has_trigger:  # a scheduled purchase without a safety net has no trigger
             out.append(("recharge.trigger", r.trigger))
-        if r.policy in ("fixed", "multiples"):
+        if r.policy in ("fixed", "multiples", "scheduled"):
             out.append(("recharge.amount", r.amount))
         if r.policy == "target":
             out.append(("recharge.target", r.target))
@@ -281,6 +441,24 @@ class Scenario:
         """Simulated time span in seconds."""
         return float(self.simulation.horizon)
 
+    def with_warm_up(self) -> tuple[Scenario, float]:
+        """Return the scenario the engine runs and the instant its measured window starts.
+
+        Without a warm-up: this scenario and 0. With one: the same scenario started
+        ``warm_up`` days earlier (local dates) and run to the same end; the measured window
+        starts at this scenario's own start (seconds into the longer run).
+        """
+        sim = self.simulation
+        if sim.warm_up <= 0:
+            return self, 0.0
+        start = sim.start - timedelta(days=round(sim.warm_up / SECONDS_PER_DAY))
+        early = replace(self, simulation=replace(sim, start=start, warm_up=Seconds(0.0)))
+        window_s = early.calendar.to_sim(sim.start)
+        longer = replace(
+            sim, start=start, warm_up=Seconds(0.0), horizon=Seconds(window_s + sim.horizon)
+        )
+        return replace(early, simulation=longer), window_s
+
     def initial_purchased_at_s(self) -> float:
         """Return the simulation time at which the initial funds were bought (<= 0)."""
         if self.funding.initial_purchased is None:
@@ -314,7 +492,9 @@ class Scenario:
             f"funding: prepaid, initial {format_money(f.initial_funds)} {cur}, lots expire "
             f"after {expiry}, at zero: {f.at_zero}, charged at call {f.charge_at}"
         )
-        if r.policy == "none":
+        if r.policy == "scheduled":
+            lines.append(f"scheduled purchases: {format_money(r.amount)} {cur} every {r.interval}")
+        if r.policy == "none" or not r.has_trigger:
             lines.append("auto-recharge: off")
         else:
             basis = "balance" if r.basis == "balance" else "balance + pending"
@@ -322,6 +502,7 @@ class Scenario:
                 "fixed": f"buy {format_money(r.amount)} {cur}",
                 "target": f"top up to {format_money(r.target)} {cur}",
                 "multiples": f"buy multiples of {format_money(r.amount)} {cur}",
+                "scheduled": f"buy {format_money(r.amount)} {cur} as a safety net",
             }[r.policy]
             when = (
                 "after each debit"

@@ -5,7 +5,9 @@ drawn with numpy: a non-homogeneous Poisson process per user group, whose hourly
 intensity follows an hour-of-week profile, grows month by month, and is shared among
 users in proportion to their gamma-distributed rate multipliers (so heavy callers exist).
 Splitting a Poisson count by user weights is exact: each user's calls form an independent
-Poisson process.
+Poisson process. A service number may instead have regular arrivals: the k-th call comes
+when the expected count since the start reaches k - 1/2, so each hour slot gets its
+expected count (fractions carried on) and calls are evenly spaced within it.
 
 Random streams are keyed by (seed, replication, stream, group, day), never by a policy
 setting, so every recharge policy sees the same calls (common random numbers).
@@ -185,6 +187,8 @@ class TrafficModel:
         self._bounds: dict[int, tuple[float, float, date]] = {}
         self._slots: dict[tuple[int, int], tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
         self._week_total: dict[int, float] = {}
+        # Regular arrivals: per service, the expected count from the start to each day.
+        self._expected: dict[int, list[float]] = {}
         # (organiser, leg start) -> meeting number, kept only when asked for (call logs).
         self.conference_of: dict[tuple[int, float], int] | None = None
         self._next_conference = 0
@@ -321,13 +325,54 @@ class TrafficModel:
         ``per_unit_day`` x ``total_weight`` events per day of an ordinary week, spread
         over its hours by the profile's weights.
         """
+        slots, mean = self._slot_means(profile, per_unit_day, total_weight, day_index)
+        counts = rng.poisson(mean)
+        return sorted_uniform_times(rng, slots, counts, 3600.0)
+
+    def _slot_means(
+        self, profile: Profile, per_unit_day: float, total_weight: float, day_index: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Return each hour slot's start and its expected count of events."""
         slots, w = self.hour_slots(day_index, profile)
         week_total = self._week_total.get(id(profile))
         if week_total is None:
             week_total = self._week_total[id(profile)] = profile.week_total
-        mean = per_unit_day * total_weight * 7.0 * w / week_total
-        counts = rng.poisson(mean)
-        return sorted_uniform_times(rng, slots, counts, 3600.0)
+        mean: NDArray[np.float64] = per_unit_day * total_weight * 7.0 * w / week_total
+        return slots, mean
+
+    def _regular_arrivals(self, k: int, st: ServiceTraffic, day_index: int) -> NDArray[np.float64]:
+        """Return one day's arrivals of service ``k`` spaced evenly (no random draws).
+
+        The m-th call (m = 0, 1, ...) comes when the expected count since the start of
+        the run reaches m + 1/2. So a slot gets its expected count, rounded, with the
+        fraction carried on: the count over any stretch is within one of its mean, and
+        within a slot the calls are evenly spaced.
+        """
+        profile = self.traffic.profile(st.profile)
+
+        def day_edges(day: int, before: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+            # Expected count since the start at each slot boundary of the day; the day's
+            # last edge is the next day's first, computed the same way (no drift).
+            usage = self.usage_factor(self.month_index(self.day_bounds(day)[2]))
+            slots, mean = self._slot_means(profile, st.calls_per_day, usage, day)
+            edges: NDArray[np.float64] = before + np.concatenate(([0.0], np.cumsum(mean)))
+            return slots, edges
+
+        expected = self._expected.setdefault(k, [0.0])  # expected[d]: before day d
+        while len(expected) <= day_index:  # the days before this one, once each
+            day = len(expected) - 1
+            expected.append(float(day_edges(day, expected[day])[1][-1]))
+        slots, edges = day_edges(day_index, expected[day_index])
+        if len(expected) == day_index + 1:
+            expected.append(float(edges[-1]))
+        first = np.ceil(edges - 0.5)  # calls numbered m = 0, 1, ... come at m + 1/2
+        counts = np.diff(first).astype(np.int64)
+        slot = np.repeat(np.arange(len(counts)), counts)
+        number = first[0] + np.arange(int(counts.sum()), dtype=np.float64)
+        low = edges[:-1][slot]
+        offset = (number + 0.5 - low) / (edges[1:][slot] - low)
+        times: NDArray[np.float64] = slots[slot] + np.clip(offset, 0.0, 1.0) * 3600.0
+        return times
 
     def _pick_users(
         self, rng: np.random.Generator, g: int, n_users: int, n: int
@@ -485,8 +530,11 @@ class TrafficModel:
         day_index: int,
     ) -> None:
         country = self._country[self.population.service_countries[k]]
-        profile = self.traffic.profile(st.profile)
-        start = self._arrivals(rng, profile, st.calls_per_day, usage, day_index)
+        if st.arrivals == "regular":
+            start = self._regular_arrivals(k, st, day_index)
+        else:
+            profile = self.traffic.profile(st.profile)
+            start = self._arrivals(rng, profile, st.calls_per_day, usage, day_index)
         n = len(start)
         duration = st.duration.sample_array(rng, n)
         number = (

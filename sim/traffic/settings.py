@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal
 
 import numpy as np
 
@@ -258,11 +259,17 @@ def _default_service_duration() -> Delay:
 
 @dataclass(frozen=True, slots=True)
 class ServiceTraffic:
-    """Inbound calls to one service number (auto attendant or call queue)."""
+    """Inbound calls to one service number (auto attendant or call queue).
+
+    ``arrivals``: ``poisson`` (calls arrive at random) or ``regular`` (scheduled traffic,
+    for queue studies): each hour slot gets its expected count, the fractional parts
+    carried on to the next slots so that the long-run rate is exact, spaced evenly.
+    """
 
     calls_per_day: float = 0.0
     profile: str = "contact_centre"
     duration: Delay = field(default_factory=_default_service_duration)
+    arrivals: Literal["poisson", "regular"] = "poisson"
 
     def __post_init__(self) -> None:
         require(self.calls_per_day >= 0, "calls_per_day", "must be >= 0")

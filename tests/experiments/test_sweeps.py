@@ -7,11 +7,14 @@ import pandas as pd
 import pytest
 
 from sim.cli.main import main
+from sim.core.units import Micros, Seconds
 from sim.experiments import recommend, sweeps
 from sim.experiments.executors import Executor
 from sim.experiments.sweeps import build_variants, pareto_front, replays_traffic
+from sim.scenario.costs import COMPONENTS
+from sim.scenario.loading import load_scenario
 from sim.scenario.model import Sweep, expand_values
-from tests.scenario_support import merge, small_tenant, write_scenario
+from tests.scenario_support import REPO, merge, small_tenant, write_scenario
 
 SETTINGS = {"recharge.trigger": "50,150", "recharge.amount": "100,300"}
 
@@ -22,6 +25,7 @@ def tiny(tmp_path):
         small_tenant(0.08),
         {
             "simulation": {"horizon": "20d", "name": "tiny"},
+            "sweep": {"warm_up": "0d"},
             "funding": {"initial_funds": "100", "low_balance": "60"},
             "recharge": {"trigger": "50", "amount": "100"},
             "payment": {"decline_probability": 0.2, "card_expires": "2026-01-10"},
@@ -40,8 +44,11 @@ def run(tiny, folder, executor, reps=4, refine=False, batch_size=2):
         settings=SETTINGS,
         replications=reps,
         batch_size=batch_size,
-        max_outage=0.5,
-        refine_replications=2,
+        max_outage=0.3,
+        refine_replications=5,
+        max_replications=20,
+        indifference=Micros(1000 * 10**6),
+        warm_up=Seconds(0.0),
     )
     return recommend.run(
         tiny, settings=SETTINGS, sweep=sweep, executor=executor, folder=folder, refine=refine
@@ -124,91 +131,172 @@ def test_common_random_numbers_shrink_the_variance_of_differences(tiny):
 def test_summary_matches_a_direct_computation_per_setting():
     # Three settings; setting 2 has extra replications (as after refinement), the
     # baseline (0) misses replication 3, so paired differences use common ones only.
+    from dataclasses import replace
+
+    from sim.scenario.costs import Costs, RefusedCallCosts
+
     rng = np.random.default_rng(5)
     keys = [(0, r) for r in (0, 1, 2, 4)] + [(1, r) for r in range(5)] + [(2, r) for r in range(7)]
+    n = len(keys)
     runs = pd.DataFrame(
         {
             "variant": [v for v, _ in keys],
             "replication": [r for _, r in keys],
-            "horizon_days": 365.0,
-            "outage": rng.random(len(keys)) < 0.4,
-            "forfeited_micros": rng.integers(0, 10**9, len(keys)),
-            "mean_balance_micros": rng.integers(0, 10**10, len(keys)),
-            "recharges_settled": rng.integers(0, 30, len(keys)),
+            "horizon_days": 182.625,  # half a year: totals double to a year
+            "outage": rng.random(n) < 0.4,
+            "forfeited_micros": rng.integers(0, 10**9, n),
+            "mean_balance_micros": rng.integers(0, 10**10, n),
+            "recharges_settled": rng.integers(0, 30, n),
+            "recharges_requested": rng.integers(0, 30, n),
+            "card_charges": rng.integers(0, 40, n),
+            "invoices": rng.integers(0, 30, n),
+            "purchased_auto_micros": rng.integers(0, 10**10, n),
+            "purchased_manual_micros": rng.integers(0, 10**9, n),
+            "outage_hours": rng.random(n) * 10,
+            "blocked_toll_free": rng.integers(0, 50, n),
+            "blocked_international": rng.integers(0, 5, n),
         }
     )
-    variants = [sweeps.Variant(i, (("recharge.trigger", str(10 * i)),), None) for i in range(3)]  # type: ignore[arg-type]
+    costs = Costs(
+        card_charge=Micros(1_000_000),
+        card_charge_share=0.01,
+        invoice=Micros(5_000_000),
+        annual_rate=0.05,
+        outage_hour=Micros(100_000_000),
+        refused_call=RefusedCallCosts(toll_free=Micros(2_000_000)),
+    )
+    scenario = replace(load_scenario(REPO / "scenarios" / "default.toml").scenario, costs=costs)
+    variants = [sweeps.Variant(i, (("recharge.trigger", str(10 * i)),), scenario) for i in range(3)]
     result = sweeps.SweepResult(variants, runs, {}, list(range(7)))
-    summary = sweeps.summarise(result, baseline=0, annual_rate=0.05).set_index("variant")
+    summary = sweeps.summarise(result, baseline=0).set_index("variant")
+
+    def cost_of(r: pd.DataFrame) -> pd.Series:
+        per_year = 2.0
+        return (
+            per_year * (r["card_charges"] * 1e6)
+            + per_year * 0.01 * (r["purchased_auto_micros"] + r["purchased_manual_micros"])
+            + per_year * r["invoices"] * 5e6
+            + 0.05 * r["mean_balance_micros"]
+            + per_year * r["forfeited_micros"]
+            + per_year * r["outage_hours"] * 100e6
+            + per_year * r["blocked_toll_free"] * 2e6
+        )
+
     base = runs[runs["variant"] == 0].set_index("replication")
     for v in range(3):
         r = runs[runs["variant"] == v].set_index("replication")
-        years = 365 / 365.25
-        cost = r["forfeited_micros"] + 0.05 * years * r["mean_balance_micros"]
+        cost = cost_of(r)
         row = summary.loc[v]
         assert row["replications"] == len(r)
         assert row["p_outage"] == r["outage"].mean()
-        assert row["objective_micros"] == pytest.approx(cost.mean(), rel=1e-12)
-        assert row["objective_se_micros"] == pytest.approx(cost.std() / np.sqrt(len(r)), rel=1e-9)
+        assert row["annual_cost_micros"] == pytest.approx(cost.mean(), rel=1e-12)
+        assert row["annual_cost_se_micros"] == pytest.approx(cost.std() / np.sqrt(len(r)), rel=1e-9)
+        assert row["mean_cost_invoices_micros"] == pytest.approx(2 * 5e6 * r["invoices"].mean())
         assert row["mean_recharges_settled"] == pytest.approx(r["recharges_settled"].mean())
         common = r.index.intersection(base.index)
-        d = (
-            cost.loc[common]
-            - (base["forfeited_micros"] + 0.05 * years * base["mean_balance_micros"]).loc[common]
-        )
-        assert row["diff_objective"] == pytest.approx(d.mean(), rel=1e-9, abs=1e-6)
+        d = cost.loc[common] - cost_of(base).loc[common]
+        assert row["diff_annual_cost_micros"] == pytest.approx(d.mean(), rel=1e-9, abs=1e-6)
         if v:
-            assert row["diff_objective_se"] == pytest.approx(d.std() / np.sqrt(len(d)), rel=1e-9)
+            assert row["diff_annual_cost_se_micros"] == pytest.approx(
+                d.std() / np.sqrt(len(d)), rel=1e-9
+            )
         o = r["outage"].loc[common].astype(float) - base["outage"].loc[common].astype(float)
         assert row["diff_outage"] == pytest.approx(o.mean(), abs=1e-12)
-    assert summary.loc[0, "diff_objective"] == 0.0
+        assert row["meets_constraints"]
+    assert summary.loc[0, "diff_annual_cost_micros"] == 0.0
 
 
-def test_pareto_front_and_decision():
-    summary = pd.DataFrame(
-        {
-            "variant": [0, 1, 2, 3],
-            "p_outage": [0.20, 0.02, 0.0, 0.02],
-            "p_outage_low": [0.1, 0.0, 0.0, 0.0],
-            "p_outage_high": [0.3, 0.04, 0.03, 0.05],
-            "mean_mean_balance_micros": [1e6, 2e6, 5e6, 3e6],
-            "objective_micros": [1e5, 2e5, 5e5, 3e5],
-            "objective_se_micros": [1e3, 1e3, 1e3, 1e3],
-            "mean_forfeited_micros": [0.0, 0.0, 0.0, 0.0],
-            "replications": [100] * 4,
-            "diff_objective": [0.0, 1e5, 4e5, 2e5],
-            "diff_objective_se": [0.0, 1e3, 1e3, 1e3],
-        }
-    )
-    assert pareto_front(summary) == [2, 1, 0]
-    grid = recommend.Grid(
-        [sweeps.Variant(i, (("recharge.trigger", str(i)),), None) for i in range(4)],  # type: ignore[arg-type]
+def _summary(**over):
+    base = {
+        "variant": [0, 1, 2, 3],
+        "setting": [f"recharge.trigger={i}" for i in range(4)],
+        "p_outage": [0.20, 0.02, 0.0, 0.02],
+        "p_outage_low": [0.1, 0.0, 0.0, 0.0],
+        "p_outage_high": [0.3, 0.04, 0.03, 0.05],
+        "annual_cost_micros": [1e8, 2e8, 5e8, 3e8],
+        "annual_cost_se_micros": [1e6] * 4,
+        "meets_constraints": [True] * 4,
+        "replications": [100] * 4,
+        "mean_horizon_days": [365.0] * 4,
+        "mean_card_charges": [40.0, 20.0, 5.0, 10.0],
+        "diff_annual_cost_micros": [0.0, 1e8, 4e8, 2e8],
+        "diff_annual_cost_se_micros": [0.0, 1e6, 1e6, 1e6],
+    }
+    for part in COMPONENTS:
+        base[f"mean_cost_{part}_micros"] = [0.0] * 4
+    base["mean_cost_invoices_micros"] = [1e8, 1e8, 0.5e8, 0.8e8]
+    base["mean_cost_tied_up_micros"] = [0.0, 1e8, 4.5e8, 2.2e8]
+    base.update(over)
+    return pd.DataFrame(base)
+
+
+def _grid(n=4):
+    return recommend.Grid(
+        [sweeps.Variant(i, (("recharge.trigger", str(i)),), None) for i in range(n)],  # type: ignore[arg-type]
         baseline=0,
         replay=True,
     )
-    rec = recommend.decide(summary, grid, target=0.045, currency="USD")
-    assert rec.chosen == 1  # cheapest whose upper bound is under 4.5 %
-    assert rec.runner_up == 2
-    assert rec.text[0].startswith("Recommended: recharge.trigger=1")
-    assert recommend.contenders(summary, 0.045) == [1, 3]
 
 
-def test_refinement_adds_what_showing_the_target_needs():
-    # No outage in n runs: the 95 % Wilson upper bound is z^2 / (n + z^2).
-    n = recommend.needed_replications(0.01)
-    z2 = 1.959963984540054**2
-    assert z2 / (n + z2) <= 0.01 < z2 / (n - 1 + z2)
-    assert n == 381
-    summary = pd.DataFrame(
-        {"variant": [0, 1], "p_outage_high": [0.088, 0.004], "p_outage": [0.0, 0.0]}
+def test_pareto_front_and_a_plain_sweeps_ranking():
+    summary = _summary()
+    assert pareto_front(summary) == [2, 1, 0]
+    rec = recommend.describe_sweep(summary, _grid(), target=0.045, currency="USD")
+    assert rec.chosen == 1  # the cheapest whose Wilson upper bound is under 4.5 %
+    assert rec.text[0].startswith("Cheapest by sample means")
+    assert "recharge.trigger=1, annual cost 200.00 USD" in rec.text[0]
+    assert "no guarantee of selection is claimed" in rec.text[1]
+    assert "--max-replications" not in " ".join(rec.text)  # sweep has no such option
+    none = recommend.describe_sweep(summary, _grid(), target=0.001, currency="USD")
+    assert none.chosen is None
+
+
+def test_the_decision_states_its_guarantee_and_the_trade_off():
+    from sim.experiments.selection import SelectionSettings, run_selection
+
+    rng = np.random.default_rng(0)
+    means = {0: 100.0, 1: 200.0, 2: 500.0, 3: 300.0}
+    p_out = {0: 0.5, 1: 0.0, 2: 0.0, 3: 0.0}
+
+    def sample(systems, reps):
+        n = len(reps)
+        common = rng.normal(0, 5, n)
+        costs = {s: means[s] + common + rng.normal(0, 1, n) for s in systems}
+        outs = {s: (rng.random(n) < p_out[s]).astype(float) for s in systems}
+        return costs, outs
+
+    settings = SelectionSettings(indifference=20.0, target=0.2, tolerance=0.1, first_stage=10)
+    result = run_selection([0, 1, 2, 3], settings, sample, stage=10)
+    assert result.chosen == 1
+    assert result.guaranteed
+    sweep = Sweep(max_outage=0.2, tolerance=0.1, indifference=Micros(20 * 10**6))
+    rec = recommend.decide(_summary(), _grid(), result, sweep, "USD")
+    text = "\n".join(rec.text)
+    assert rec.chosen == 1
+    assert rec.text[0] == "Recommended: recharge.trigger=1."
+    assert "Guarantee: with probability at least 95% this is the cheapest" in text
+    assert "at least 20.00 USD a year cheaper" in text
+    assert "Andradottir & Kim (2010)" in text
+    # The trade-off against the current setting (0), from the cost parts.
+    assert "20 card charges a year with the recommendation instead of 40" in text
+    assert "100.00 USD more in money tied up" in text
+
+
+def test_the_decision_says_when_the_cap_stopped_it():
+    from sim.experiments.selection import SelectionSettings, run_selection
+
+    def sample(systems, reps):
+        n = len(reps)
+        return {s: np.full(n, 100.0) + s for s in systems}, {s: np.zeros(n) for s in systems}
+
+    settings = SelectionSettings(
+        indifference=0.01, target=0.01, tolerance=0.005, first_stage=5, max_replications=10
     )
-    sweep = Sweep(replications=40, max_outage=0.01)
-    assert recommend.refinement_size(summary, [0, 1], sweep) == 381 - 40  # 0 is in doubt
-    assert recommend.refinement_size(summary, [1], sweep) == 40  # only close in cost
-    capped = Sweep(replications=40, max_outage=0.01, max_replications=100)
-    assert recommend.refinement_size(summary, [0], capped) == 60
-    fixed = Sweep(replications=40, refine_replications=10, max_outage=0.2)
-    assert recommend.refinement_size(summary, [0], fixed) == 10
+    result = run_selection([0, 1, 2, 3], settings, sample, stage=5)
+    assert not result.guaranteed
+    sweep = Sweep(max_outage=0.01, max_replications=10)
+    rec = recommend.decide(_summary(), _grid(), result, sweep, "USD")
+    assert any(line.strip().startswith("No guarantee: the cap of 10") for line in rec.text)
 
 
 def test_recommend_command(tiny, tmp_path, capsys):
@@ -222,12 +310,16 @@ def test_recommend_command(tiny, tmp_path, capsys):
             "--amount",
             "100,300",
             "--replications",
-            "3",
+            "10",
             "--refine-replications",
-            "2",
+            "10",
+            "--max-replications",
+            "60",
+            "--indifference",
+            "1000",
             "--serial",
             "--max-outage",
-            "60%",
+            "30%",
             "--out",
             str(out),
             "-q",
@@ -239,7 +331,7 @@ def test_recommend_command(tiny, tmp_path, capsys):
     for name in ("runs", "settings", "bands", "variants"):
         assert (out / f"{name}.parquet").exists()
         assert (out / f"{name}.csv").exists()
-    for png in ("heatmap-outage", "heatmap-forfeited", "frontier", "balance-bands"):
+    for png in ("heatmap-outage", "heatmap-cost", "heatmap-forfeited", "frontier", "balance-bands"):
         assert (out / "plots" / f"{png}.png").stat().st_size > 5_000
     assert (out / "recommendation.txt").read_text().strip()
     assert (

@@ -56,6 +56,53 @@ VARIANTS = {
         "funding": {"refuse_at_zero": False},
         "simulation": {"debits": "per_call"},
     },
+    "scheduled-weekly": {
+        "recharge": {"policy": "scheduled", "interval": "1w", "trigger": "0", "amount": "40"},
+    },
+    "scheduled-month-safety-net": {
+        "recharge": {"policy": "scheduled", "interval": "month", "amount": "60"},
+    },
+    "expiry-horizon": {
+        "recharge": {"amount": "500", "expiry_horizon": "10d"},
+        "funding": {"expiry_months": 1},
+    },
+    "expiry-horizon-poll-target": {
+        "recharge": {
+            "policy": "target",
+            "target": "400",
+            "expiry_horizon": "18d",
+            "check": "poll",
+            "poll_interval": "7h",
+        },
+        "funding": {"expiry_months": 1},
+    },
+    "expiry-horizon-multiples-position": {
+        "recharge": {
+            "policy": "multiples",
+            "amount": "200",
+            "expiry_horizon": "26d",
+            "basis": "position",
+            "max_in_flight": 2,
+        },
+        "funding": {"expiry_months": 1},
+        "payment": {"delay": {"kind": "exponential", "mean": "3h"}},
+    },
+    "regular-service": {"traffic": {"services": {"support": {"arrivals": "regular"}}}},
+    "target-exact-position": {
+        "recharge": {"policy": "target", "target": "137.25", "basis": "position"},
+    },
+    "lot-lifetime": {"funding": {"lot_lifetime": "9d"}, "recharge": {"amount": "300"}},
+    "lot-history": {
+        "funding": {
+            "initial_funds": "0",
+            "lot_lifetime": "30d",
+            "lots": [
+                {"amount": "500", "remaining": "210.5", "purchased": "2025-12-10T08:30:00"},
+                {"amount": "90", "remaining": "90", "purchased": "2025-12-20"},
+                {"amount": "60", "remaining": "0.000001", "purchased": "2025-12-05"},
+            ],
+        },
+    },
 }
 
 
@@ -241,6 +288,15 @@ def test_outcomes_alone_equal_the_full_tables(tmp_path):
         "target-expiry",
         "no-recharge",
         "backorders-per-call",
+        "scheduled-weekly",
+        "scheduled-month-safety-net",
+        "expiry-horizon",
+        "expiry-horizon-poll-target",
+        "expiry-horizon-multiples-position",
+        "regular-service",
+        "target-exact-position",
+        "lot-lifetime",
+        "lot-history",
         "mid-day-horizon",
     ],
 )

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import numpy as np
 import pytest
 
+from sim.billing.account import CreditAccount, HeapScheduler
 from sim.billing.ledger import EntryKind, Ledger, LedgerError, LotSource
+from sim.billing.policies import Admin, OpeningLot, Payment, Recharge
+from sim.core.schema import ConfigError
 from sim.core.units import Calendar, parse_money
+from sim.scenario.model import Scenario
 
 DAY = 86400.0
 
@@ -183,3 +188,142 @@ def test_invalid_amounts_are_bugs(cal):
         led.purchase(0, 0, LotSource.MANUAL)
     with pytest.raises(LedgerError):
         led.debit(0, -1)
+
+
+# -- Lot lifetime as a duration; lots held at the start ------------------------------
+
+
+def test_lot_lifetime_as_a_duration(cal):
+    led = Ledger(cal, lifetime_s=90 * DAY)
+    lot = led.purchase(5.0, m("100"), LotSource.MANUAL)
+    assert lot.expires_at_s == 5.0 + 90 * DAY
+    led.debit(DAY, m("30"))
+    assert led.expire_due(5.0 + 90 * DAY)[0].amount == -m("70")
+    led.invariants()
+    with pytest.raises(ValueError, match="lifetime_s"):
+        Ledger(cal, lifetime_s=0)
+
+
+def test_expiring_by_sums_the_soonest_expiring_lots(cal):
+    led = Ledger(cal, lifetime_s=10 * DAY)
+    led.purchase(0, m("100"), LotSource.INITIAL)
+    led.purchase(DAY, m("50"), LotSource.AUTO)
+    led.purchase(2 * DAY, m("20"), LotSource.AUTO)
+    assert led.expiring_by(-1.0) == 0
+    assert led.expiring_by(10 * DAY) == m("100")
+    assert led.expiring_by(11 * DAY) == m("150")
+    led.debit(3 * DAY, m("120"))  # the soonest lot first, then the next
+    assert led.expiring_by(11 * DAY) == m("30")
+    assert led.expiring_by(float("inf")) == m("50")
+
+
+def held_account(lots, expiry_months=12, lot_lifetime_s=None, start=date(2026, 1, 1)):
+    sched = HeapScheduler()
+    calendar = Calendar.from_local(start, "Europe/Berlin")
+    acc = CreditAccount(
+        calendar=calendar,
+        recharge=Recharge(policy="none"),
+        payment=Payment(),
+        admin=Admin(responds_to=()),
+        scheduler=sched,
+        rng_payments=np.random.default_rng(0),
+        rng_admin=np.random.default_rng(1),
+        expiry_months=expiry_months,
+        lot_lifetime_s=lot_lifetime_s,
+    )
+    acc.start(0.0, lots=lots)
+    return acc, sched, calendar
+
+
+def test_lots_held_at_the_start_keep_their_purchase_dates_and_expire_from_them():
+    lots = [
+        OpeningLot(m("500"), m("120"), datetime(2025, 11, 3, 10)),
+        OpeningLot(m("200"), m("200"), datetime(2025, 3, 31)),
+        OpeningLot(m("80.50"), m("0.000001"), datetime(2025, 12, 24)),
+    ]
+    acc, sched, calendar = held_account(lots)
+    led = acc.ledger
+    assert acc.balance == m("320.000001")
+    # Posted in purchase order, each at its purchase instant, with what is left of it.
+    bought = [calendar.to_datetime(lot.purchased_at_s).replace(tzinfo=None) for lot in led.lots]
+    assert bought == [datetime(2025, 3, 31), datetime(2025, 11, 3, 10), datetime(2025, 12, 24)]
+    assert [lot.amount for lot in led.lots] == [m("200"), m("120"), m("0.000001")]
+    assert [lot.spent_before for lot in led.lots] == [0, m("380"), m("80.499999")]
+    assert {lot.source for lot in led.lots} == {LotSource.INITIAL}
+    expires = [calendar.to_datetime(lot.expires_at_s).replace(tzinfo=None) for lot in led.lots]
+    assert expires == [datetime(2026, 3, 31), datetime(2026, 11, 3, 10), datetime(2026, 12, 24)]
+    # Soonest expiry first: the March lot is spent before the others.
+    acc.charge(DAY, m("150"))
+    assert [lot.remaining for lot in led.lots] == [m("50"), m("120"), m("0.000001")]
+    sched.run_until(calendar.to_sim(datetime(2027, 1, 1)))
+    acc.has_credit(calendar.to_sim(datetime(2027, 1, 1)))
+    assert led.expired_total == m("170.000001")
+    assert led.balance == led.purchased_total - led.consumed_total - led.expired_total == 0
+    acc.invariants()
+
+
+def test_lots_held_at_the_start_follow_a_duration_lifetime():
+    acc, _, calendar = held_account(
+        [OpeningLot(m("100"), m("60"), datetime(2025, 12, 1))], lot_lifetime_s=90 * DAY
+    )
+    lot = acc.ledger.lots[0]
+    assert lot.expires_at_s == calendar.to_sim(datetime(2025, 12, 1)) + 90 * DAY
+    assert acc.ledger.next_expiry_s() == lot.expires_at_s
+
+
+def funding_error(funding, start="2026-01-01T00:00:00", **sections) -> str:
+    data = {"simulation": {"start": start, "horizon": "30d"}, "funding": funding, **sections}
+    with pytest.raises(ConfigError) as exc:
+        Scenario.from_dict(data)
+    return str(exc.value)
+
+
+def lot(amount="100", remaining="50", purchased="2025-06-01"):
+    return {"amount": amount, "remaining": remaining, "purchased": purchased}
+
+
+@pytest.mark.parametrize(
+    ("funding", "path", "fragment"),
+    [
+        ({"lots": [lot(), lot(remaining="150")]}, "funding.lots[1].remaining", "at most"),
+        ({"lots": [lot(remaining="0")]}, "funding.lots[0].remaining", "must be > 0"),
+        ({"lots": [lot(amount="-1")]}, "funding.lots[0].amount", "must be > 0"),
+        ({"lots": [lot(purchased="soon")]}, "funding.lots[0].purchased", "date"),
+        ({"lots": [{"amount": "1"}]}, "funding.lots[0].remaining", "missing required key"),
+        (
+            {"lots": [lot(), lot(), lot(purchased="2024-12-31")]},
+            "funding.lots[2].purchased",
+            "expired on 2025-12-31 00:00, at or before simulation.start",
+        ),
+        (
+            {"lots": [lot(purchased="2025-12-01")], "lot_lifetime": "30d"},
+            "funding.lots[0].purchased",
+            "expired on 2025-12-31",
+        ),
+        ({"lots": [lot(purchased="2026-01-02")]}, "funding.lots[0].purchased", "after"),
+        ({"lots": [lot()], "initial_funds": "100"}, "funding.lots", "initial_funds"),
+        ({"lots": [lot()], "mode": "postpaid"}, "funding.lots", "postpaid"),
+        ({"lot_lifetime": "90d", "expiry_months": 6}, "funding.lot_lifetime", "expiry_months"),
+        ({"lot_lifetime": "0s"}, "funding.lot_lifetime", "> 0"),
+    ],
+)
+def test_funding_lots_and_lifetime_errors_name_the_field(funding, path, fragment):
+    message = funding_error(funding)
+    assert message.startswith(f"{path}: "), message
+    assert fragment in message
+
+
+def test_funding_lots_load_and_give_the_opening_balance():
+    s = Scenario.from_dict(
+        {
+            "simulation": {"start": "2026-01-01T00:00:00", "horizon": "30d"},
+            "funding": {
+                "lots": [lot(), lot("500", "499.99", "2025-12-31T23:00:00")],
+                "lot_lifetime": "400d",
+                "portal_rules": True,  # history is not checked against today's portal
+            },
+        }
+    )
+    assert s.funding.opening_balance == m("549.99")
+    assert s.funding.lots[1].purchased == datetime(2025, 12, 31, 23)
+    assert s.funding.lot_lifetime == 400 * DAY

@@ -10,6 +10,8 @@ import pytest
 from scipy import stats
 
 from sim.core.distributions import Delay
+from sim.core.rng import stream
+from sim.core.schema import ConfigError, build
 from sim.core.units import Calendar
 from sim.telephony.calls import CALL_TYPES, NUMBER_TYPES, CallType, NumberType
 from sim.traffic.model import TrafficModel, alias_table, sorted_uniform_times
@@ -268,3 +270,100 @@ def test_meeting_legs_after_midnight_move_to_the_next_day():
     assert drawn[0].start_s.max() >= fresh.day_bounds(0)[1]  # there was something to keep
     held = (drawn[2].start_s >= fresh.day_bounds(2)[1]).sum()
     assert len(ids) == sum(len(b) for b in drawn) - held
+
+
+# -- Regular arrivals for a service number -------------------------------------------
+
+
+def service_calls(m, days, k=0):
+    out = [m.draw_day(d) for d in range(days)]
+    sub = m._service_offset + k
+    return (
+        np.concatenate([b.start_s[b.subscriber_id == sub] for b in out]),
+        np.concatenate([b.duration_s[b.subscriber_id == sub] for b in out]),
+        out,
+    )
+
+
+def test_regular_arrivals_are_evenly_spaced_across_hours_days_and_dst():
+    # 1.5 calls an hour: one every 40 minutes, whatever the slot or the 23-hour day.
+    st = ServiceTraffic(calls_per_day=36.0, profile="flat", arrivals="regular")
+    m = model(
+        Traffic(services={"q": st}),
+        counts=(0,),
+        services=(("q", "GB", True),),
+        tz="Europe/London",
+        start=date(2026, 3, 25),
+    )
+    start, _, _ = service_calls(m, 10)
+    assert np.allclose(np.diff(start), 2400.0)
+    assert start[0] == pytest.approx(1200.0)  # the first at half the spacing
+    assert len(start) == 358  # 29 March has 23 hours: 358.5 expected, the last at 357.5
+
+
+def test_regular_counts_carry_the_fractions_so_the_long_run_rate_is_exact():
+    st = ServiceTraffic(calls_per_day=17.3, profile="contact_centre", arrivals="regular")
+    tr = Traffic(services={"q": st}, usage_growth_per_month=0.05)
+    m = model(tr, counts=(0,), services=(("q", "US", True),), days=70)
+    start, _, batches = service_calls(m, 70)
+    # Expected count of each hour slot, from the same profile and growth.
+    expected = []
+    for d in range(70):
+        slots, w = m.hour_slots(d, tr.profile("contact_centre"))
+        usage = m.usage_factor(m.month_index(m.day_bounds(d)[2]))
+        mean = 17.3 * usage * 7.0 * w / tr.profile("contact_centre").week_total
+        expected.append((slots, mean))
+    slot_starts = np.concatenate([s for s, _ in expected])
+    means = np.concatenate([mu for _, mu in expected])
+    counts = np.bincount(
+        np.searchsorted(slot_starts, start, side="right") - 1, minlength=len(means)
+    )
+    cumulative = np.cumsum(means)
+    # Every prefix of slots holds its expected count, rounded: the fraction is carried on.
+    assert np.array_equal(np.cumsum(counts), np.floor(cumulative + 0.5))
+    assert np.all(np.abs(counts - means) < 1 + 1e-9)
+    # Each day draws again the same calls, deterministically.
+    again, _, _ = service_calls(model(tr, counts=(0,), services=(("q", "US", True),)), 70)
+    assert np.array_equal(start, again)
+    assert all(np.all(np.diff(b.start_s) >= 0) for b in batches)
+
+
+def test_regular_arrivals_leave_every_other_draw_unchanged():
+    calling = Calling(calls_per_user_day=3.0, rate_cv=0.4)
+    services = (("q", "US", True), ("other", "US", False))
+
+    def traffic(arrivals):
+        return Traffic(
+            groups={"g0": GroupTraffic(calling=calling)},
+            services={
+                "q": ServiceTraffic(calls_per_day=50, arrivals=arrivals),
+                "other": ServiceTraffic(calls_per_day=20),
+            },
+        )
+
+    poisson = model(traffic("poisson"), counts=(30,), services=services, days=5)
+    regular = model(traffic("regular"), counts=(30,), services=services, days=5)
+    for d in range(5):
+        a, b = poisson.draw_day(d), regular.draw_day(d)
+        for sub in [*range(30), poisson._service_offset + 1]:  # users and the other service
+            assert np.array_equal(
+                a.start_s[a.subscriber_id == sub], b.start_s[b.subscriber_id == sub]
+            )
+            assert np.array_equal(
+                a.duration_s[a.subscriber_id == sub], b.duration_s[b.subscriber_id == sub]
+            )
+        q = poisson._service_offset
+        # The service's durations come from its own stream, first draws first.
+        n = min(int((a.subscriber_id == q).sum()), int((b.subscriber_id == q).sum()))
+        first = stream_durations(d, n)
+        assert np.array_equal(b.duration_s[b.subscriber_id == q][: len(first)], first)
+
+
+def stream_durations(day, n):
+    rng = stream(1, 0, "services", 0, day)
+    return ServiceTraffic().duration.sample_array(rng, int(n))
+
+
+def test_arrivals_setting_is_checked():
+    with pytest.raises(ConfigError, match=r"^services\.q\.arrivals: must be one of"):
+        build(Traffic, {"services": {"q": {"calls_per_day": 1, "arrivals": "scheduled"}}})
