@@ -292,20 +292,15 @@ def _observations(
     return costs, outages
 
 
-def _eligible(grid: Grid) -> list[int]:
-    """Variants that keep the settings' constraints (``costs.min_amount``)."""
-    out = []
-    for v in grid.variants:
-        sc = v.scenario
-        low = sc.costs.min_amount
-        if (
-            low is not None
-            and sc.recharge.policy in ("fixed", "multiples")
-            and sc.recharge.amount < low
-        ):
-            continue
-        out.append(v.variant)
-    return out
+def _eligible(grid: Grid, first: pd.DataFrame) -> list[int]:
+    """Variants that keep the ``[costs]`` constraints, judged on the first stage.
+
+    ``min_amount`` is a property of the setting; ``max_recharges_per_month`` is judged on
+    the first stage's mean (``sweeps.summarise``, ``meets_constraints``) and is not part of
+    the selection's guarantee, which concerns the outage target.
+    """
+    keep = set(first.loc[first["meets_constraints"].astype(bool), "variant"].astype(int))
+    return [v.variant for v in grid.variants if v.variant in keep]
 
 
 def run(
@@ -411,8 +406,14 @@ def run(
     )
     selection_result: SelectionResult | None = None
     if refine:
+        eligible = _eligible(grid, summarise(result, grid.baseline, sweep.confidence))
+        if not eligible:
+            raise InputError(
+                f"{loaded.path}: costs: no setting keeps min_amount and "
+                "max_recharges_per_month; relax them or sweep other values"
+            )
         chooser = ConstrainedSelection(
-            _eligible(grid),
+            eligible,
             SelectionSettings(
                 indifference=float(sweep.indifference),
                 target=sweep.max_outage,

@@ -469,9 +469,11 @@ class Scenario:
         """Return a short human-readable summary, one line per topic."""
         sim, f, r, p, a = self.simulation, self.funding, self.recharge, self.payment, self.admin
         cur = sim.currency
+        warm = f" after a {format_duration(sim.warm_up)} warm-up" if sim.warm_up else ""
         lines = [
             f"start {sim.start.isoformat(sep=' ')} {sim.time_zone}, horizon "
-            f"{format_duration(sim.horizon)}, seed {sim.seed}, {sim.replications} replication(s)",
+            f"{format_duration(sim.horizon)}{warm}, seed {sim.seed}, "
+            f"{sim.replications} replication(s)",
         ]
         users = sum(g.count for g in self.user_groups)
         if self.user_groups or self.service_numbers:
@@ -488,9 +490,16 @@ class Scenario:
             lines.append(f"funding: postpaid (NCE/MCA), invoiced monthly in arrears; {cap}")
             return lines
         expiry = f"{f.expiry_months} months" if f.expiry_months else "never"
+        if f.lot_lifetime is not None:
+            expiry = format_duration(f.lot_lifetime)
+        held = (
+            f"{len(f.lots)} lot(s) held, {format_money(f.opening_balance)} {cur}"
+            if f.lots
+            else f"initial {format_money(f.initial_funds)} {cur}"
+        )
         lines.append(
-            f"funding: prepaid, initial {format_money(f.initial_funds)} {cur}, lots expire "
-            f"after {expiry}, at zero: {f.at_zero}, charged at call {f.charge_at}"
+            f"funding: prepaid, {held}, lots expire after {expiry}, at zero: {f.at_zero}, "
+            f"charged at call {f.charge_at}"
         )
         if r.policy == "scheduled":
             lines.append(f"scheduled purchases: {format_money(r.amount)} {cur} every {r.interval}")
@@ -528,6 +537,12 @@ class Scenario:
             )
         else:
             lines.append("admin: never reacts")
+        c = self.costs
+        lines.append(
+            f"costs: card charge {format_money(c.card_charge)} {cur} + {c.card_charge_share:.2%}, "
+            f"invoice {format_money(c.invoice)} {cur}, money tied up {c.annual_rate:.1%} a year, "
+            f"{format_money(c.outage_hour)} {cur} per hour at zero"
+        )
         return lines
 
 

@@ -364,3 +364,19 @@ def test_bands_of_the_settings_a_user_picks(tiny, tmp_path):
     bad = tmp_path / "bad"
     assert main([*args, "--bands", "0,99", "--out", str(bad)]) == 2
     assert not (bad / "batches").exists()
+
+
+def test_constraints_keep_settings_out_of_the_selection(tiny, tmp_path):
+    import tomllib
+
+    data = tomllib.loads(tiny.path.read_text())
+    data["costs"] = {"min_amount": "200"}
+    sc = write_scenario(tmp_path, data, "constrained")
+    _, rec, grid = run(sc, tmp_path / "c", Executor("serial"), reps=10, refine=True)
+    assert rec.selection is not None
+    small = [v.variant for v in grid.variants if v.scenario.recharge.amount < 200 * 10**6]
+    assert small
+    assert all(v not in rec.selection.status for v in small)
+    settings = pd.read_parquet(tmp_path / "c" / "settings.parquet")
+    assert set(settings.loc[settings["variant"].isin(small), "feasibility"]) == {"not considered"}
+    assert rec.chosen not in small
