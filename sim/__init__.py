@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sim.experiments import recommend
     from sim.experiments.executors import Executor
     from sim.experiments.replications import run_replications
+    from sim.experiments.robust import run_experiments
     from sim.reports import compare, forecast
     from sim.reports.breakeven import breakeven
     from sim.reports.cost_plots import breakeven_figure, forecast_figure, plans_figure
@@ -46,6 +47,7 @@ _API: dict[str, tuple[str, str | None]] = {
     "RunResult": ("sim.engine.results", "RunResult"),
     "tables_of": ("sim.engine.results", "tables_of"),
     "run_replications": ("sim.experiments.replications", "run_replications"),
+    "run_experiments": ("sim.experiments.robust", "run_experiments"),
     "Executor": ("sim.experiments.executors", "Executor"),
     "recommend": ("sim.experiments.recommend", None),
     "forecast": ("sim.reports.forecast", None),
@@ -75,6 +77,7 @@ __all__ = [
     "load_scenario",
     "plans_figure",
     "recommend",
+    "run_experiments",
     "run_replication",
     "run_replications",
     "tables_of",

@@ -10,12 +10,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sim.cli import calllogs, reports, runs, sweeps
+from sim.cli import analysis, calllogs, reports, runs, sweeps
 from sim.cli.args import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from sim.core.errors import InputError
 from sim.core.version import __version__
 
-FAMILIES = (runs, sweeps, reports, calllogs)
+FAMILIES = (runs, sweeps, analysis, reports, calllogs)
 """The command families, in the order ``ccsim --help`` lists them."""
 
 

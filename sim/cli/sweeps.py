@@ -100,6 +100,39 @@ def add_commands(subparsers: Any) -> None:
                 "(default: half the first stage, at least 10)",
             )
             p.add_argument(
+                "--robust",
+                action="store_true",
+                help="decide across futures sampled from [uncertainties] (robust advice)",
+            )
+            p.add_argument(
+                "--futures",
+                type=_positive_int,
+                metavar="N",
+                help="futures (robust; default: [uncertainties].futures)",
+            )
+            p.add_argument(
+                "--criterion",
+                choices=("expected", "worst-decile", "regret"),
+                default="expected",
+                help="robust criterion among settings meeting the target often enough "
+                "(default: expected, the least expected annual cost)",
+            )
+            p.add_argument(
+                "--min-share",
+                type=_share,
+                default=0.9,
+                metavar="P",
+                help="robust: least share of futures in which a setting must meet the target "
+                "(default 90%%)",
+            )
+            p.add_argument(
+                "--per-future",
+                type=_positive_int,
+                default=1,
+                metavar="N",
+                help="robust: replications per future (default 1)",
+            )
+            p.add_argument(
                 "--max-replications",
                 type=_positive_int,
                 metavar="N",
@@ -168,6 +201,8 @@ def _sweep(args: argparse.Namespace) -> int:
             bar.set_description(f"{loaded.name}: {stage or args.command}", refresh=False)
         bar.update(done - bar.n)
 
+    if getattr(args, "robust", False):
+        return _robust(args, loaded, settings, sweep, executor, folder, bar, progress)
     with bar:
         result, rec, grid = recommend.run(
             loaded,
@@ -189,6 +224,45 @@ def _sweep(args: argparse.Namespace) -> int:
         f"{n_runs} runs ({executor.kind}, {executor.workers} worker(s))"
     )
     for line in rec.text:
+        print(line)
+    print(f"results: {folder}/")
+    return EXIT_OK
+
+
+def _robust(
+    args: argparse.Namespace,
+    loaded: Any,
+    settings: dict[str, str],
+    sweep: Any,
+    executor: Any,
+    folder: Path,
+    bar: Any,
+    progress: Any,
+) -> int:
+    from sim.experiments.robust import run_robust
+
+    with bar:
+        result = run_robust(
+            loaded,
+            levers=settings,
+            executor=executor,
+            folder=folder,
+            target=sweep.max_outage,
+            futures=args.futures,
+            replications=args.per_future,
+            warm_up_s=float(sweep.warm_up),
+            criterion=args.criterion,
+            min_share=args.min_share,
+            batch_size=args.batch_size or 0,
+            progress=lambda done, total: progress(done, total, "futures"),
+            command=["ccsim", *sys.argv[1:]],
+        )
+    print(
+        f"ccsim recommend --robust: {loaded.name}, {len(result.variants)} settings x "
+        f"{len(result.futures)} futures, {len(result.runs)} runs "
+        f"({executor.kind}, {executor.workers} worker(s))"
+    )
+    for line in result.text:
         print(line)
     print(f"results: {folder}/")
     return EXIT_OK

@@ -20,23 +20,22 @@ import json
 import math
 import os
 import tomllib
-import types
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields, is_dataclass, replace
-from decimal import Decimal
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sim.core.schema import ConfigError
-from sim.core.units import MICROS_PER_UNIT, Micros, Seconds
+from sim.core.units import MICROS_PER_UNIT, Seconds
 from sim.engine import RatedTraffic, run_replication
 from sim.engine.results import outcome_row
 from sim.experiments.executors import Batch, Executor, plan_batches
 from sim.scenario.costs import COMPONENTS, DAYS_PER_YEAR, annual_costs
 from sim.scenario.model import Scenario, Sweep, expand_values
+from sim.scenario.paths import set_value, setting_type, typed_value
 from sim.telephony.tariffs import TariffBook
 from sim.validation.theory import wilson_interval
 
@@ -93,53 +92,6 @@ class Variant:
         return ", ".join(f"{p}={v}" for p, v in self.values)
 
 
-def _hint_at(path: str) -> Any:
-    """Return the type hint of the scenario field at a dotted path."""
-    hint: Any = Scenario
-    for part in path.split("."):
-        origin = get_origin(hint)
-        if origin is Union or origin is types.UnionType:
-            hint = next(a for a in get_args(hint) if a is not type(None))
-            origin = get_origin(hint)
-        if origin is dict:
-            hint = get_args(hint)[1]
-            continue
-        if not (is_dataclass(hint) and isinstance(hint, type)):
-            raise ValueError(f"{path}: cannot set a value inside {part!r}")
-        names = {f.name for f in fields(hint)}
-        if part not in names:
-            raise ValueError(f"{path}: unknown setting {part!r}")
-        hint = get_type_hints(hint)[part]
-    origin = get_origin(hint)
-    if origin is Union or origin is types.UnionType:
-        hint = next(a for a in get_args(hint) if a is not type(None))
-    return hint
-
-
-def _typed(path: str, text: str) -> Any:
-    hint = _hint_at(path)
-    if hint in (Micros, Seconds, str):
-        return text
-    if hint is int:
-        value = Decimal(text)
-        if value != value.to_integral_value():
-            raise ValueError(f"{path}: expects whole numbers, got {text!r}")
-        return int(value)
-    if hint is float:
-        return float(text)
-    raise ValueError(f"{path}: only numeric settings can be swept")
-
-
-def _set(data: dict[str, Any], path: str, value: Any) -> None:
-    node = data
-    parts = path.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ValueError(f"{path}: {part!r} is not a table")
-    node[parts[-1]] = value
-
-
 def steady(scenario: Scenario, warm_up_s: float) -> Scenario:
     """Return the scenario as a sweep runs it: one debit per event, and a warm-up.
 
@@ -163,7 +115,7 @@ def build_variants(
     base = {k: v for k, v in raw.items() if k != "sweep"}
     axes = [(path, expand_values(text)) for path, text in settings.items()]
     for path, _ in axes:
-        _hint_at(path)  # fail early on unknown or non-numeric paths
+        setting_type(path, Scenario)  # fail early on unknown or non-numeric paths
     combos: list[tuple[tuple[str, str], ...]] = [()]
     for path, values in axes:
         combos = [(*c, (path, v)) for c in combos for v in values]
@@ -171,7 +123,7 @@ def build_variants(
     for k, combo in enumerate(combos):
         data = copy.deepcopy(base)
         for path, text in combo:
-            _set(data, path, _typed(path, text))
+            set_value(data, path, typed_value(path, text, Scenario))
         try:
             scenario = Scenario.from_dict(data)
         except ConfigError as exc:

@@ -25,7 +25,7 @@ from sim.billing.policies import (
     Postpaid,
     Recharge,
 )
-from sim.core.schema import FieldError, build, require
+from sim.core.schema import ConfigError, FieldError, build, require
 from sim.core.units import (
     Calendar,
     Micros,
@@ -37,6 +37,7 @@ from sim.core.units import (
     load_time_zone,
 )
 from sim.scenario.costs import Costs
+from sim.scenario.uncertainties import Uncertainties, check_ends, quote_setting_path
 from sim.telephony.plans import ServiceNumber, Tenant, UserGroup, check_unique_names
 from sim.telephony.tariffs import TariffFiles
 from sim.traffic.settings import Population, Traffic
@@ -277,6 +278,9 @@ class Scenario:
     traffic: Traffic = field(default_factory=Traffic)
     sweep: Sweep | None = None
     costs: Costs = field(default_factory=Costs)
+    uncertainties: Uncertainties | None = None
+    """Distributions over settings (``sim.scenario.uncertainties``): a run ignores them;
+    robust studies and sensitivity analyses sample futures from them."""
 
     def __post_init__(self) -> None:
         check_unique_names(self.user_groups, self.service_numbers)
@@ -332,6 +336,14 @@ class Scenario:
                     "only whole numbers of at least 50; set funding.portal_rules = false "
                     "to study other values",
                 )
+        if self.uncertainties is not None:
+            # Paths, units and parameters; each setting's unit is filled in from its type.
+            levers = tuple(self.sweep.settings) if self.sweep is not None else ()
+            try:
+                bound = self.uncertainties.bind(Scenario, levers)
+            except FieldError as exc:
+                raise FieldError(f"uncertainties.{exc.field}", exc.message) from None
+            object.__setattr__(self, "uncertainties", bound)
 
     def _check_lots_and_expiry_horizon(self) -> None:
         """Cross-section rules of ``funding.lots`` and ``recharge.expiry_horizon``."""
@@ -411,8 +423,22 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
-        """Build and validate a scenario from parsed TOML; raise ``ConfigError``."""
-        return build(cls, data)
+        """Build and validate a scenario from parsed TOML; raise ``ConfigError``.
+
+        With ``[uncertainties]``, the scenario is also built with each uncertain setting
+        at its lowest, a typical and its highest value (``check_ends``), so that every
+        sampled future is a valid scenario.
+        """
+        try:
+            scenario = build(cls, data)
+        except ConfigError as exc:
+            quoted = quote_setting_path(exc, data)
+            if quoted is exc:
+                raise
+            raise quoted from None
+        if scenario.uncertainties is not None:
+            check_ends(scenario.uncertainties, data, cls.from_dict)
+        return scenario
 
     @property
     def tenant(self) -> Tenant:
@@ -488,6 +514,8 @@ class Scenario:
         if f.mode == "postpaid":
             cap = "hard cap at included minutes" if self.postpaid.hard_cap else "overage billed"
             lines.append(f"funding: postpaid (NCE/MCA), invoiced monthly in arrears; {cap}")
+            if self.uncertainties is not None:
+                lines.append(self.uncertainties.describe())
             return lines
         expiry = f"{f.expiry_months} months" if f.expiry_months else "never"
         if f.lot_lifetime is not None:
@@ -543,6 +571,8 @@ class Scenario:
             f"invoice {format_money(c.invoice)} {cur}, money tied up {c.annual_rate:.1%} a year, "
             f"{format_money(c.outage_hour)} {cur} per hour at zero"
         )
+        if self.uncertainties is not None:
+            lines.append(self.uncertainties.describe())
         return lines
 
 

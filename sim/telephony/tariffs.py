@@ -25,6 +25,11 @@ increment; ``charge = connection_fee + ceil(billable_s * rate_per_min / 60)`` mi
 i.e. the pro-rata part is rounded **up** to the micro-unit, like the increment itself never
 in the customer's favour. A call with no billable seconds costs nothing (no fee).
 
+``[tariffs] scale`` (a number > 0, default 1.0) multiplies every per-minute rate and
+connection fee of the loaded tables, each rounded half up to the micro-unit (the factor
+is taken as the decimal it is written as: ``1.1`` is exactly 1.1), so price changes can
+be studied without editing the sheets; increments stay as they are.
+
 Imports ``sim.core.units``, ``sim.core.schema`` and ``sim.telephony.calls`` only.
 """
 
@@ -33,7 +38,8 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -42,7 +48,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.core.schema import ConfigError, FieldError, require
-from sim.core.units import SECONDS_PER_MINUTE, Micros, UnitError, parse_money
+from sim.core.units import SECONDS_PER_MINUTE, Micros, UnitError, format_money, parse_money
 from sim.telephony.calls import NUMBER_TYPES, NumberType, check_country
 
 DEFAULT_DESTINATION = "default"
@@ -93,6 +99,16 @@ def billable_seconds(duration_s: float, increment_s: int, covered_s: int = 0) ->
     if covered_s + k * increment_s < duration_s:
         k += 1
     return increment_s * k
+
+
+def scale_money(amount: int, scale: float) -> Micros:
+    """Return ``amount * scale`` in micro-units, rounded half up, exactly.
+
+    ``scale`` is taken as the decimal it is written as (its shortest ``repr``: ``1.1`` is
+    exactly 1.1, not the nearest binary float), so the product is exact integer money.
+    """
+    product = Decimal(int(amount)) * Decimal(repr(float(scale)))
+    return Micros(int(product.quantize(Decimal(1), rounding=ROUND_HALF_UP)))
 
 
 def charge_for(billable_s: int, rate_per_min: int, connection_fee: int) -> Micros:
@@ -186,6 +202,33 @@ class TariffTable:
             np.array([r.connection_fee for r in self.rows], dtype=np.int64),
             np.array([r.increment_s for r in self.rows], dtype=np.int64),
         )
+
+    def scaled(self, scale: float) -> TariffTable:
+        """Return the table with every rate and connection fee times ``scale``.
+
+        Each amount is rounded half up to the micro-unit (``scale_money``); increments,
+        destinations and sources stay. A factor of 1 returns this table itself.
+
+        Raises
+        ------
+        ConfigError
+            If a scaled amount exceeds the largest accepted rate (1000), naming the row.
+        """
+        if scale == 1:
+            return self
+        rows = []
+        for row in self.rows:
+            rate = scale_money(row.rate_per_min, scale)
+            fee = scale_money(row.connection_fee, scale)
+            for column, value in (("rate_per_min", rate), ("connection_fee", fee)):
+                if value > MAX_RATE:
+                    raise ConfigError(
+                        f"{row.source or self.name}: {column}",
+                        f"{format_money(value)} after tariffs.scale = {scale!r} is above the "
+                        f"largest accepted amount, {format_money(MAX_RATE)}",
+                    )
+            rows.append(replace(row, rate_per_min=rate, connection_fee=fee))
+        return TariffTable(name=self.name, rows=tuple(rows))
 
     @classmethod
     def from_csv(cls, path: str | Path, name: str | None = None) -> TariffTable:
@@ -324,15 +367,31 @@ class TariffBook:
         """Return the tables in ``TABLE_NAMES`` order."""
         return tuple(self.table(n) for n in TABLE_NAMES)
 
+    def scaled(self, scale: float) -> TariffBook:
+        """Return the book with every rate and fee times ``scale`` (``TariffTable.scaled``).
+
+        A factor of 1 returns this book itself, so an unscaled scenario is priced by
+        exactly the tables as read.
+        """
+        if scale == 1:
+            return self
+        return TariffBook(*(t.scaled(scale) for t in self.tables()))
+
 
 @dataclass(frozen=True, slots=True)
 class TariffFiles:
-    """Scenario section naming the rate-table CSV files (relative to the scenario file)."""
+    """Scenario section naming the rate-table CSV files (relative to the scenario file).
+
+    ``scale`` (a number > 0, default 1.0) multiplies every per-minute rate and connection
+    fee of the loaded tables, rounded half up to the micro-unit (``TariffBook.scaled``):
+    ``1.2`` prices every call as if the sheets were 20 % dearer.
+    """
 
     outbound: str
     toll_free: str
     dial_out: str
     dial_in: str | None = None
+    scale: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("outbound", "toll_free", "dial_out", "dial_in"):
@@ -340,21 +399,27 @@ class TariffFiles:
             if value is not None:
                 require(bool(value.strip()), name, "expected a CSV file path")
                 require(value.endswith(".csv"), name, f"expected a .csv file, got {value!r}")
+        require(
+            math.isfinite(self.scale) and self.scale > 0,
+            "scale",
+            f"must be a number > 0 (1.0: the rates as written), got {self.scale!r}",
+        )
 
     def load(self, base_dir: str | Path = ".") -> TariffBook:
-        """Read the tables; relative paths are taken from ``base_dir``."""
+        """Read the tables, scaled by ``scale``; relative paths are taken from ``base_dir``."""
         base = Path(base_dir)
 
         def read(rel: str, name: str) -> TariffTable:
             path = Path(rel)
             return TariffTable.from_csv(path if path.is_absolute() else base / path, name)
 
-        return TariffBook(
+        book = TariffBook(
             outbound=read(self.outbound, "outbound"),
             toll_free=read(self.toll_free, "toll_free"),
             dial_out=read(self.dial_out, "dial_out"),
             dial_in=read(self.dial_in, "dial_in") if self.dial_in else TariffTable("dial_in"),
         )
+        return book.scaled(self.scale)
 
 
 __all__ = [
@@ -370,4 +435,5 @@ __all__ = [
     "TariffTable",
     "billable_seconds",
     "charge_for",
+    "scale_money",
 ]

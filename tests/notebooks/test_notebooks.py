@@ -31,6 +31,18 @@ SMALL = {
         "PRICES": None,
         "WORKERS": 1,
     },
+    "robust-recharge.ipynb": {
+        "SCENARIO": "../scenarios/default.toml",
+        "TRIGGERS": "250,750",
+        "AMOUNTS": "1000,2000",
+        "FUTURES": 6,
+        "REPLICATIONS": 1,
+        "WARM_UP": "0d",
+        "HORIZON": "31d",
+        "TARGET": 0.5,
+        "MIN_SHARE": 0.5,
+        "WORKERS": 1,
+    },
     "recharge-tuning.ipynb": {
         "SCENARIO": "../scenarios/default.toml",
         "TRIGGERS": "250,750",

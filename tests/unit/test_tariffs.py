@@ -180,3 +180,60 @@ def test_tariff_files_errors(tmp_path):
     files = TariffFiles("missing.csv", "a.csv", "b.csv")
     with pytest.raises(ConfigError, match=r"missing\.csv: cannot read rate table"):
         files.load(tmp_path)
+
+
+def _book(tmp_path, scale=None):
+    (tmp_path / "out.csv").write_text(HEADER + "GB,,0.033333,0.10,\ndefault,,0.40,,30\n")
+    (tmp_path / "tf.csv").write_text(HEADER + "default,,0.000001,0.000003,\n")
+    (tmp_path / "do.csv").write_text(HEADER + "default,,0.10,,\n")
+    data = {"outbound": "out.csv", "toll_free": "tf.csv", "dial_out": "do.csv"}
+    if scale is not None:
+        data["scale"] = scale
+    return build(TariffFiles, data, "tariffs").load(tmp_path)
+
+
+def test_tariff_scale_one_leaves_the_book_identical(tmp_path):
+    unscaled = _book(tmp_path)
+    files = build(TariffFiles, {"outbound": "a.csv", "toll_free": "b.csv", "dial_out": "c.csv"})
+    assert files.scale == 1.0
+    assert _book(tmp_path, 1.0) == unscaled
+    assert _book(tmp_path, 1) == unscaled
+    assert unscaled.scaled(1.0) is unscaled
+
+
+def test_tariff_scale_multiplies_rates_and_fees_rounding_half_up(tmp_path):
+    book = _book(tmp_path, 1.5)
+    gb, default = book.outbound.rows
+    assert gb.rate_per_min == 50_000  # 33_333 * 1.5 = 49_999.5, rounded half up
+    assert gb.connection_fee == 150_000
+    assert default.rate_per_min == 600_000
+    assert default.increment_s == 30  # increments and sources stay
+    assert default.source == "out.csv:3"
+    tf = book.toll_free.rows[0]
+    assert (tf.rate_per_min, tf.connection_fee) == (2, 5)  # 1.5 -> 2, 4.5 -> 5
+    assert book.dial_out.rows[0].rate_per_min == 150_000
+    # The factor is the decimal written: 1.1 * 33_333 = 36_666.3 exactly -> 36_666.
+    assert _book(tmp_path, 1.1).outbound.rows[0].rate_per_min == 36_666
+    assert all(isinstance(r.rate_per_min, int) for r in book.outbound.rows)
+    # Lookups use the scaled rows.
+    assert book.outbound.find("GB", NumberType.TOLL).rate_per_min == 50_000
+
+
+@pytest.mark.parametrize(
+    ("scale", "message"),
+    [(0, "must be a number > 0"), (-1.0, "must be a number > 0"), (float("inf"), "finite")],
+)
+def test_tariff_scale_must_be_positive(scale, message):
+    with pytest.raises(ConfigError, match=rf"tariffs.scale: .*{message}"):
+        build(
+            TariffFiles,
+            {"outbound": "a.csv", "toll_free": "b.csv", "dial_out": "c.csv", "scale": scale},
+            "tariffs",
+        )
+
+
+def test_tariff_scale_above_the_largest_rate_names_the_row(tmp_path):
+    with pytest.raises(
+        ConfigError, match=r"out\.csv:3: rate_per_min: 1200\.00 after tariffs\.scale"
+    ):
+        _book(tmp_path, 3000.0)

@@ -1,0 +1,82 @@
+"""``ccsim sensitivity`` on the simulator: an inert setting gets no index, a driver dominates."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sim.cli.main import main
+from sim.experiments.executors import Executor
+from sim.experiments.sensitivity_runs import run_sensitivity
+from tests.scenario_support import merge, small_tenant, write_scenario
+
+
+@pytest.fixture
+def uncertain(tmp_path):
+    base = small_tenant(0.08)
+    base.pop("uncertainties", None)  # this test's own, not the default file's
+    data = merge(
+        base,
+        {
+            "simulation": {"horizon": "30d", "name": "sens"},
+            "funding": {"initial_funds": "100", "portal_rules": False},
+            "recharge": {"trigger": "50", "amount": "100"},
+            "sweep": {"warm_up": "0d"},
+            "uncertainties": {
+                "settings": {
+                    # Drives usage, so recharges, invoices and the annual cost.
+                    "traffic.groups.us-staff.calling.calls_per_user_day": {
+                        "kind": "uniform",
+                        "low": 1.0,
+                        "high": 12.0,
+                    },
+                    # Only an e-mail nobody acts on: no effect on any output.
+                    "funding.low_balance": {"kind": "uniform", "low": "10", "high": "90"},
+                },
+            },
+        },
+    )
+    return write_scenario(tmp_path, data, "sens")
+
+
+def test_an_inert_setting_gets_no_index_and_a_driver_dominates(uncertain, tmp_path):
+    screening, folder = run_sensitivity(
+        uncertain,
+        executor=Executor("serial"),
+        folder=tmp_path / "s",
+        n_base=16,
+        trajectories=4,
+        replications=2,
+    )
+    sobol = screening.sobol.set_index(["output", "input"])
+    cost = sobol.loc["annual_cost"]
+    assert cost.loc["traffic.groups.us-staff.calling.calls_per_user_day", "ST"] > 0.8
+    assert abs(cost.loc["funding.low_balance", "ST"]) < 0.05
+    assert abs(cost.loc["funding.low_balance", "S1"]) < 0.05
+    morris = screening.morris.set_index(["output", "input"])
+    assert morris.loc[("annual_cost", "funding.low_balance"), "mu_star"] == 0
+    for name in ("morris", "sobol"):
+        assert (folder / f"{name}.parquet").exists()
+        assert (folder / f"{name}.csv").exists()
+    assert (folder / "plots" / "tornado-annual_cost.png").stat().st_size > 5_000
+
+
+def test_sensitivity_is_the_same_whatever_the_executor(uncertain, tmp_path):
+    a, _ = run_sensitivity(
+        uncertain, executor=Executor("serial"), folder=tmp_path / "a", n_base=8, trajectories=2
+    )
+    b, _ = run_sensitivity(
+        uncertain, executor=Executor("pool", 2), folder=tmp_path / "b", n_base=8, trajectories=2
+    )
+    pd.testing.assert_frame_equal(a.sobol, b.sobol)
+    pd.testing.assert_frame_equal(a.morris, b.morris)
+
+
+def test_the_command(uncertain, tmp_path, capsys):
+    out = tmp_path / "cmd"
+    args = ["sensitivity", str(uncertain.path), "--n-base", "8", "--trajectories", "2"]
+    assert main([*args, "--serial", "-q", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "annual_cost: traffic.groups.us-staff.calling.calls_per_user_day ST" in text
+    assert main([*args, "--serial", "-q", "--out", str(out)]) == 2  # exists: nothing overwritten
+    assert main([*args[:2], "--n-base", "12", "--serial", "-q"]) == 2  # not a power of two
