@@ -51,6 +51,7 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--workers", type=_positive_int, metavar="N", help="worker processes")
     p.add_argument("--serial", action="store_true", help="run in this process")
     p.add_argument("--out", metavar="DIR", help="run folder to create (must not exist)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted study")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -70,7 +71,9 @@ def _sensitivity(args: argparse.Namespace) -> int:
     except UnitError as exc:
         raise InputError(f"--warm-up: {exc}") from None
     executor = Executor("serial", 1) if args.serial else Executor("pool", args.workers)
-    if args.out:
+    if args.resume:
+        folder = Path(args.resume)
+    elif args.out:
         folder = Path(args.out)
     else:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -99,6 +102,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
             warm_up_s=warm_up,
             progress=progress,
             command=["ccsim", *sys.argv[1:]],
+            resume=bool(args.resume),
         )
     print(
         f"ccsim sensitivity: {loaded.name}, inputs {', '.join(screening.morris['input'].unique())}"

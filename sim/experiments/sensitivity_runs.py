@@ -14,6 +14,7 @@ Points are evaluated in batches on any executor, with the same results whatever 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -30,7 +31,14 @@ from sim.engine import run_replication
 from sim.engine.results import outcome_row
 from sim.experiments.executors import Batch, Executor, plan_batches
 from sim.experiments.sensitivity import Problem, Screening, screen_then_sobol
-from sim.experiments.sweeps import read_raw, steady, write_table_atomic
+from sim.experiments.sweeps import (
+    done_batches,
+    load_batches,
+    read_raw,
+    save_batch,
+    steady,
+    write_table_atomic,
+)
 from sim.reports.sensitivity_plots import tornado_figure
 from sim.scenario.costs import annual_costs
 from sim.scenario.folders import run_identity
@@ -92,6 +100,7 @@ class _Evaluator:
         replications: int,
         warm_up_s: float,
         progress: Any = None,
+        cache: Path | None = None,
     ) -> None:
         unc = loaded.scenario.uncertainties
         assert unc is not None
@@ -107,6 +116,7 @@ class _Evaluator:
         self.warm_up_s = warm_up_s
         self.progress = progress
         self.points = 0
+        self.cache = cache
 
     def __call__(self, u: np.ndarray) -> pd.DataFrame:
         table = values_from_unit(self.unc, u)
@@ -124,13 +134,26 @@ class _Evaluator:
         size = max(1, min(8, math.ceil(n / max(1, 4 * self.executor.workers))))
         results: dict[int, pd.DataFrame] = {}
         batches = plan_batches(range(n), size)
+        # Each design's finished batches are kept on disk under a key of the design
+        # itself, so an interrupted study resumes where it stopped (--resume).
+        store = None
+        if self.cache is not None:
+            key = hashlib.sha256(np.ascontiguousarray(u, dtype=np.float64).tobytes())
+            store = self.cache / key.hexdigest()[:16]
+            have = done_batches(store)
+            for b in batches:
+                if b.name in have:
+                    results[b.first] = load_batches(store, [b.name])[0]
+        todo = [b for b in batches if b.first not in results]
 
         def done(batch: Batch, result: tuple[pd.DataFrame, np.ndarray]) -> None:
+            if store is not None:
+                save_batch(store, batch, *result)
             results[batch.first] = result[0]
             if self.progress is not None:
                 self.progress(len(results), len(batches))
 
-        self.executor.map(run_points, batches, (job, self.loaded.tariffs, False), done)
+        self.executor.map(run_points, todo, (job, self.loaded.tariffs, False), done)
         self.points += n
         out = pd.concat([results[b.first] for b in batches], ignore_index=True)
         return out.sort_values("point").reset_index(drop=True)[list(OUTPUTS)]
@@ -148,11 +171,13 @@ def run_sensitivity(
     seed: int | None = None,
     progress: Any = None,
     command: list[str] | None = None,
+    resume: bool = False,
 ) -> tuple[Screening, Path]:
     """Screen with Morris, then Sobol' on the inputs that matter; write the folder.
 
     Writes ``morris`` and ``sobol`` tables (Parquet and CSV), ``plots/tornado-<output>.png``
-    and a manifest into ``folder`` (which must not exist).
+    and a manifest into ``folder``, which must not exist unless ``resume``: then it is an
+    interrupted study with the same settings, and its finished batches are kept.
     """
     unc = loaded.scenario.uncertainties
     if unc is None:
@@ -160,46 +185,84 @@ def run_sensitivity(
             f"{loaded.path}: sensitivity needs an [uncertainties] section "
             "(distributions over settings by dotted path)"
         )
-    if folder.exists():
-        raise InputError(f"{folder}: exists already; choose a new folder (nothing overwritten)")
     if n_base < 2 or n_base & (n_base - 1):
         raise InputError(f"--n-base: must be a power of two, got {n_base}")
-    t0 = datetime.now(UTC)
-    evaluate = _Evaluator(loaded, executor, replications, warm_up_s, progress)
+    manifest: dict[str, Any] = {
+        **run_identity(loaded, command or []),
+        "kind": "sensitivity",
+        "inputs": list(unc.paths),
+        "n_base": n_base,
+        "trajectories": trajectories,
+        "replications_per_point": replications,
+        "warm_up_days": warm_up_s / 86_400,
+        "seed": loaded.scenario.simulation.seed if seed is None else seed,
+        "executor": executor.kind,
+        "workers": executor.workers,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "status": "running",
+    }
+    path = folder / "manifest.json"
+    if resume:
+        if not path.exists():
+            raise InputError(f"{folder}: not a sensitivity run folder (no manifest.json)")
+        old = json.loads(path.read_text())
+        for key in (
+            "kind",
+            "scenario",
+            "inputs",
+            "n_base",
+            "trajectories",
+            "replications_per_point",
+            "warm_up_days",
+            "seed",
+        ):
+            if old.get(key) != manifest.get(key):
+                raise InputError(
+                    f"{folder}: cannot resume: {key} differs from the interrupted run "
+                    f"({old.get(key)!r} there, {manifest.get(key)!r} now)"
+                )
+        manifest["started_at"] = old.get("started_at", manifest["started_at"])
+    elif folder.exists():
+        raise InputError(f"{folder}: exists already; choose a new folder (nothing overwritten)")
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_json(path, manifest)
+    evaluate = _Evaluator(
+        loaded, executor, replications, warm_up_s, progress, cache=folder / "batches"
+    )
     problem = Problem(unc.paths)
     screening = screen_then_sobol(
         problem,
         evaluate,
         trajectories=trajectories,
         n_base=n_base,
-        seed=loaded.scenario.simulation.seed if seed is None else seed,
+        seed=int(manifest["seed"]),
     )
-    staging = folder.with_name(f".{folder.name}.tmp")
-    staging.mkdir(parents=True)
-    write_table_atomic(screening.morris, staging, "morris")
-    write_table_atomic(screening.sobol, staging, "sobol")
-    (staging / "plots").mkdir()
+    write_table_atomic(screening.morris, folder, "morris")
+    write_table_atomic(screening.sobol, folder, "sobol")
+    scratch = folder / ".plots.tmp"
+    scratch.mkdir(exist_ok=True)
     for output in OUTPUTS:
-        fig = tornado_figure(screening.sobol, output)
-        fig.savefig(staging / "plots" / f"tornado-{output}.png")
-    manifest = {
-        **run_identity(loaded, command or []),
-        "kind": "sensitivity",
-        "inputs": list(unc.paths),
-        "kept_for_sobol": list(screening.kept),
-        "n_base": n_base,
-        "trajectories": trajectories,
-        "replications_per_point": replications,
-        "warm_up_days": warm_up_s / 86_400,
-        "points_simulated": evaluate.points,
-        "executor": executor.kind,
-        "workers": executor.workers,
-        "started_at": t0.isoformat(timespec="seconds"),
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    staging.rename(folder)
+        tornado_figure(screening.sobol, output).savefig(scratch / f"tornado-{output}.png")
+    (folder / "plots").mkdir(exist_ok=True)
+    for png in sorted(scratch.iterdir()):
+        png.replace(folder / "plots" / png.name)
+    scratch.rmdir()
+    manifest.update(
+        {
+            "status": "complete",
+            "kept_for_sobol": list(screening.kept),
+            "points_simulated": evaluate.points,
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
+    _write_json(path, manifest)
     return screening, folder
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    tmp.replace(path)
 
 
 __all__ = ["OUTPUTS", "PointsJob", "run_points", "run_sensitivity"]

@@ -80,3 +80,36 @@ def test_the_command(uncertain, tmp_path, capsys):
     assert "annual_cost: traffic.groups.us-staff.calling.calls_per_user_day ST" in text
     assert main([*args, "--serial", "-q", "--out", str(out)]) == 2  # exists: nothing overwritten
     assert main([*args[:2], "--n-base", "12", "--serial", "-q"]) == 2  # not a power of two
+
+
+def test_a_resumed_study_equals_an_uninterrupted_one(uncertain, tmp_path, monkeypatch):
+    import sim.experiments.sensitivity_runs as runs
+
+    kwargs = {"executor": Executor("serial"), "n_base": 8, "trajectories": 2}
+    whole, _ = run_sensitivity(uncertain, folder=tmp_path / "whole", **kwargs)
+    real = runs.save_batch
+    calls = {"n": 0}
+
+    def crash_after_two(*args, **kw):
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        calls["n"] += 1
+        real(*args, **kw)
+
+    monkeypatch.setattr(runs, "save_batch", crash_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        run_sensitivity(uncertain, folder=tmp_path / "cut", **kwargs)
+    monkeypatch.setattr(runs, "save_batch", real)
+    assert not (tmp_path / "cut" / "sobol.parquet").exists()
+    resumed, folder = run_sensitivity(uncertain, folder=tmp_path / "cut", resume=True, **kwargs)
+    pd.testing.assert_frame_equal(whole.sobol, resumed.sobol)
+    pd.testing.assert_frame_equal(whole.morris, resumed.morris)
+    with pytest.raises(Exception, match="cannot resume: n_base differs"):
+        run_sensitivity(
+            uncertain,
+            folder=folder,
+            resume=True,
+            executor=Executor("serial"),
+            n_base=16,
+            trajectories=2,
+        )
