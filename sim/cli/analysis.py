@@ -52,6 +52,11 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--serial", action="store_true", help="run in this process")
     p.add_argument("--out", metavar="DIR", help="run folder to create (must not exist)")
     p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted study")
+    p.add_argument(
+        "--levers",
+        action="store_true",
+        help="also vary the [sweep] settings (each a choice among its swept values)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -103,6 +108,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
             progress=progress,
             command=["ccsim", *sys.argv[1:]],
             resume=bool(args.resume),
+            levers=args.levers,
         )
     print(
         f"ccsim sensitivity: {loaded.name}, inputs {', '.join(screening.morris['input'].unique())}"

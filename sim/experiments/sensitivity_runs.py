@@ -1,6 +1,7 @@
 """``ccsim sensitivity``: what drives outages, the annual cost and forfeits of a setting.
 
-The scenario's ``[uncertainties]`` are the inputs, on the unit cube; each design point is
+The scenario's ``[uncertainties]`` are the inputs (and, with ``levers``, the sweep's
+settings too, each a choice among its swept values), on the unit cube; each design point is
 turned into settings (``sim.scenario.uncertainties.values_from_unit``) and simulated for
 the scenario's own recharge setting, ``replications`` times, on the same replication
 numbers at every point (common random numbers: the indices see the inputs, not different
@@ -17,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import pandas as pd
 
 from sim.core.errors import InputError
 from sim.core.schema import ConfigError
+from sim.core.units import Micros
 from sim.engine import run_replication
 from sim.engine.results import outcome_row
 from sim.experiments.executors import Batch, Executor, plan_batches
@@ -43,8 +45,14 @@ from sim.reports.sensitivity_plots import tornado_figure
 from sim.scenario.costs import annual_costs
 from sim.scenario.folders import run_identity
 from sim.scenario.loading import LoadedScenario
-from sim.scenario.model import Scenario
-from sim.scenario.uncertainties import apply_future, values_from_unit
+from sim.scenario.model import Scenario, expand_values
+from sim.scenario.paths import setting_type
+from sim.scenario.uncertainties import (
+    Uncertainties,
+    Uncertainty,
+    apply_future,
+    values_from_unit,
+)
 from sim.telephony.tariffs import TariffBook
 
 OUTPUTS: tuple[str, ...] = ("p_outage", "annual_cost", "forfeited")
@@ -90,6 +98,27 @@ def run_points(
     return pd.DataFrame(rows), np.zeros((len(rows), 0), np.int64)
 
 
+def with_levers(uncertainties: Uncertainties, levers: dict[str, str]) -> Uncertainties:
+    """Add the sweep's levers as inputs: each a choice among its swept values.
+
+    A choice (not a range) keeps every value one the grid allows, the admin portal's
+    whole numbers included, so the indices say how much each lever moves the outcomes
+    next to the uncertainties.
+    """
+    extra: dict[str, Uncertainty] = {}
+    for path, text in levers.items():
+        values = expand_values(text)
+        if len(set(values)) < 2 or path in uncertainties.settings:
+            continue
+        money = setting_type(path, Scenario) is Micros
+        chosen = tuple(v if money else float(v) for v in values)
+        extra[path] = Uncertainty(kind="choice", values=chosen)
+    if not extra:
+        return uncertainties
+    merged = replace(uncertainties, settings={**uncertainties.settings, **extra})
+    return merged.bind(Scenario)
+
+
 class _Evaluator:
     """Evaluate unit-cube rows with the simulator on an executor (in batches)."""
 
@@ -101,8 +130,9 @@ class _Evaluator:
         warm_up_s: float,
         progress: Any = None,
         cache: Path | None = None,
+        uncertainties: Uncertainties | None = None,
     ) -> None:
-        unc = loaded.scenario.uncertainties
+        unc = uncertainties or loaded.scenario.uncertainties
         assert unc is not None
         self.unc = unc
         raw = read_raw(loaded.path)
@@ -172,6 +202,7 @@ def run_sensitivity(
     progress: Any = None,
     command: list[str] | None = None,
     resume: bool = False,
+    levers: bool = False,
 ) -> tuple[Screening, Path]:
     """Screen with Morris, then Sobol' on the inputs that matter; write the folder.
 
@@ -187,6 +218,14 @@ def run_sensitivity(
         )
     if n_base < 2 or n_base & (n_base - 1):
         raise InputError(f"--n-base: must be a power of two, got {n_base}")
+    if levers:
+        sweep = loaded.scenario.sweep
+        if sweep is None or not sweep.settings:
+            raise InputError(f"{loaded.path}: --levers needs a [sweep] section with settings")
+        try:
+            unc = with_levers(unc, dict(sweep.settings))
+        except ConfigError as exc:
+            raise InputError(f"{loaded.path}: --levers: {exc}") from None
     manifest: dict[str, Any] = {
         **run_identity(loaded, command or []),
         "kind": "sensitivity",
@@ -227,7 +266,13 @@ def run_sensitivity(
     folder.mkdir(parents=True, exist_ok=True)
     _write_json(path, manifest)
     evaluate = _Evaluator(
-        loaded, executor, replications, warm_up_s, progress, cache=folder / "batches"
+        loaded,
+        executor,
+        replications,
+        warm_up_s,
+        progress,
+        cache=folder / "batches",
+        uncertainties=unc,
     )
     problem = Problem(unc.paths)
     screening = screen_then_sobol(
@@ -265,4 +310,4 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-__all__ = ["OUTPUTS", "PointsJob", "run_points", "run_sensitivity"]
+__all__ = ["OUTPUTS", "PointsJob", "run_points", "run_sensitivity", "with_levers"]

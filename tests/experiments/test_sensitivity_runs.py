@@ -113,3 +113,23 @@ def test_a_resumed_study_equals_an_uninterrupted_one(uncertain, tmp_path, monkey
             n_base=16,
             trajectories=2,
         )
+
+
+def test_levers_can_be_inputs_too(uncertain, tmp_path):
+    import tomllib
+
+    data = tomllib.loads(uncertain.path.read_text())
+    data["sweep"]["settings"] = {"recharge.amount": "100,300,900"}
+    sc = write_scenario(tmp_path, data, "levers")
+    screening, _ = run_sensitivity(
+        sc,
+        executor=Executor("serial"),
+        folder=tmp_path / "l",
+        n_base=8,
+        trajectories=2,
+        levers=True,
+    )
+    assert "recharge.amount" in set(screening.morris["input"])
+    # A larger amount means fewer recharges and invoices: it moves the annual cost.
+    morris = screening.morris.set_index(["output", "input"])
+    assert morris.loc[("annual_cost", "recharge.amount"), "mu_star"] > 0
