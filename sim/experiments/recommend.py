@@ -15,7 +15,6 @@ no guarantee.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -43,9 +42,11 @@ from sim.experiments.sweeps import (
     pareto_front,
     read_raw,
     replays_traffic,
+    resume_manifest,
     run_stage,
     steady,
     summarise,
+    write_json_atomic,
     write_table_atomic,
 )
 from sim.scenario.costs import COMPONENT_TITLES, COMPONENTS, annual_costs
@@ -349,9 +350,10 @@ def run(
         "status": "running",
     }
     folder.mkdir(parents=True, exist_ok=True)
-    if manifest_path.exists():
-        old = json.loads(manifest_path.read_text())
-        for key in (
+    manifest = resume_manifest(
+        folder,
+        manifest,
+        (
             "scenario",
             "settings",
             "seed",
@@ -366,14 +368,9 @@ def run(
             "confidence",
             "batch_size",
             "kind",
-        ):
-            if old.get(key) != manifest.get(key):
-                raise InputError(
-                    f"{folder}: cannot resume: {key} differs from the interrupted run "
-                    f"({old.get(key)!r} there, {manifest.get(key)!r} now)"
-                )
-        manifest["started_at"] = old.get("started_at", manifest["started_at"])
-    _write_text_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        ),
+    )
+    write_json_atomic(manifest_path, manifest)
     variants_table = pd.DataFrame(
         [
             {
@@ -488,7 +485,7 @@ def run(
     manifest["status"] = "complete"
     manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     manifest["recommended_variant"] = rec.chosen
-    _write_text_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    write_json_atomic(manifest_path, manifest)
     return result, rec, grid
 
 

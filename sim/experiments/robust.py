@@ -22,9 +22,8 @@ executor and the number of workers.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,12 +42,12 @@ from sim.experiments.executors import Batch, Executor, plan_batches
 from sim.experiments.sweeps import (
     Variant,
     build_variants,
-    done_batches,
-    load_batches,
     read_raw,
     replays_traffic,
-    save_batch,
+    resume_manifest,
+    run_batches,
     steady,
+    write_json_atomic,
     write_table_atomic,
 )
 from sim.reports.sensitivity_plots import boxes_figure
@@ -396,9 +395,10 @@ def run_robust(
     }
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "manifest.json"
-    if path.exists():
-        old = json.loads(path.read_text())
-        for key in (
+    manifest = resume_manifest(
+        folder,
+        manifest,
+        (
             "scenario",
             "levers",
             "futures",
@@ -409,32 +409,18 @@ def run_robust(
             "batch_size",
             "seed",
             "kind",
-        ):
-            if old.get(key) != manifest.get(key):
-                raise InputError(
-                    f"{folder}: cannot resume: {key} differs from the interrupted run "
-                    f"({old.get(key)!r} there, {manifest.get(key)!r} now)"
-                )
-        manifest["started_at"] = old.get("started_at", manifest["started_at"])
-    _write_json(path, manifest)
+        ),
+    )
+    write_json_atomic(path, manifest)
     write_table_atomic(table, folder, "futures")
-    batch_dir = folder / "batches" / "futures"
-    batches = plan_batches(range(n), size)
-    have = done_batches(batch_dir)
-    todo = [b for b in batches if b.name not in have]
-    finished = len(batches) - len(todo)
-    if progress is not None:
-        progress(finished, len(batches))
-
-    def done(batch: Batch, result: tuple[pd.DataFrame, np.ndarray]) -> None:
-        nonlocal finished
-        save_batch(batch_dir, batch, *result)
-        finished += 1
-        if progress is not None:
-            progress(finished, len(batches))
-
-    executor.map(run_future_batch, todo, (job, loaded.tariffs, replay), done)
-    runs, _ = load_batches(batch_dir, [b.name for b in batches])
+    runs, _ = run_batches(
+        folder / "batches" / "futures",
+        plan_batches(range(n), size),
+        executor,
+        run_future_batch,
+        (job, loaded.tariffs, replay),
+        progress,
+    )
     runs = runs.sort_values(["future", "replication", "variant"], kind="stable")
     runs = runs.reset_index(drop=True)
     summary = robust_summary(runs, variants, target)
@@ -471,7 +457,7 @@ def run_robust(
             "robust_choice": chosen,
         }
     )
-    _write_json(path, manifest)
+    write_json_atomic(path, manifest)
     return result
 
 
@@ -605,12 +591,6 @@ def run_experiments(
     tidy["current"] = tidy["variant"] == result.baseline
     values = result.futures.rename(columns=lambda c: c if c == "future" else f"future.{c}")
     return tidy.merge(values, on="future", how="left").reset_index(drop=True)
-
-
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)
 
 
 __all__ = [

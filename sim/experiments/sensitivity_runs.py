@@ -16,7 +16,6 @@ Points are evaluated in batches on any executor, with the same results whatever 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -37,8 +36,10 @@ from sim.experiments.sweeps import (
     done_batches,
     load_batches,
     read_raw,
+    resume_manifest,
     save_batch,
     steady,
+    write_json_atomic,
     write_table_atomic,
 )
 from sim.reports.sensitivity_plots import tornado_figure
@@ -244,27 +245,24 @@ def run_sensitivity(
     if resume:
         if not path.exists():
             raise InputError(f"{folder}: not a sensitivity run folder (no manifest.json)")
-        old = json.loads(path.read_text())
-        for key in (
-            "kind",
-            "scenario",
-            "inputs",
-            "n_base",
-            "trajectories",
-            "replications_per_point",
-            "warm_up_days",
-            "seed",
-        ):
-            if old.get(key) != manifest.get(key):
-                raise InputError(
-                    f"{folder}: cannot resume: {key} differs from the interrupted run "
-                    f"({old.get(key)!r} there, {manifest.get(key)!r} now)"
-                )
-        manifest["started_at"] = old.get("started_at", manifest["started_at"])
+        manifest = resume_manifest(
+            folder,
+            manifest,
+            (
+                "kind",
+                "scenario",
+                "inputs",
+                "n_base",
+                "trajectories",
+                "replications_per_point",
+                "warm_up_days",
+                "seed",
+            ),
+        )
     elif folder.exists():
         raise InputError(f"{folder}: exists already; choose a new folder (nothing overwritten)")
     folder.mkdir(parents=True, exist_ok=True)
-    _write_json(path, manifest)
+    write_json_atomic(path, manifest)
     evaluate = _Evaluator(
         loaded,
         executor,
@@ -300,14 +298,8 @@ def run_sensitivity(
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
     )
-    _write_json(path, manifest)
+    write_json_atomic(path, manifest)
     return screening, folder
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)
 
 
 __all__ = ["OUTPUTS", "PointsJob", "run_points", "run_sensitivity", "with_levers"]

@@ -20,7 +20,7 @@ import json
 import math
 import os
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.core.errors import InputError
 from sim.core.schema import ConfigError
 from sim.core.units import MICROS_PER_UNIT, Seconds
 from sim.engine import RatedTraffic, run_replication
@@ -401,8 +402,60 @@ def run_stage(
     progress: Callable[[int, int], None] | None = None,
 ) -> SweepResult:
     """Run (or finish) one stage of a sweep; batches already on disk are kept."""
-    batch_dir = folder / "batches" / stage
     batches = plan_batches(replications, batch_size)
+    runs, bals = run_batches(
+        folder / "batches" / stage,
+        batches,
+        executor,
+        run_batch,
+        (variants, tariffs, replay),
+        progress,
+    )
+    return collect(variants, runs, bals)
+
+
+def resume_manifest(folder: Path, manifest: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """Return ``manifest`` ready to write; when ``folder`` holds an interrupted run, check it.
+
+    Every key in ``keys`` must be the same as in the interrupted run's manifest (else
+    ``InputError`` naming the first that differs), and the run keeps its start time.
+    """
+    path = folder / "manifest.json"
+    if not path.exists():
+        return manifest
+    old = json.loads(path.read_text())
+    for key in keys:
+        if old.get(key) != manifest.get(key):
+            raise InputError(
+                f"{folder}: cannot resume: {key} differs from the interrupted run "
+                f"({old.get(key)!r} there, {manifest.get(key)!r} now)"
+            )
+    return {**manifest, "started_at": old.get("started_at", manifest.get("started_at"))}
+
+
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    """Write ``data`` as JSON (sorted keys) under a temporary name, then rename it."""
+    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text)
+
+    _write_atomic(path, write)
+
+
+def run_batches(
+    batch_dir: Path,
+    batches: Sequence[Batch],
+    executor: Executor,
+    fn: Callable[..., tuple[pd.DataFrame, np.ndarray]],
+    args: tuple[Any, ...],
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """Run the batches not yet in ``batch_dir`` and save each as it ends; read them all.
+
+    ``fn(args[0], args[1], batch, args[2])`` runs one batch (the executor's contract). An
+    interrupted run keeps its finished batches, so running again finishes the rest.
+    """
     have = done_batches(batch_dir)
     todo = [b for b in batches if b.name not in have]
     finished = len(batches) - len(todo)
@@ -416,9 +469,8 @@ def run_stage(
         if progress is not None:
             progress(finished, len(batches))
 
-    executor.map(run_batch, todo, (variants, tariffs, replay), done)
-    runs, bals = load_batches(batch_dir, [b.name for b in batches])
-    return collect(variants, runs, bals)
+    executor.map(fn, todo, args, done)
+    return load_batches(batch_dir, [b.name for b in batches])
 
 
 def auto_batch_size(n_variants: int, replications: int, workers: int) -> int:
@@ -436,6 +488,9 @@ __all__ = [
     "expand_values",
     "pareto_front",
     "replays_traffic",
+    "resume_manifest",
     "run_batch",
+    "run_batches",
     "summarise",
+    "write_json_atomic",
 ]

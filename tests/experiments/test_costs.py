@@ -108,3 +108,11 @@ def test_the_choice_moves_from_little_tied_up_to_few_charges(amount_sweep):
     charges_only = Costs(card_charge=Micros(1000 * MICROS_PER_UNIT), invoice=Micros(0))
     assert _cheapest_amount(amount_sweep, tied_up_only) == float(AMOUNTS[0])
     assert _cheapest_amount(amount_sweep, charges_only) == float(AMOUNTS[-1])
+
+
+def test_cost_services_are_the_engines():
+    # The scenario layer cannot import the engine; the names must still agree.
+    from sim.engine import SERVICES
+    from sim.scenario import costs
+
+    assert costs.SERVICES == SERVICES

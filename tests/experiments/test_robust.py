@@ -70,7 +70,9 @@ def test_robust_runs_are_identical_across_executors(uncertain, tmp_path):
 def test_a_resumed_robust_study_equals_an_uninterrupted_one(uncertain, tmp_path, monkeypatch):
     whole = _run(uncertain, tmp_path / "whole", Executor("serial"))
     calls = {"n": 0}
-    real = robust.save_batch
+    from sim.experiments import sweeps
+
+    real = sweeps.save_batch
 
     def crash_after_one(*args, **kwargs):
         if calls["n"] == 1:
@@ -78,10 +80,10 @@ def test_a_resumed_robust_study_equals_an_uninterrupted_one(uncertain, tmp_path,
         calls["n"] += 1
         real(*args, **kwargs)
 
-    monkeypatch.setattr(robust, "save_batch", crash_after_one)
+    monkeypatch.setattr(sweeps, "save_batch", crash_after_one)
     with pytest.raises(KeyboardInterrupt):
         _run(uncertain, tmp_path / "cut", Executor("serial"))
-    monkeypatch.setattr(robust, "save_batch", real)
+    monkeypatch.setattr(sweeps, "save_batch", real)
     assert len(list((tmp_path / "cut" / "batches" / "futures").glob("*.parquet"))) == 1
     resumed = _run(uncertain, tmp_path / "cut", Executor("serial"))
     pd.testing.assert_frame_equal(whole.runs, resumed.runs)
