@@ -26,9 +26,9 @@ from it. Inputs are sampled on the unit cube, so mu* of different inputs are com
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -261,34 +261,43 @@ def morris(
     spec = problem.salib()
     u = morris_sample.sample(spec, trajectories, num_levels=levels, seed=sample_seed)
     outputs = _outputs(evaluate, u)
-    rows = []
+
+    def analyse(y: np.ndarray) -> Mapping[str, Any]:
+        return morris_analyze.analyze(
+            spec,
+            u,
+            y,
+            num_resamples=num_resamples,
+            conf_level=conf_level,
+            num_levels=levels,
+            seed=analysis_seed,
+        )
+
+    keys = MORRIS_COLUMNS[2:]
+    rows = [
+        (name, inp, *(float(res[k][i]) for k in keys))
+        for name, res in _analysed(outputs, problem.d, keys, analyse)
+        for i, inp in enumerate(problem.names)
+    ]
+    return pd.DataFrame(rows, columns=list(MORRIS_COLUMNS))
+
+
+def _analysed(
+    outputs: pd.DataFrame,
+    d: int,
+    keys: Sequence[str],
+    analyse: Callable[[np.ndarray], Mapping[str, Any]],
+    pair_keys: Sequence[str] = (),
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Yield each output's SALib results; an output that never varies gets zeros."""
     for name in outputs.columns:
         y = outputs[name].to_numpy()
         if _is_constant(y):
-            zeros = np.zeros(problem.d)
-            res = {"mu": zeros, "mu_star": zeros, "mu_star_conf": zeros, "sigma": zeros}
+            res: dict[str, Any] = {k: np.zeros(d) for k in keys}
+            res.update({k: np.zeros((d, d)) for k in pair_keys})
+            yield str(name), res
         else:
-            res = morris_analyze.analyze(
-                spec,
-                u,
-                y,
-                num_resamples=num_resamples,
-                conf_level=conf_level,
-                num_levels=levels,
-                seed=analysis_seed,
-            )
-        for i, inp in enumerate(problem.names):
-            rows.append(
-                (
-                    name,
-                    inp,
-                    float(res["mu"][i]),
-                    float(res["mu_star"][i]),
-                    float(res["mu_star_conf"][i]),
-                    float(res["sigma"][i]),
-                )
-            )
-    return pd.DataFrame(rows, columns=list(MORRIS_COLUMNS))
+            yield str(name), analyse(y)
 
 
 def _power_of_two(n: int) -> bool:
@@ -347,51 +356,35 @@ def sobol(
         spec, int(n_base), calc_second_order=calc_second_order, seed=sample_seed
     )
     outputs = _outputs(evaluate, u)
+    d = problem.d
+
+    def analyse(y: np.ndarray) -> Mapping[str, Any]:
+        with warnings.catch_warnings():
+            # SALib warns of constant resamples; the intervals already show it.
+            warnings.simplefilter("ignore", UserWarning)
+            return sobol_analyze.analyze(
+                spec,
+                y,
+                calc_second_order=calc_second_order,
+                num_resamples=num_resamples,
+                conf_level=conf_level,
+                seed=analysis_seed,
+            )
+
+    keys = SOBOL_COLUMNS[2:]
+    pair_keys = ("S2", "S2_conf") if calc_second_order else ()
     rows = []
     pairs = []
-    d = problem.d
-    for name in outputs.columns:
-        y = outputs[name].to_numpy()
-        if _is_constant(y):
-            zeros = np.zeros(d)
-            res = {"S1": zeros, "S1_conf": zeros, "ST": zeros, "ST_conf": zeros}
-            if calc_second_order:
-                res["S2"] = res["S2_conf"] = np.zeros((d, d))
-        else:
-            with warnings.catch_warnings():
-                # SALib warns of constant resamples; the intervals already show it.
-                warnings.simplefilter("ignore", UserWarning)
-                res = sobol_analyze.analyze(
-                    spec,
-                    y,
-                    calc_second_order=calc_second_order,
-                    num_resamples=num_resamples,
-                    conf_level=conf_level,
-                    seed=analysis_seed,
-                )
-        for i, inp in enumerate(problem.names):
-            rows.append(
-                (
-                    name,
-                    inp,
-                    float(res["S1"][i]),
-                    float(res["S1_conf"][i]),
-                    float(res["ST"][i]),
-                    float(res["ST_conf"][i]),
-                )
-            )
-        if calc_second_order:
-            for i in range(d):
-                for j in range(i + 1, d):
-                    pairs.append(
-                        (
-                            name,
-                            problem.names[i],
-                            problem.names[j],
-                            float(res["S2"][i, j]),
-                            float(res["S2_conf"][i, j]),
-                        )
-                    )
+    for name, res in _analysed(outputs, d, keys, analyse, pair_keys):
+        rows += [
+            (name, inp, *(float(res[k][i]) for k in keys)) for i, inp in enumerate(problem.names)
+        ]
+        pairs += [
+            (name, problem.names[i], problem.names[j], *(float(res[k][i, j]) for k in pair_keys))
+            for i in range(d)
+            for j in range(i + 1, d)
+            if pair_keys
+        ]
     table = pd.DataFrame(rows, columns=list(SOBOL_COLUMNS))
     if calc_second_order:
         table.attrs["S2"] = pd.DataFrame(
