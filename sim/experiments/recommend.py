@@ -40,7 +40,7 @@ from sim.experiments.sweeps import (
     build_variants,
     collect,
     pareto_front,
-    read_raw,
+    raw_scenario,
     replays_traffic,
     resume_manifest,
     run_stage,
@@ -92,10 +92,7 @@ def make_grid(
 
     ``costs`` overrides keys of the ``[costs]`` section (``--annual-rate``).
     """
-    raw = read_raw(loaded.path)
-    for key, rel in (raw.get("tariffs") or {}).items():  # rate tables relative to the file
-        if isinstance(rel, str) and not Path(rel).is_absolute():
-            raw["tariffs"][key] = str(loaded.path.parent / rel)
+    raw = raw_scenario(loaded.path)
     if costs:
         raw["costs"] = {**raw.get("costs", {}), **costs}
     try:

@@ -42,7 +42,7 @@ from sim.experiments.executors import Batch, Executor, plan_batches
 from sim.experiments.sweeps import (
     Variant,
     build_variants,
-    read_raw,
+    raw_scenario,
     replays_traffic,
     resume_manifest,
     run_batches,
@@ -141,11 +141,7 @@ def _job(
     replications: int,
     warm_up_s: float,
 ) -> tuple[RobustJob, list[Variant], int]:
-    raw = read_raw(loaded.path)
-    for key, rel in (raw.get("tariffs") or {}).items():  # rate tables relative to the file
-        if key != "scale" and isinstance(rel, str) and not Path(rel).is_absolute():
-            raw["tariffs"][key] = str(loaded.path.parent / rel)
-    raw = {k: v for k, v in raw.items() if k not in ("sweep", "uncertainties")}
+    raw = raw_scenario(loaded.path, drop=("sweep", "uncertainties"))
     values = [
         {str(k): v for k, v in row.items() if k != "future"} for row in futures.to_dict("records")
     ]

@@ -35,7 +35,7 @@ from sim.experiments.sensitivity import Problem, Screening, screen_then_sobol
 from sim.experiments.sweeps import (
     done_batches,
     load_batches,
-    read_raw,
+    raw_scenario,
     resume_manifest,
     save_batch,
     steady,
@@ -136,11 +136,7 @@ class _Evaluator:
         unc = uncertainties or loaded.scenario.uncertainties
         assert unc is not None
         self.unc = unc
-        raw = read_raw(loaded.path)
-        for key, rel in (raw.get("tariffs") or {}).items():
-            if key != "scale" and isinstance(rel, str) and not Path(rel).is_absolute():
-                raw["tariffs"][key] = str(loaded.path.parent / rel)
-        self.raw = {k: v for k, v in raw.items() if k not in ("sweep", "uncertainties")}
+        self.raw = raw_scenario(loaded.path, drop=("sweep", "uncertainties"))
         self.loaded = loaded
         self.executor = executor
         self.replications = replications

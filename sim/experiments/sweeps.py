@@ -356,6 +356,20 @@ def read_raw(path: Path) -> dict[str, Any]:
     return tomllib.loads(path.read_text())
 
 
+def raw_scenario(path: Path, drop: Iterable[str] = ()) -> dict[str, Any]:
+    """Parse a scenario file as plain data with its rate tables as absolute paths.
+
+    What variants are built from (``build_variants``, futures); the sections in ``drop``
+    (such as ``sweep``, ``uncertainties``) are left out.
+    """
+    raw = read_raw(path)
+    for key, rel in (raw.get("tariffs") or {}).items():  # rate tables relative to the file
+        if isinstance(rel, str) and not Path(rel).is_absolute():
+            raw["tariffs"][key] = str(path.parent / rel)
+    gone = set(drop)
+    return {k: v for k, v in raw.items() if k not in gone}
+
+
 def sweep_manifest(folder: Path) -> dict[str, Any]:
     """Read a sweep's ``manifest.json``."""
     return dict(json.loads((folder / "manifest.json").read_text()))
@@ -487,6 +501,7 @@ __all__ = [
     "build_variants",
     "expand_values",
     "pareto_front",
+    "raw_scenario",
     "replays_traffic",
     "resume_manifest",
     "run_batch",
