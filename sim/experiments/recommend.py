@@ -20,7 +20,6 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,8 @@ from sim.experiments.sweeps import (
     bands,
     build_variants,
     collect,
+    current_values,
+    matching_variant,
     pareto_front,
     raw_scenario,
     replays_traffic,
@@ -53,22 +54,6 @@ from sim.scenario.costs import COMPONENT_TITLES, COMPONENTS, annual_costs
 from sim.scenario.folders import run_identity
 from sim.scenario.loading import LoadedScenario
 from sim.scenario.model import Scenario, Sweep
-
-
-def _current_value(plain: dict[str, Any], path: str) -> str | None:
-    node: Any = plain
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return str(node)
-
-
-def _same(a: str, b: str) -> bool:
-    try:
-        return Decimal(a) == Decimal(b)
-    except ArithmeticError:
-        return a == b
 
 
 @dataclass
@@ -100,17 +85,11 @@ def make_grid(
         base_scenario = Scenario.from_dict({k: v for k, v in raw.items() if k != "sweep"})
     except (ConfigError, ValueError) as exc:
         raise InputError(f"{loaded.path}: sweep: {exc}") from None
-    plain = to_plain(loaded.scenario)
-    current = tuple((p, _current_value(plain, p)) for p in settings)
-    for v in variants:
-        if all(
-            c is not None and _same(val, c)
-            for (_, val), (_, c) in zip(v.values, current, strict=True)
-        ):
-            return Grid(variants, v.variant, replays_traffic(settings))
-    base = Variant(
-        len(variants), tuple((p, c or "") for p, c in current), steady(base_scenario, warm_up_s)
-    )
+    current = current_values(loaded.scenario, settings)
+    found = matching_variant(variants, current)
+    if found is not None:
+        return Grid(variants, found, replays_traffic(settings))
+    base = Variant(len(variants), current, steady(base_scenario, warm_up_s))
     return Grid([*variants, base], base.variant, replays_traffic(settings), base.variant)
 
 

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from sim.core.errors import InputError
-from sim.core.schema import ConfigError, to_plain
+from sim.core.schema import ConfigError
 from sim.core.units import parse_duration
 from sim.engine import RatedTraffic, run_replication
 from sim.engine.results import outcome_row
@@ -42,6 +42,8 @@ from sim.experiments.executors import Batch, Executor, plan_batches
 from sim.experiments.sweeps import (
     Variant,
     build_variants,
+    current_values,
+    matching_variant,
     raw_scenario,
     replays_traffic,
     resume_manifest,
@@ -150,23 +152,10 @@ def _job(
         grid = future_variants(job, 0) if values else build_variants(raw, levers, warm_up_s)
     except ConfigError as exc:
         raise InputError(f"{loaded.path}: {exc}") from None
-    plain = to_plain(loaded.scenario)
-    current = []
-    for path in levers:
-        node: Any = plain
-        for part in path.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        current.append((path, "" if node is None else str(node)))
-    baseline = next(
-        (
-            v.variant
-            for v in grid
-            if all(_same(a, b) for (_, a), (_, b) in zip(v.values, current, strict=True))
-        ),
-        None,
-    )
+    current = current_values(loaded.scenario, levers)
+    baseline = matching_variant(grid, current)
     if baseline is None:
-        job = RobustJob(raw, dict(levers), values, replications, warm_up_s, tuple(current))
+        job = RobustJob(raw, dict(levers), values, replications, warm_up_s, current)
         baseline = len(grid)
     rescale = "tariffs.scale" in futures.columns
     if rescale:
@@ -174,13 +163,6 @@ def _job(
             job.raw, job.levers, job.futures, replications, warm_up_s, job.current, True
         )
     return job, future_variants(job, 0) if values else grid, baseline
-
-
-def _same(a: str, b: str) -> bool:
-    try:
-        return float(a) == float(b)
-    except ValueError:
-        return a == b
 
 
 def robust_summary(

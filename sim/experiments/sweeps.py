@@ -22,6 +22,7 @@ import os
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sim.core.errors import InputError
-from sim.core.schema import ConfigError
+from sim.core.schema import ConfigError, to_plain
 from sim.core.units import MICROS_PER_UNIT, Seconds
 from sim.engine import RatedTraffic, run_replication
 from sim.engine.results import outcome_row
@@ -356,6 +357,33 @@ def read_raw(path: Path) -> dict[str, Any]:
     return tomllib.loads(path.read_text())
 
 
+def current_values(scenario: Scenario, paths: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """Return the scenario's own value of each swept setting, as text ("" if none)."""
+    plain = to_plain(scenario)
+    out = []
+    for path in paths:
+        node: Any = plain
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        out.append((path, "" if node is None else str(node)))
+    return tuple(out)
+
+
+def matching_variant(variants: Sequence[Variant], values: Sequence[tuple[str, str]]) -> int | None:
+    """Return the variant whose swept values equal ``values`` (as numbers), or None."""
+
+    def same(a: str, b: str) -> bool:
+        try:
+            return Decimal(a) == Decimal(b)
+        except ArithmeticError:
+            return a == b
+
+    for v in variants:
+        if all(c != "" and same(val, c) for (_, val), (_, c) in zip(v.values, values, strict=True)):
+            return v.variant
+    return None
+
+
 def raw_scenario(path: Path, drop: Iterable[str] = ()) -> dict[str, Any]:
     """Parse a scenario file as plain data with its rate tables as absolute paths.
 
@@ -499,7 +527,9 @@ __all__ = [
     "Variant",
     "bands",
     "build_variants",
+    "current_values",
     "expand_values",
+    "matching_variant",
     "pareto_front",
     "raw_scenario",
     "replays_traffic",
