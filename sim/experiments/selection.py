@@ -13,11 +13,13 @@ The procedure
 -------------
 This is the procedure of Andradóttir & Kim (2010) in which the feasibility check (their
 phase I) and the comparison of costs (their phase II) run at the same time, each a fully
-sequential test with a triangular continuation region:
+sequential test:
 
-* Phase I, for each system: the feasibility check of Batur & Kim (2010) for one system
-  and one constraint (first given in Andradóttir, Goldsman & Kim 2005), on the
-  cumulative sum of ``Y_ij - q``.
+* Phase I, for each system: Wald's (1945) sequential probability ratio test (SPRT) of
+  ``p <= q - eps`` against ``p >= q + eps`` on the outage indicators, with the
+  thresholds that Ville's (1939) maximal inequality makes exact for Bernoulli outcomes.
+  Andradóttir & Kim allow any feasibility check with a per-system error bound; this
+  one needs no variance estimate and no normal approximation.
 * Phase II, for each pair of systems: the KN test of Kim & Nelson (2001), on the
   cumulative sum of the paired differences ``X_lj - X_ij``. KN estimates the variance of
   each *difference*, so it stays valid under CRN, and CRN makes it use fewer replications.
@@ -36,54 +38,46 @@ The procedure ends when no system is left (chosen: None, no feasible system), wh
 is left and it has been declared feasible (chosen: that system), or when the cap of
 ``max_replications`` per system is reached.
 
-Constants (c = 1 throughout, the choice Kim & Nelson recommend)
-----------------------------------------------------------------
+Constants
+---------
 Let alpha = 1 - confidence, n0 = ``first_stage``, delta = ``indifference``,
-eps = ``tolerance``.
+eps = ``tolerance``, ``p0 = max(0, q - eps)``, ``p1 = q + eps``.
 
 * Split (Andradóttir & Kim split alpha between the phases): alpha_1 = alpha_2 = alpha/2.
   They are combined by the Bonferroni inequality, P(CS) >= 1 - alpha_1 - alpha_2. This
   needs no independence, and CRN makes the systems and the two phases dependent.
 * Phase I, per system: beta_1 = alpha_1 / k, by Bonferroni across the k systems. The
   ``1 - (1 - alpha_1)^(1/k)`` of independent systems is not guaranteed under CRN.
-  ``eta_1 = ((2 beta_1)^(-2/(n0-1)) - 1) / 2``, ``h_1^2 = 2 eta_1 (n0 - 1)``.
-  ``R_i(r) = max(0, h_1^2 V_i / (2 eps) - eps r / 2)`` (Batur & Kim's ``R(r; eps, h_1^2,
-  S_i^2)`` with c = 1). After r replications, system i is declared feasible if
-  ``sum_{j<=r} (Y_ij - q) <= -R_i(r)`` and infeasible if the sum is ``>= R_i(r)``.
-  Otherwise the check goes on. ``V_i`` is the floored variance (next section).
-* Phase II, per pair: beta_2 = alpha_2 / (k - 1).
-  ``eta_2 = ((2 beta_2)^(-2/(n0-1)) - 1) / 2``, ``h_2^2 = 2 eta_2 (n0 - 1)``.
+  After r replications with s outages the log-likelihood ratio of p1 against p0 is
+  ``L(r) = s ln(p1 / p0) - (r - s) ln((1 - p0) / (1 - p1))``. The system is declared
+  infeasible when ``L(r) >= ln(1 / beta_1)`` and feasible when ``L(r) <= -ln(1 / beta_1)``
+  (with p0 = 0, a single outage declares it infeasible). Otherwise the check goes on.
+* Phase II, per pair: beta_2 = alpha_2 / (k - 1), with c = 1 (the choice Kim & Nelson
+  recommend): ``eta_2 = ((2 beta_2)^(-2/(n0-1)) - 1) / 2``, ``h_2^2 = 2 eta_2 (n0 - 1)``.
   ``S_il^2`` is the sample variance of ``X_ij - X_lj`` over the first n0 replications.
   ``R_il(r) = max(0, h_2^2 S_il^2 / (2 delta) - delta r / 2)``, which is r times KN's
   ``W_il(r)``. System i beats l at the first check where
   ``sum_{j<=r} (X_lj - X_ij) > R_il(r)``.
   KN states these for maximisation. Here they are mirrored, since the cost is minimised.
 
-These formulas are those of Kim & Nelson (2001, procedure KN) and Batur & Kim (2010,
-procedure for one system and one constraint). They were checked against public
-implementations of KN and of Batur & Kim's and Andradóttir & Kim's phase I.
-
-The rare-outage trap, and the variance floor
---------------------------------------------
-Outages are rare Bernoulli events. With q = 1 % and n0 = 20, the first stage often holds
-no outage at all, so ``S_i^2 = 0``. Then ``R_i = 0``, and a variance-based check declares
-the system feasible at once, whatever its true probability. So the check uses
-
-    ``V_i = max(S_i^2, v*)``, with ``v* = max{p (1 - p) : q - eps <= p <= q + eps}``,
-
-which is ``(q + eps)(1 - q - eps)`` for an outage target (``q + eps <= 1/2``): the
-variance of a Bernoulli observation at the edge of the tolerance band. Here is why it is
-principled. Batur & Kim's bound comes from Fabian's (1974) bound for Brownian motion.
-With drift eps and variance sigma^2 per replication, in the region above, the chance of
-leaving on the wrong side is at most ``exp(-h_1^2 V_i / (2 sigma^2)) / 2``. That is at
-most ``exp(-h_1^2 / 2) / 2 <= beta_1`` whenever ``V_i >= sigma^2``, whatever ``S_i^2``.
-Every system with ``p <= q - eps`` has ``sigma^2 <= v*``, and so does a system at
-``p = q + eps``. A larger drift only makes a wrong exit less likely. For ``p > q + eps``,
-the drift ``p - q`` grows faster than the standard deviation. The one-sided
-first-passage bound ``exp(-h_1^2 V_i (2(p - q) - eps) / (2 eps sigma^2))`` then keeps
-the error of order beta_1. With the floor the check needs no first-stage outages. Like
-Batur & Kim's own procedure it rests on the normal (Brownian) approximation to the
-partial sums. The tests measure the actual error rates with Bernoulli outages.
+Why phase I errs with probability at most beta_1
+------------------------------------------------
+Under p = p0 the likelihood ratio ``exp(L(r))`` is a non-negative martingale with mean 1,
+so by Ville's inequality the chance that it *ever* reaches ``1 / beta_1`` is at most
+beta_1: a system at p0 is declared infeasible with probability <= beta_1. Under p = p1,
+``exp(-L(r))`` is such a martingale, so a system at p1 is declared feasible with
+probability <= beta_1. Both bounds hold for every check schedule (the checks at stage
+ends are a subset of all times) and need no first-stage variance, so the rare-outage
+trap of variance-based checks (a first stage without outages has variance 0) cannot
+spring. They extend to ``p < p0`` and ``p > p1``: couple the indicators as
+``1{U_j < p}`` on common uniforms; L(r) grows with every indicator, so a larger p moves
+the path up at every r, and a path that leaves at the top for some p leaves at the top
+for every larger p (it cannot have left at the bottom first, being higher). So
+P(declared infeasible) grows with p, and P(declared feasible) falls with it. With no
+overshoot, the expected replications at p0 are about ``ln(1/beta_1) / D(p0 || p1)``
+(D: the Kullback-Leibler divergence), which for q = 1 %, eps = 0.5 % and 26 systems is
+about 1,500; a setting that never has an outage is declared feasible after
+``ln(1/beta_1) / ln((1 - p0)/(1 - p1))`` replications (about 690).
 
 The guarantee
 -------------
@@ -97,13 +91,15 @@ U is declared feasible (k events, beta_1 each). With probability at least 1 - al
 no system outside U beats b (k - 1 pairs, beta_2 each). On both events b is never
 eliminated, and b is declared feasible. Every other system is declared infeasible, or it
 is beaten by b and eliminated. All of this needs n0 >= 2 and an unbiased first stage.
+Phase I's bound is exact for Bernoulli outages; phase II rests, like KN, on normal costs.
 
 Stages of several replications
 ------------------------------
 The simulator runs batches, so checks happen only after each stage, not after each
 replication. These checks are a subset of the fully sequential checks, and that keeps
-the guarantee. The reason: both bounds are for the partial-sum process first leaving the
-triangular region on the wrong side, computed for Brownian motion in continuous time. As
+the guarantee. Phase I's bound holds over all times at once (above). Phase II's bound is
+for the partial-sum process first leaving the triangular region on the wrong side,
+computed for Brownian motion in continuous time. As
 Kim & Nelson (2001) use it, Jennison, Johnstone & Turnbull (1982) showed that observing
 the process at any increasing sequence of times cannot make a wrong-side first exit more
 likely for such a region. Checking at a subset of times, at the stage ends, is one such
@@ -123,14 +119,10 @@ References
 S. Andradóttir and S.-H. Kim (2010). Fully sequential procedures for comparing
 constrained systems via simulation. *Naval Research Logistics* 57(5), 403-421.
 
-S. Andradóttir, D. Goldsman and S.-H. Kim (2005). Finding the best in the presence of a
-stochastic constraint. *Proceedings of the 2005 Winter Simulation Conference*.
+J. Ville (1939). *Étude critique de la notion de collectif*. Gauthier-Villars, Paris.
 
-D. Batur and S.-H. Kim (2010). Finding feasible systems in the presence of constraints
-on multiple performance measures. *ACM TOMACS* 20(3), article 13.
-
-V. Fabian (1974). Note on Anderson's sequential procedures with triangular boundary.
-*Annals of Statistics* 2(1), 170-176.
+A. Wald (1945). Sequential tests of statistical hypotheses. *Annals of Mathematical
+Statistics* 16(2), 117-186.
 
 C. Jennison, I. M. Johnstone and B. W. Turnbull (1982). Asymptotically optimal
 procedures for sequential adaptive selection of the best of several normal means. In
@@ -239,19 +231,26 @@ class Constants:
         alpha_1, the error allowed to the feasibility checks together.
     alpha_selection
         alpha_2, the error allowed to the cost comparisons together.
-    h2_feasibility
-        h_1^2 of the feasibility check (Batur & Kim 2010), per system beta_1 = alpha_1 / k.
+    sprt_threshold
+        ln(1 / beta_1), beta_1 = alpha_1 / k: the SPRT's log-likelihood-ratio threshold.
+    llr_outage
+        ln(p1 / p0): what one outage adds to the log-likelihood ratio (inf if p0 = 0).
+    llr_no_outage
+        ln((1 - p0) / (1 - p1)): what one replication without an outage takes from it.
     h2_selection
         h_2^2 of KN (Kim & Nelson 2001), per pair beta_2 = alpha_2 / (k - 1); 0 if k = 1.
-    variance_floor
-        v*, the least variance used in the feasibility check (probability squared).
     """
 
     alpha_feasibility: float
     alpha_selection: float
-    h2_feasibility: float
+    sprt_threshold: float
+    llr_outage: float
+    llr_no_outage: float
     h2_selection: float
-    variance_floor: float
+
+    def replications_without_outage(self) -> int:
+        """Replications after which a system without any outage is declared feasible."""
+        return math.ceil(self.sprt_threshold / self.llr_no_outage)
 
 
 def _h2(beta: float, n0: int) -> float:
@@ -260,13 +259,9 @@ def _h2(beta: float, n0: int) -> float:
     return 2.0 * eta * (n0 - 1)
 
 
-def _variance_floor(target: float, tolerance: float) -> float:
-    """Return the largest Bernoulli variance p(1 - p) over the tolerance band."""
-    low, high = max(0.0, target - tolerance), min(1.0, target + tolerance)
-    if low <= 0.5 <= high:
-        return 0.25
-    p = high if high < 0.5 else low
-    return p * (1.0 - p)
+def _sprt_threshold(beta: float) -> float:
+    """Return ln(1 / beta): Ville's inequality bounds each wrong decision by beta."""
+    return math.log(1.0 / beta)
 
 
 def constants(k: int, settings: SelectionSettings) -> Constants:
@@ -276,12 +271,15 @@ def constants(k: int, settings: SelectionSettings) -> Constants:
     alpha = 1.0 - settings.confidence
     a1 = a2 = alpha / 2
     n0 = settings.first_stage
+    p0 = max(0.0, settings.target - settings.tolerance)
+    p1 = settings.target + settings.tolerance
     return Constants(
         alpha_feasibility=a1,
         alpha_selection=a2,
-        h2_feasibility=_h2(a1 / k, n0),
+        sprt_threshold=_sprt_threshold(a1 / k),
+        llr_outage=math.log(p1 / p0) if p0 > 0 else math.inf,
+        llr_no_outage=math.log((1.0 - p0) / (1.0 - p1)),
         h2_selection=_h2(a2 / (k - 1), n0) if k > 1 else 0.0,
-        variance_floor=_variance_floor(settings.target, settings.tolerance),
     )
 
 
@@ -357,7 +355,8 @@ class SelectionResult:
     constants: Constants
 
     method = (
-        "Procedure: Andradottir & Kim (2010), feasibility check of Batur & Kim (2010) run "
+        "Procedure: Andradottir & Kim (2010), a feasibility check by Wald's sequential "
+        "probability ratio test (exact for outage indicators, by Ville's inequality) run "
         "with the KN selection of Kim & Nelson (2001), fully sequential in stages, on "
         "common random numbers"
     )
@@ -433,8 +432,6 @@ class ConstrainedSelection:
         self._sum_cost = np.zeros(k)
         self._sum_outage = np.zeros(k)
         self._first_cost: list[FloatArray] = []
-        self._first_outage: list[FloatArray] = []
-        self._var_outage: FloatArray | None = None  # V_i, floored
         self._var_diff: FloatArray | None = None  # S_il^2
         self._seen: set[int] = set()
         self._r = 0
@@ -547,7 +544,6 @@ class ConstrainedSelection:
         self._r += m
         if self._var_diff is None:
             self._first_cost.append(x)
-            self._first_outage.append(y)
             if self._r < self.settings.first_stage:
                 return
             self._start()
@@ -559,24 +555,20 @@ class ConstrainedSelection:
         """Estimate the first-stage variances from the first n0 replications."""
         n0 = self.settings.first_stage
         x0 = np.concatenate(self._first_cost, axis=1)[:, :n0]
-        y0 = np.concatenate(self._first_outage, axis=1)[:, :n0]
-        self._var_outage = np.maximum(y0.var(axis=1, ddof=1), self.constants.variance_floor)
         self._var_diff = (x0[:, None, :] - x0[None, :, :]).var(axis=2, ddof=1)
-        self._first_cost, self._first_outage = [], []
+        self._first_cost = []
 
     def _check(self) -> None:
         """Run the phase I and phase II checks after ``self._r`` replications."""
-        assert self._var_outage is not None
         assert self._var_diff is not None
         s, c, r = self.settings, self.constants, self._r
-        eps, delta = s.tolerance, s.indifference
+        delta = s.indifference
         # Phase I: every undecided system in the contest was sampled, so has r replications.
         undecided = self._active() & (self._feas == _UNDECIDED)
         if undecided.any():
-            walk = self._sum_outage - s.target * r
-            bound = np.maximum(0.0, c.h2_feasibility * self._var_outage / (2 * eps) - eps * r / 2)
-            yes = undecided & (walk <= -bound)
-            no = undecided & ~yes & (walk >= bound)
+            llr = self.log_likelihood_ratio()
+            yes = undecided & (llr <= -c.sprt_threshold)
+            no = undecided & ~yes & (llr >= c.sprt_threshold)
             self._feas[yes] = _FEASIBLE
             self._feas[no] = _INFEASIBLE
             self._decided_at[yes | no] = r
@@ -603,6 +595,16 @@ class ConstrainedSelection:
         left = np.flatnonzero(active)
         if len(left) == 0 or (len(left) == 1 and self._feas[left[0]] == _FEASIBLE):
             self._done = True
+
+    def log_likelihood_ratio(self) -> FloatArray:
+        """Return each system's SPRT statistic L(r) over its replications so far."""
+        c = self.constants
+        outages = self._sum_outage
+        without = self._count - outages
+        if math.isinf(c.llr_outage):  # p0 = 0: one outage settles it
+            return np.where(outages > 0, math.inf, -without * c.llr_no_outage)
+        llr: FloatArray = outages * c.llr_outage - without * c.llr_no_outage
+        return llr
 
     def result(self) -> SelectionResult:
         """Return the outcome; only once :attr:`done`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -69,8 +70,8 @@ def test_probability_of_correct_selection_is_at_least_nominal():
         assert result.guaranteed  # the cap (2000) is above where every region closes
         correct += result.chosen == 0
     # Asserted without any allowance for binomial noise: the procedure is conservative
-    # (about 99 % here), so a count below the nominal 95 % means something broke. Without
-    # the variance floor, for instance, this count falls to about 87 %.
+    # (about 99 % here), so a count below the nominal 95 % means something broke. With the
+    # feasibility threshold cut to a tenth, for instance, this count falls to about 44 %.
     assert correct >= math.ceil(SLIPPAGE.confidence * macro)
 
 
@@ -117,8 +118,8 @@ def test_infeasible_system_is_rarely_declared_feasible():
     macro = 400
     alpha1 = constants(1, FEAS).alpha_feasibility
     feasible, clean = declared_feasible(FEAS.target + FEAS.tolerance, macro)
-    # The trap is real here: ~46 % of first stages show no outage, where a check on the
-    # sample variance alone would declare the system feasible at once.
+    # The trap of variance-based checks is real here: ~46 % of first stages show no
+    # outage, where a check on the sample variance alone would declare feasible at once.
     assert clean >= 0.4 * macro
     assert feasible <= alpha1 * macro
 
@@ -130,13 +131,43 @@ def test_feasible_system_is_declared_feasible():
     assert feasible >= (1 - alpha1) * macro
 
 
-def test_without_the_variance_floor_the_trap_springs(monkeypatch):
-    # Control for the two tests above: with the floor at 0, the check trusts a zero
-    # first-stage variance, and the infeasible system passes far too often.
-    monkeypatch.setattr(selection, "_variance_floor", lambda target, tolerance: 0.0)
+def test_with_a_tenth_of_the_threshold_the_errors_are_far_too_many(monkeypatch):
+    # Control for the two tests above: they can fail. A threshold of ln(1/beta) / 10
+    # declares the system at the upper edge of the band feasible far too often.
+    monkeypatch.setattr(selection, "_sprt_threshold", lambda beta: math.log(1 / beta) / 10)
     macro = 100
     feasible, _ = declared_feasible(FEAS.target + FEAS.tolerance, macro)
-    assert feasible >= 0.2 * macro  # about 32 %: clean first 10, then <= 1 outage to 25
+    assert feasible >= 4 * constants(1, FEAS).alpha_feasibility * macro  # about 19 %
+
+
+def test_a_system_without_outages_is_feasible_where_the_likelihood_ratio_says():
+    # Known truth: with no outage, L(r) = -r ln((1 - p0) / (1 - p1)), which reaches
+    # -ln(k / alpha_1) at r* = ceil(ln(k / alpha_1) / ln((1 - p0) / (1 - p1))).
+    settings = SelectionSettings(indifference=1.0, target=0.01, tolerance=0.005)
+    k = 26
+    r_star = math.ceil(math.log(k / 0.025) / math.log(0.995 / 0.985))
+    assert constants(k, settings).replications_without_outage() == r_star  # 688
+    sel = ConstrainedSelection(range(k), replace(settings, max_replications=5000))
+    zeros = dict.fromkeys(range(k), np.zeros(1))
+    first = 0
+    while not sel.done and first < r_star + 5:
+        need = sel.needs()
+        sel.add([first], {s: zeros[s] for s in need}, {s: zeros[s] for s in need})
+        first += 1
+        decided = sel._feas[0] != 0
+        assert decided == (first >= r_star)
+        if decided:
+            break
+    assert first == r_star
+
+
+def test_with_p0_zero_one_outage_is_enough():
+    settings = SelectionSettings(indifference=1.0, target=0.01, tolerance=0.02, first_stage=2)
+    assert math.isinf(constants(1, settings).llr_outage)
+    sample, _ = bernoulli(1.0, 0)
+    result = run_selection([0], settings, sample, stage=1)
+    assert result.outcome(0).feasibility is Feasibility.INFEASIBLE
+    assert result.outcome(0).decided_at == 2  # the first check, after the first stage
 
 
 def test_cap_ends_without_guarantee_and_returns_best_sample_mean():
@@ -162,8 +193,10 @@ def test_cap_ends_without_guarantee_and_returns_best_sample_mean():
 
 
 def test_cap_with_undecided_feasibility_still_chooses():
-    settings = SelectionSettings(indifference=1.0, target=0.1, tolerance=0.05, max_replications=40)
-    problem = KnownMeans([0.0, 0.1], [0.0, 0.0], seed=5, cap=40)
+    settings = SelectionSettings(indifference=1.0, target=0.1, tolerance=0.05, max_replications=30)
+    # Without outages feasibility is decided only at 40 replications (ln(80) / ln(0.95/0.85)).
+    assert constants(2, settings).replications_without_outage() == 40
+    problem = KnownMeans([0.0, 0.1], [0.0, 0.0], seed=5, cap=30)
     result = run_selection(range(2), settings, problem, stage=10)
     assert not result.guaranteed
     assert {o.feasibility for o in result.systems} == {Feasibility.UNDECIDED}
@@ -247,7 +280,8 @@ def test_constants_match_published_values():
     assert selection._h2(1 - 0.95**0.5, 20) / (2 * 19) == pytest.approx(0.1844, abs=5e-5)
     c = constants(10, SelectionSettings(indifference=1.0, target=0.01, tolerance=0.005))
     assert c.alpha_feasibility + c.alpha_selection == pytest.approx(0.05)
-    assert c.variance_floor == pytest.approx(0.015 * 0.985)
+    assert c.sprt_threshold == pytest.approx(math.log(10 / 0.025))
+    assert c.llr_outage == pytest.approx(math.log(3.0))
     assert constants(1, SLIPPAGE).h2_selection == 0.0
 
 
