@@ -75,9 +75,8 @@ def write_fit_report(
     if report is not None:
         (staging / "import.txt").write_text("\n".join(report.lines(show=50)) + "\n")
         files.append("import.txt")
-        if report.bad_rows:
-            report.bad_rows_frame().to_csv(staging / "bad_rows.csv", index=False)
-            files.append("bad_rows.csv")
+        report.write_bad_rows(staging / "bad_rows.csv")
+        files.append("bad_rows.csv")
     if plots:
         files += _plots(fit, staging)
     return files

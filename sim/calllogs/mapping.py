@@ -6,14 +6,24 @@ user's plan capability (``MCOPSTN1`` -> ``domestic``, Communications Credits onl
 queue to a service number of its country. Explicit rules (``CAPABILITY/COUNTRY=GROUP``
 with ``*`` wildcards, or ``user:PSEUDONYM=GROUP``; ``parse_mapping``) come first. A call
 takes its holder's usage country (``map_calls``); ``require_mapped`` refuses calls left
-unmapped unless they may be left out.
+unmapped unless they may be left out. ``--map FILE`` reads rules from a file
+(``read_mapping_file``: ``PATTERN=GROUP`` lines, or a ``mapping.csv`` of an earlier
+replay).
+
+Nothing is remapped silently: ``find_remapping`` lists the users priced on another plan
+than their log shows and the groups whose head count differs from the users of the log;
+``require_faithful`` refuses them unless allowed (``--map`` or ``--allow-remap``), and
+``with_log_headcounts`` then sizes each group to the users the log has, so that pools,
+licences and per-user figures count the users actually in the log.
 """
 
 from __future__ import annotations
 
+import csv
 import fnmatch
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +33,8 @@ from numpy.typing import NDArray
 from sim.calllogs.codes import CONFERENCING_OF_CAPABILITY, PLAN_OF_CAPABILITY
 from sim.calllogs.users import user_licences
 from sim.core.errors import InputError
+from sim.core.schema import ConfigError, to_plain
+from sim.scenario.loading import LoadedScenario
 from sim.scenario.model import Scenario
 
 _SERVICE_TYPES = ("ucap_in", "ucap_out")
@@ -258,10 +270,163 @@ def require_mapped(mapped: MappedCalls, log: str, allow_unmapped: bool) -> None:
     )
 
 
+def read_mapping_file(path: str | Path) -> list[str]:
+    """Read ``PATTERN=GROUP`` rules from a file: one per line (``#`` comments), or CSV.
+
+    A CSV file with ``holder`` and ``group`` columns (the ``mapping.csv`` of a replay or
+    reconcile run) gives ``user:HOLDER=GROUP`` for each user and ``CAPABILITY/COUNTRY=
+    GROUP`` for the holders without a user; rows with an empty group are left out.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"--map {p}: no such file (expected PATTERN=GROUP or a file)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise InputError(f"--map {p}: cannot read: {why}") from None
+    lines = text.splitlines()
+    first = lines[0] if lines else ""
+    header = [h.strip().lower() for h in next(csv.reader([first]), [])]
+    if "holder" in header and "group" in header:
+        specs = []
+        h, g = header.index("holder"), header.index("group")
+        for n, row in enumerate(csv.reader(lines[1:]), start=2):
+            if not row or len(row) <= max(h, g):
+                if row:
+                    raise InputError(f"--map {p}: line {n}: expected the columns of line 1")
+                continue
+            holder, group = row[h].strip(), row[g].strip()
+            if not group:
+                continue
+            if holder.startswith("(no user: ") and holder.endswith(")"):
+                lic, _, country = holder[10:-1].partition("/")
+                specs.append(f"{'*' if lic == '-' else lic}/{country}={group}")
+            else:
+                specs.append(f"user:{holder}={group}")
+        return specs
+    specs = []
+    for line in lines:
+        rule = line.split("#", 1)[0].strip()
+        if rule:
+            specs.append(rule)
+    return specs
+
+
+def mapping_specs(values: Sequence[str]) -> list[str]:
+    """Expand ``--map`` values: ``PATTERN=GROUP`` as is, anything else a file of rules."""
+    out: list[str] = []
+    for v in values:
+        if "=" in v:
+            out.append(v)
+        else:
+            out.extend(read_mapping_file(v))
+    return out
+
+
+@dataclass
+class Remapping:
+    """What mapping a log onto a scenario changes: plans substituted, head counts differing.
+
+    ``substitutions``: (group, plan of the log, plan of the group, users); ``headcounts``:
+    group -> (users in the log, count in the scenario) for every user group where they
+    differ.
+    """
+
+    substitutions: list[tuple[str, str, str, int]] = field(default_factory=list)
+    headcounts: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.substitutions or self.headcounts)
+
+    def items(self) -> list[str]:
+        """Return each change in words."""
+        out = [
+            f"{n:,} users of plan {was} priced as {now} in {g}"
+            for g, was, now, n in self.substitutions
+        ]
+        out += [
+            f"{g} has {log:,} users in the log and {count:,} in the scenario"
+            for g, (log, count) in self.headcounts.items()
+        ]
+        return out
+
+    def lines(self) -> list[str]:
+        """Return the changes as console lines."""
+        out = [f"  remapped: {item}" for item in self.items()]
+        if self.headcounts:
+            sized = ", ".join(f"{g} {c:,} -> {n:,}" for g, (n, c) in self.headcounts.items())
+            out.append(f"  group sizes follow the log: {sized} users")
+        return out
+
+
+def find_remapping(mapped: MappedCalls, scenario: Scenario) -> Remapping:
+    """Return the plan substitutions and head-count mismatches of a mapping."""
+    h = mapped.holders
+    rem = Remapping()
+    if not len(h):
+        return rem
+    users = h[(h["kind"] == "user") & ~h["holder"].astype(str).str.startswith("(no user")]
+    plan_of = {g.name: g.plan for g in scenario.user_groups}
+    subs = users[
+        (users["group"] != "")
+        & (users["plan"].astype(str) != "")
+        & (users["plan"].astype(str) != users["group"].map(plan_of).fillna(""))
+    ]
+    for (g, was), part in subs.groupby(["group", "plan"], sort=True):
+        rem.substitutions.append((str(g), str(was), plan_of.get(str(g), ""), len(part)))
+    counts = users[users["group"] != ""].groupby("group").size()
+    for g in scenario.user_groups:
+        n = int(counts.get(g.name, 0))
+        if n != g.count:
+            rem.headcounts[g.name] = (n, g.count)
+    return rem
+
+
+def require_faithful(rem: Remapping, log: str, allowed: bool) -> None:
+    """Raise ``InputError`` (one line) for a remapping unless it is allowed."""
+    if not rem or allowed:
+        return
+    items = rem.items()
+    more = f" and {len(items) - 3} more" if len(items) > 3 else ""
+    raise InputError(
+        f"{log}: the scenario does not fit the log: {'; '.join(items[:3])}{more}; give "
+        "--map FILE (or PATTERN=GROUP) to map the users yourself, or --allow-remap to accept "
+        "(group sizes then follow the log)"
+    )
+
+
+def with_log_headcounts(loaded: LoadedScenario, rem: Remapping) -> LoadedScenario:
+    """Return the scenario with each mismatched group sized to the users of the log."""
+    if not rem.headcounts:
+        return loaded
+    plain = to_plain(loaded.scenario)
+    for g in plain.get("user_groups", []):
+        if g["name"] in rem.headcounts:
+            n = rem.headcounts[g["name"]][0]
+            g["count"] = n
+            for key in ("conferencing_assigned", "conferencing_purchased"):
+                if g.get(key) is not None and g[key] > n:
+                    g[key] = n
+    try:
+        scenario = Scenario.from_dict(plain)
+    except ConfigError as exc:
+        raise InputError(f"{loaded.path}: with the group sizes of the log: {exc}") from None
+    return LoadedScenario(
+        path=loaded.path, scenario=scenario, sha256=loaded.sha256, tariffs=loaded.tariffs
+    )
+
+
 __all__ = [
     "MappedCalls",
     "MappingRule",
+    "Remapping",
+    "find_remapping",
     "map_calls",
+    "mapping_specs",
     "parse_mapping",
+    "read_mapping_file",
+    "require_faithful",
     "require_mapped",
+    "with_log_headcounts",
 ]

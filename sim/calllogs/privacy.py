@@ -1,44 +1,112 @@
-"""Pseudonyms: identifiers replaced with keyed hashes (HMAC-SHA256 with a salt)."""
+"""Pseudonyms: identifiers replaced with keyed hashes (HMAC-SHA256), and where the key is.
+
+Users, phone numbers, call ids and conference ids are all replaced with the same keyed
+hash, with a prefix telling what they were (``u-`` users and service numbers, ``c-``
+call and row ids, ``m-`` conference ids). The key comes from a file (``--key-file``),
+the environment variable ``CCSIM_PSEUDONYM_KEY`` (``KEY_ENV``) or, when neither is
+given, a fresh random key per run (``load_key``). The key is never written anywhere.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from sim.core.errors import InputError
+
+KEY_ENV = "CCSIM_PSEUDONYM_KEY"
+"""Environment variable holding the pseudonym key (text), used when no key file is given."""
+_MAX_KEY_FILE_BYTES = 4096
 
 
 class Pseudonymiser:
-    """Replace identifiers with keyed hashes: ``u-`` + 16 hex digits of HMAC-SHA256.
+    """Replace identifiers with keyed hashes: a prefix + 16 hex digits of HMAC-SHA256.
 
-    The same salt gives the same pseudonym to the same identifier, so imports made with
-    one salt can be joined; without the salt the pseudonyms cannot be reversed by trying
-    likely names or numbers. A fresh random salt is used when none is given.
+    The same key gives the same pseudonym to the same identifier, so imports made with one
+    key can be joined; without the key the pseudonyms cannot be reversed by trying likely
+    names or numbers. A fresh random key is used when none is given.
     """
 
-    def __init__(self, salt: str | bytes | None = None) -> None:
-        if salt is None:
-            key = secrets.token_bytes(32)
-        elif isinstance(salt, str):
-            key = salt.encode("utf-8")
+    def __init__(self, key: str | bytes | None = None) -> None:
+        if key is None:
+            raw = secrets.token_bytes(32)
+        elif isinstance(key, str):
+            raw = key.encode("utf-8", "surrogatepass")
         else:
-            key = salt
-        self._key = key
+            raw = key
+        self._key = raw
         self._cache: dict[str, str] = {}
 
+    def __repr__(self) -> str:
+        return "Pseudonymiser(<key hidden>)"
+
+    def digest(self, value: str, prefix: str) -> str:
+        """Return ``prefix`` + the keyed hash of ``value`` (empty stays empty), uncached."""
+        if not value:
+            return ""
+        mac = hmac.digest(self._key, value.encode("utf-8", "surrogatepass"), hashlib.sha256)
+        return prefix + mac[:8].hex()
+
     def __call__(self, value: str) -> str:
-        """Return the pseudonym of ``value`` (empty stays empty)."""
+        """Return the user pseudonym (``u-``) of ``value`` (empty stays empty)."""
         if not value:
             return ""
         out = self._cache.get(value)
         if out is None:
-            digest = hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
-            out = "u-" + digest[:16]
+            out = self.digest(value, "u-")
             if len(self._cache) > 500_000:
                 self._cache.clear()
             self._cache[value] = out
         return out
 
 
+def load_key(
+    key_file: str | Path | None = None,
+    salt: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[bytes | None, str]:
+    """Return the pseudonym key and where it came from (never the key itself).
+
+    ``key_file``: a file whose contents (trailing newline removed) are the key;
+    ``salt``: the key given on the command line (``--salt``); else ``KEY_ENV`` in
+    ``environ`` (default ``os.environ``); else None, meaning a random key per run.
+    """
+    if key_file is not None and salt is not None:
+        raise InputError("--key-file and --salt: give one of them, not both")
+    if key_file is not None:
+        p = Path(key_file)
+        try:
+            with open(p, "rb") as f:
+                data = f.read(_MAX_KEY_FILE_BYTES + 1)
+        except FileNotFoundError:
+            raise InputError(f"--key-file {p}: no such file") from None
+        except IsADirectoryError:
+            raise InputError(f"--key-file {p}: is a directory, expected a key file") from None
+        except OSError as exc:
+            raise InputError(f"--key-file {p}: cannot read: {exc.strerror}") from None
+        if len(data) > _MAX_KEY_FILE_BYTES:
+            raise InputError(f"--key-file {p}: longer than {_MAX_KEY_FILE_BYTES} bytes")
+        key = data.rstrip(b"\r\n")
+        if not key:
+            raise InputError(f"--key-file {p}: empty; expected a secret of at least 16 bytes")
+        return key, "key file (--key-file)"
+    if salt is not None:
+        if not salt:
+            raise InputError("--salt: empty; give a secret, or better --key-file FILE")
+        return salt.encode("utf-8", "surrogatepass"), "command line (--salt)"
+    env = os.environ if environ is None else environ
+    text = env.get(KEY_ENV)
+    if text:
+        return text.encode("utf-8", "surrogatepass"), f"environment variable {KEY_ENV}"
+    return None, "random per run (pseudonyms differ between runs)"
+
+
 __all__ = [
+    "KEY_ENV",
     "Pseudonymiser",
+    "load_key",
 ]

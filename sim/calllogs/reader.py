@@ -17,11 +17,16 @@ The normalised call table has one row per call (see ``COLUMNS``): UTC ``start`` 
 floats), ``currency``, ``user`` (pseudonymous by default: HMAC-SHA256 with a salt,
 truncated; ``sim.calllogs.privacy``) and ``conference_id``.
 
-Bad rows (missing fields, unparsable times or amounts, negative durations, unknown call
-types or countries) are counted by reason and reported with their line (CSV) or record
-number (JSON), never dropped silently; ``strict`` makes the first one fatal
-(``sim.calllogs.report``). Rows that are valid but outside the model (emergency calls,
-Direct Routing) are counted as *skipped*.
+Bad rows (missing fields, unparsable or out-of-range times, amounts and durations, ends
+not matching start + duration, another currency, a user call without its user, duplicate
+ids, unknown call types or countries; ``sim.calllogs.convert``) are counted by reason and
+reported with their line (CSV, the header being line 1) or record number (JSON, from 1
+across all pages), never imported and never dropped silently; ``strict`` makes the first
+one fatal (``sim.calllogs.report``). Rows that are valid but outside the model (emergency
+calls, Direct Routing) are counted as *skipped*. Every bad and skipped row goes to the
+bad-rows file (``ImportReport.write_bad_rows``). A file that cannot be read (not UTF-8,
+binary, a truncated gzip or zip, malformed JSON) is one ``InputError`` naming the file
+and where, never a traceback.
 
 This module holds the public entry points: ``iter_call_chunks``, ``read_call_log``,
 ``read_call_table``, ``write_call_table`` and ``empty_call_table``.
@@ -31,9 +36,10 @@ from __future__ import annotations
 
 import csv
 import gc
+import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +48,8 @@ import pandas as pd
 
 from sim.calllogs.convert import _Converter
 from sim.calllogs.formats.csv_logs import _csv_chunks
-from sim.calllogs.formats.detection import _open_binary, _text, detect_format
+from sim.calllogs.formats.detection import _encoding_error, _open_binary, _text, detect_format
+from sim.calllogs.formats.fields import READ_ERRORS, _describe_read_error
 from sim.calllogs.formats.graph_json import _json_chunks
 from sim.calllogs.report import FORMATS, ImportOptions, ImportReport, LogFormat, _counts
 from sim.core.errors import InputError
@@ -76,8 +83,9 @@ def iter_call_chunks(
     """Read a call log and yield its normalised calls chunk by chunk.
 
     ``report`` (created if None) collects the counts; it is complete once the iterator is
-    exhausted. Raise ``InputError`` for an unreadable file, a malformed JSON structure, a
-    CSV header without the required columns, or (``strict``) the first bad row.
+    exhausted. Raise ``InputError`` for an unreadable file (not UTF-8, binary, truncated
+    or corrupt compression), a malformed JSON structure, a CSV header without the required
+    columns or with a column twice, or (``strict``) the first bad row.
     """
     options = options or ImportOptions()
     p = Path(path)
@@ -88,33 +96,44 @@ def iter_call_chunks(
         raise InputError(f"{p}: unknown format {fmt!r} (allowed: auto, {', '.join(FORMATS)})")
     report.format = fmt
     converter = _Converter(p, options, report)
-    with _open_binary(p) as binary, _text(binary) as text:
+    try:
+        with _open_binary(p) as binary, _text(binary) as text:
+            yield from _converted(text, p, fmt, options, report, converter)
+    except UnicodeDecodeError:
+        raise _encoding_error(p) from None
+    except csv.Error as exc:
+        raise InputError(f"{p}: CSV syntax error: {exc}") from None
+    except READ_ERRORS as exc:
+        raise InputError(f"{p}: {_describe_read_error(exc)}") from None
+
+
+def _converted(
+    text: Any,
+    p: Path,
+    fmt: LogFormat,
+    options: ImportOptions,
+    report: ImportReport,
+    converter: _Converter,
+) -> Iterator[pd.DataFrame]:
+    if fmt == "graph-json":
+        chunks = _json_chunks(text, p, options, report)
+    else:
+        chunks = _csv_chunks(text, p, fmt, options, report)
+    while True:
+        # The rows are acyclic lists and strings: pausing the cyclic garbage
+        # collector while a chunk is read and converted saves a fifth of the time.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
-            if fmt == "graph-json":
-                chunks = _json_chunks(text, p, options, report)
-            else:
-                chunks = _csv_chunks(text, p, fmt, options, report)
-            while True:
-                # The rows are acyclic lists and strings: pausing the cyclic garbage
-                # collector while a chunk is read and converted saves a fifth of the time.
-                collecting = gc.isenabled()
-                gc.disable()
-                try:
-                    chunk = next(chunks, None)
-                    frame = converter.convert(*chunk) if chunk is not None else None
-                finally:
-                    if collecting:
-                        gc.enable()
-                if frame is None:
-                    break
-                if len(frame):
-                    yield frame
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                f"{p}: not UTF-8 (or UTF-16 with a byte-order mark) text: {exc}"
-            ) from None
-        except csv.Error as exc:
-            raise InputError(f"{p}: CSV syntax error: {exc}") from None
+            chunk = next(chunks, None)
+            frame = converter.convert(*chunk) if chunk is not None else None
+        finally:
+            if collecting:
+                gc.enable()
+        if frame is None:
+            break
+        if len(frame):
+            yield frame
 
 
 def empty_call_table(keep_personal_data: bool = False) -> pd.DataFrame:
@@ -196,21 +215,36 @@ def read_call_table(path: str | Path) -> tuple[pd.DataFrame, ImportReport]:
     return calls, report
 
 
+def sidecar_paths(out: str | Path) -> tuple[Path, Path]:
+    """Return the bad-rows file and the manifest written beside a call table ``out``."""
+    target = Path(out)
+    name = target.name
+    return target.with_name(f"{name}.bad_rows.csv"), target.with_name(f"{name}.manifest.json")
+
+
 def write_call_table(
-    path: str | Path, out: str | Path, options: ImportOptions | None = None
+    path: str | Path,
+    out: str | Path,
+    options: ImportOptions | None = None,
+    manifest: Mapping[str, Any] | None = None,
 ) -> ImportReport:
     """Import a call log into a Parquet call table (``.parquet``) or CSV (``.csv``).
 
     Streams chunk by chunk (bounded memory) into a temporary file next to ``out``, renamed
-    into place when complete; ``out`` must not exist.
+    into place when complete; ``out`` must not exist. Beside it go the bad-rows file
+    (``<out>.bad_rows.csv``: every bad and skipped row) and a manifest
+    (``<out>.manifest.json``: ``manifest``, then the import's counts by reason and by
+    currency), e.g. ``calls.parquet.bad_rows.csv``; none of them may exist.
     """
     import pyarrow as pa  # type: ignore[import-untyped]
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     options = options or ImportOptions()
     target = Path(out)
-    if target.exists():
-        raise InputError(f"{target}: exists already; choose a new file (nothing overwritten)")
+    bad_path, manifest_path = sidecar_paths(target)
+    for t in (target, bad_path, manifest_path):
+        if t.exists():
+            raise InputError(f"{t}: exists already; choose a new file (nothing overwritten)")
     target.parent.mkdir(parents=True, exist_ok=True)
     report = ImportReport(str(path))
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -226,7 +260,7 @@ def write_call_table(
                 from sim.core.tables import to_csv_frame
 
                 out_frame = to_csv_frame(frame)
-                out_frame["start"] = out_frame["start"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                out_frame["start"] = frame["start"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
                 out_frame.to_csv(tmp, mode="a", header=not wrote_header, index=False)
                 wrote_header = True
                 continue
@@ -246,13 +280,39 @@ def write_call_table(
                 writer = None
         if target.exists():
             raise InputError(f"{target}: exists already; nothing overwritten")
+        report.write_bad_rows(bad_path)
+        _write_json(
+            manifest_path,
+            {
+                **(manifest or {}),
+                "log": str(path),
+                "output": target.name,
+                "bad_rows_file": bad_path.name,
+                "import": report.summary(),
+            },
+        )
         os.replace(tmp, target)
     except BaseException:
         if writer is not None:
             writer.close()
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        report.close()
     return report
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Write JSON atomically (a temporary name beside ``path``, then a rename)."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=False)
+            f.write("\n")
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
 
 
 __all__ = [
@@ -262,5 +322,6 @@ __all__ = [
     "iter_call_chunks",
     "read_call_log",
     "read_call_table",
+    "sidecar_paths",
     "write_call_table",
 ]

@@ -1,8 +1,11 @@
 """Reconciling a log's charges: recorded calls rated with the scenario and compared.
 
 ``reconcile`` rates the mapped calls with the scenario's plans and rate tables and
-compares each with the charge in the log; ``reconcile_and_write`` writes the summary, the
-totals by route, the problem calls and the mapping into a run folder.
+compares each with the charge in the log; the difference is always ccsim - log, over the
+calls both priced, and the unratable calls (no group, refused by the rating) are counted
+and totalled apart. ``reconcile_and_write`` writes the summary, the totals by route, the
+problem calls and the mapping into a run folder. ``replay_check`` compares a replay's
+charges with this rating of the same calls and says why they differ.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ import numpy as np
 import pandas as pd
 
 from sim.calllogs.mapping import MappedCalls
-from sim.calllogs.replay import _log_manifest
+from sim.calllogs.replay import ReplayInfo, _log_manifest
 from sim.calllogs.report import ImportReport
 from sim.calllogs.traffic_sources import _CT_CODE, _NT_CODE
 from sim.core.errors import InputError
 from sim.core.units import Calendar, format_money
+from sim.engine.results import RunResult
 from sim.scenario.folders import RunFolder
 from sim.scenario.loading import LoadedScenario
 from sim.telephony.calls import CallBatch
@@ -38,10 +42,11 @@ from sim.telephony.rating import (
 class Reconciliation:
     """The log's charges against ccsim's rating of the same calls.
 
-    ``summary``: per call type (and ``all``): calls, matched, differing, unratable, the
-    log's and ccsim's totals and their difference; ``by_route``: the rated calls per
-    (call type, rule, destination, number type), to find the rate-table row at fault;
-    ``calls``: every differing or unratable call.
+    ``summary``: per call type (and ``all``): calls, matched, differing, unratable; the
+    log's and ccsim's totals over the rated calls and their difference (ccsim - log); the
+    log's charges of the unratable calls apart; ``by_route``: the rated calls per (call
+    type, rule, destination, number type), to find the rate-table row at fault; ``calls``:
+    every differing or unratable call.
     """
 
     summary: pd.DataFrame
@@ -62,7 +67,7 @@ class Reconciliation:
         cur = self.currency
         head = (
             f"  {'call type':20s} {'calls':>9s} {'matched':>9s} {'differing':>9s} "
-            f"{'unratable':>9s} {'log ' + cur:>14s} {'ccsim ' + cur:>14s} {'difference':>12s}"
+            f"{'unratable':>9s} {'log ' + cur:>14s} {'ccsim ' + cur:>14s} {'ccsim - log':>12s}"
         )
         out = [head]
         for r in self.summary.to_dict("records"):
@@ -73,6 +78,16 @@ class Reconciliation:
                 f"{format_money(int(r['ccsim_charge_micros'])):>14s} "
                 f"{format_money(int(r['difference_micros'])):>12s}"
             )
+        out.append("  (log, ccsim and ccsim - log over the rated calls; unratable calls apart)")
+        unratable = self.calls[self.calls["status"] == "unratable"]
+        if len(unratable):
+            total = format_money(int(unratable["log_charge_micros"].sum()))
+            out.append(
+                f"  unratable: {len(unratable):,} calls, {total} {cur} in the log, not in the "
+                "totals above:"
+            )
+            for why, n in unratable["reason"].value_counts().items():
+                out.append(f"    {n:,}: {why}")
         return out
 
 
@@ -113,6 +128,7 @@ def reconcile(
         funding_mode=scenario.funding.mode,
         hard_cap=scenario.postpaid.hard_cap and scenario.funding.mode == "postpaid",
         on_unratable="block",
+        headcount_growth_per_month=scenario.traffic.headcount_growth_per_month,
     )
     n = len(calls)
     countries = tuple(sorted(set(calls["usage_country"]) | set(calls["dest_country"]) | {"US"}))
@@ -235,7 +251,10 @@ def reconcile(
 def _reconcile_summary(frame: pd.DataFrame) -> pd.DataFrame:
     def block(part: pd.DataFrame, name: str) -> dict[str, Any]:
         rated = part[part["status"] != "unratable"]
+        unratable = part[part["status"] == "unratable"]
         diffs = rated["difference_micros"].to_numpy(np.int64)
+        log_rated = int(rated["log_charge_micros"].sum())
+        ccsim_rated = int(rated["ccsim_charge_micros"].sum())
         return {
             "call_type": name,
             "calls": len(part),
@@ -245,10 +264,11 @@ def _reconcile_summary(frame: pd.DataFrame) -> pd.DataFrame:
             "matched_share": round(float((part["status"] == "matched").mean()), 6)
             if len(part)
             else 1.0,
-            "log_charge_micros": int(part["log_charge_micros"].sum()),
-            "ccsim_charge_micros": int(rated["ccsim_charge_micros"].sum()),
-            "difference_micros": int(diffs.sum()),
+            "log_charge_micros": log_rated,
+            "ccsim_charge_micros": ccsim_rated,
+            "difference_micros": ccsim_rated - log_rated,
             "max_abs_difference_micros": int(np.abs(diffs).max()) if len(diffs) else 0,
+            "unratable_log_charge_micros": int(unratable["log_charge_micros"].sum()),
         }
 
     rows = [block(part, str(ct)) for ct, part in frame.groupby("call_type", sort=True)]
@@ -265,8 +285,12 @@ def reconcile_and_write(
     *,
     out: Path | None = None,
     command: Sequence[str] = (),
+    remapped: Sequence[str] = (),
 ) -> Path:
-    """Write a reconciliation folder (summary, by route, problem calls, mapping)."""
+    """Write a reconciliation folder (summary, by route, problem calls, mapping, bad rows).
+
+    ``remapped`` lists the plan substitutions and group sizes accepted (for the manifest).
+    """
     with RunFolder(out, f"{loaded.name}-reconcile") as folder:
         for name, table in (
             ("reconcile_summary", rec.summary),
@@ -275,22 +299,72 @@ def reconcile_and_write(
             ("mapping", mapped.holders),
         ):
             folder.table(table, name)
-        if report.bad_rows:
-            report.bad_rows_frame().to_csv(folder.path("bad_rows.csv"), index=False)
+        report.write_bad_rows(folder.path("bad_rows.csv"))
         final = folder.finish(
             loaded,
             {
                 "log": _log_manifest(log, report),
                 "tolerance": format_money(rec.tolerance_micros),
                 "matched_share": rec.matched_share,
+                "difference": "ccsim - log, over the rated calls; unratable calls apart",
+                "remapped": list(remapped),
             },
             command,
         )
     return final
 
 
+def replay_check(result: RunResult, info: ReplayInfo, loaded: LoadedScenario) -> list[str]:
+    """Compare a replay's charges with ``reconcile``'s rating of the same calls.
+
+    Return one line: equal, or the two totals and why they differ (calls left out, calls
+    moved onto other dates of the scenario's calendar, attempts refused for lack of
+    credit, cut-off charges). Bootstrap replays draw other weeks and are not compared.
+    """
+    if info.mode != "replay" or not len(info.mapped.calls) or loaded.tariffs is None:
+        return []
+    o = result["outcomes"]
+    replayed = round(float(o["charged_micros"].mean()))
+    rec = reconcile(info.mapped, loaded)
+    total = rec.summary[rec.summary["call_type"] == "all"].iloc[0]
+    rated = int(total["ccsim_charge_micros"])
+    cur = rec.currency
+    n = len(info.mapped.calls)
+    if replayed == rated:
+        return [
+            f"  check: replay charged {format_money(rated)} {cur}, as reconcile rates the "
+            f"same {n:,} calls"
+        ]
+    why = []
+    if info.dropped_before:
+        why.append(f"{info.dropped_before:,} calls before {info.first_day} left out")
+    if info.beyond_horizon:
+        why.append(f"{info.beyond_horizon:,} calls beyond the horizon left out")
+    if info.shift_days:
+        why.append(
+            f"calls moved {info.shift_days:+,} days onto the scenario's calendar (pools "
+            "reset on other dates)"
+        )
+    blocked = float(o["blocked_attempts"].mean()) if "blocked_attempts" in o else 0.0
+    if blocked:
+        why.append(f"{blocked:,.1f} attempts refused for lack of credit (retried or lost)")
+    cut = float(o["uncharged_cut_off_micros"].mean()) if "uncharged_cut_off_micros" in o else 0
+    if cut:
+        why.append("calls cut off at zero balance")
+    if not why:
+        why.append("no known cause (please report it)")
+    diff = format_money(abs(replayed - rated))
+    sign = "more" if replayed > rated else "less"
+    return [
+        f"  check: replay charged {format_money(replayed)} {cur}, {diff} {sign} than "
+        f"reconcile's rating of the same {n:,} calls at their recorded dates "
+        f"({format_money(rated)} {cur}): {'; '.join(why)}"
+    ]
+
+
 __all__ = [
     "Reconciliation",
     "reconcile",
     "reconcile_and_write",
+    "replay_check",
 ]

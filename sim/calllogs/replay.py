@@ -79,6 +79,7 @@ class ReplayInfo:
     currency: str = ""
     log_days: int = 0
     horizon_days: int = 0
+    shift_days: int = 0
 
     def lines(self) -> list[str]:
         """Return a short summary of the traffic used."""
@@ -129,11 +130,13 @@ def replay_and_write(
     align_weekdays: bool = False,
     block_weeks: int = 1,
     command: Sequence[str] = (),
+    remapped: Sequence[str] = (),
 ) -> tuple[Path, RunResult, ReplayInfo]:
     """Run the scenario on recorded traffic and write a run folder like ``ccsim run``.
 
     ``replay``: every replication sees the same recorded calls (payment delays and
     declines still vary); ``bootstrap``: each replication draws its own weeks.
+    ``remapped`` lists the plan substitutions and group sizes accepted (for the manifest).
     """
     from sim.core.progress import share_bar
 
@@ -155,6 +158,7 @@ def replay_and_write(
         info.first_day = source0.first_day
         info.dropped_before = source0.dropped_before
         info.beyond_horizon = source0.beyond_horizon
+        info.shift_days = source0.shift_days
 
     def source_for(rep: int) -> RecordedTraffic | BootstrapTraffic:
         if mode == "replay":
@@ -184,8 +188,7 @@ def replay_and_write(
         for name in TABLES:
             folder.table(result[name], name)
         folder.table(mapped.holders, "mapping")
-        if report.bad_rows:
-            report.bad_rows_frame().to_csv(folder.path("bad_rows.csv"), index=False)
+        report.write_bad_rows(folder.path("bad_rows.csv"))
         if mode == "bootstrap":
             weeks = pd.DataFrame(
                 [
@@ -210,6 +213,7 @@ def replay_and_write(
                     "calls": len(mapped.calls),
                     "unmapped_calls": len(mapped.unmapped),
                     "relocated_calls": mapped.relocated,
+                    "remapped": list(remapped),
                 },
                 "first_day": str(info.first_day) if info.first_day else None,
                 "dropped_before_first_day": info.dropped_before,
@@ -223,19 +227,13 @@ def replay_and_write(
 
 
 def _log_manifest(log: str | Path, report: ImportReport) -> dict[str, Any]:
+    """Return the manifest's ``log`` entry: the file, its hash and the import's counts."""
     p = Path(log)
     return {
         "file": str(p),
         "sha256": file_sha256(p) if p.is_file() else None,
-        "format": report.format,
-        "rows": report.rows,
-        "imported": report.imported,
-        "bad": report.bad,
-        "skipped": report.skipped,
-        "bad_by_reason": dict(report.bad_by_reason),
-        "skipped_by_reason": dict(report.skipped_by_reason),
-        "first_start": report.first_start.isoformat() if report.first_start else None,
-        "last_start": report.last_start.isoformat() if report.last_start else None,
+        **report.summary(),
+        "bad_rows_file": "bad_rows.csv",
     }
 
 

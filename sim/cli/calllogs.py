@@ -4,6 +4,10 @@
 ``dispatch(args)`` runs one of them and returns its exit code, or None for a command it
 does not own. User errors are raised as ``sim.core.errors.InputError`` (one line: file,
 line/record, field, what is allowed), which ``ccsim`` prints with exit code 2.
+
+The pseudonym key comes from ``--key-file``, ``--salt`` or the environment variable
+``CCSIM_PSEUDONYM_KEY`` (random per run otherwise); the command line recorded in
+manifests has the ``--salt`` value replaced with ``<redacted>``.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sim.calllogs.reader import read_call_log, write_call_table
-from sim.calllogs.report import FORMATS, ImportOptions, ImportReport
+from sim.calllogs.privacy import KEY_ENV, load_key
+from sim.calllogs.reader import read_call_log, sidecar_paths, write_call_table
+from sim.calllogs.report import FORMATS, MAX_DURATION_S, ImportOptions, ImportReport
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import seed as _seed
 from sim.core.errors import InputError
@@ -63,6 +68,19 @@ def _money(text: str) -> str:
     return text
 
 
+def _duration_s(text: str) -> float:
+    """Read a duration bound: seconds (``86400``) or ``h:mm:ss``."""
+    from sim.calllogs.convert import parse_duration_s
+
+    try:
+        value = parse_duration_s(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive duration, got {text!r}")
+    return value
+
+
 def _import_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("reading the log")
     g.add_argument(
@@ -76,10 +94,31 @@ def _import_options(p: argparse.ArgumentParser) -> None:
         "counting and reporting bad rows"
     )  # fmt: skip
     g.add_argument(
+        "--key-file",
+        metavar="FILE",
+        help="file holding the key of the pseudonyms (HMAC-SHA256 of users, numbers, call "
+        "and conference ids); the same key gives the same pseudonyms across imports "
+        f"(default: ${KEY_ENV} if set, else a random key per run)",
+    )
+    g.add_argument(
         "--salt",
         metavar="TEXT",
-        help="key of the pseudonyms (HMAC-SHA256); the same salt gives the same pseudonyms "
-        "across imports (default: a random one per run)",
+        help="the key given on the command line (visible to other users of the machine; "
+        "prefer --key-file); recorded as <redacted>",
+    )
+    g.add_argument(
+        "--currency",
+        metavar="CODE",
+        help="ISO 4217 currency of the rows to keep; rows in another are bad (default: the "
+        "scenario's for replay and reconcile, else the first valid row's)",
+    )
+    g.add_argument(
+        "--max-duration",
+        type=_duration_s,
+        default=MAX_DURATION_S,
+        metavar="DURATION",
+        help="longest call accepted, seconds or h:mm:ss; longer rows are bad (default "
+        f"{MAX_DURATION_S:g} s = 24 h)",
     )
     g.add_argument(
         "--keep-personal-data",
@@ -94,10 +133,17 @@ def _mapping_options(p: argparse.ArgumentParser) -> None:
         "--map",
         action="append",
         default=[],
-        metavar="PATTERN=GROUP",
+        metavar="PATTERN=GROUP|FILE",
         help="map calls to a user group or service number before the automatic mapping: "
         "CAPABILITY/COUNTRY (wildcards *), e.g. MCOPSTN1/US=us-staff or */GB=uk-sales, or "
-        "user:PSEUDONYM=GROUP; repeatable, first match wins",
+        "user:PSEUDONYM=GROUP, or a FILE of such lines (or a mapping.csv of an earlier run); "
+        "repeatable, first match wins; accepts plan changes and group sizes of the log",
+    )
+    p.add_argument(
+        "--allow-remap",
+        action="store_true",
+        help="accept users priced on another plan than their log shows, and groups whose "
+        "head count differs from the log's (sized to the log's users); default: exit 2",
     )
 
 
@@ -258,36 +304,77 @@ def add_commands(subparsers: Any) -> None:
     _import_options(p)
 
 
-def _options(args: argparse.Namespace, **extra: Any) -> ImportOptions:
+def _options(args: argparse.Namespace, currency: str | None = None, **extra: Any) -> ImportOptions:
+    key, source = load_key(args.key_file, args.salt)
     return ImportOptions(
         format=args.format,
         strict=args.strict,
-        salt=args.salt,
+        key=key,
+        key_source=source,
         keep_personal_data=args.keep_personal_data,
+        currency=args.currency or currency,
+        max_duration_s=args.max_duration,
         **extra,
     )
 
 
-def _load_calls(args: argparse.Namespace) -> tuple[Any, ImportReport]:
-    calls, report = read_call_log(args.log, _options(args))
+def _load_calls(args: argparse.Namespace, currency: str | None = None) -> tuple[Any, ImportReport]:
+    calls, report = read_call_log(args.log, _options(args, currency))
     if not len(calls):
-        raise InputError(f"{args.log}: no call could be imported ({report.bad:,} bad rows)")
+        raise InputError(
+            f"{args.log}: no call could be imported ({report.bad:,} bad rows, "
+            f"{report.skipped:,} skipped)"
+        )
     return calls, report
 
 
-def _command() -> list[str]:
-    return ["ccsim", *sys.argv[1:]]
+_SECRET_OPTIONS = ("--salt",)
+
+
+def _command(argv: list[str] | None = None) -> list[str]:
+    """Return the command line to record, with secret option values ``<redacted>``."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    out = ["ccsim"]
+    hide = False
+    for w in words:
+        if hide:
+            out.append("<redacted>")
+            hide = False
+        elif w in _SECRET_OPTIONS:
+            out.append(w)
+            hide = True
+        elif any(w.startswith(f"{o}=") for o in _SECRET_OPTIONS):
+            out.append(w.split("=", 1)[0] + "=<redacted>")
+        else:
+            out.append(w)
+    return out
 
 
 def _import_log(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    report = write_call_table(args.log, args.out, _options(args, origin=args.origin))
+    report = write_call_table(
+        args.log,
+        args.out,
+        _options(args, origin=args.origin),
+        manifest=tool_identity(_command()),
+    )
     if not args.quiet:
         for line in report.lines():
             _say(line)
         wall = time.perf_counter() - t0
+        bad_path, manifest_path = sidecar_paths(args.out)
         _say(f"  wrote {args.out} ({report.imported:,} calls, {wall:.1f} s)")
+        _say(f"  bad and skipped rows: {bad_path}; manifest: {manifest_path}")
     return 0
+
+
+def _remap(args: argparse.Namespace, loaded: Any, mapped: Any) -> tuple[Any, list[str], list[str]]:
+    """Refuse a silent remapping; return the scenario sized to the log, lines, items."""
+    from sim.calllogs.mapping import find_remapping, require_faithful, with_log_headcounts
+
+    rem = find_remapping(mapped, loaded.scenario)
+    require_faithful(rem, args.log, allowed=bool(args.map) or args.allow_remap)
+    return with_log_headcounts(loaded, rem), rem.lines(), rem.items()
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -341,13 +428,7 @@ def _fit(args: argparse.Namespace) -> int:
                 "time_zone": time_zone,
                 "window": [w.isoformat() for w in fit.exposure.window],
                 "holidays": [d.isoformat() for d in fit.holidays],
-                "import": {
-                    "format": report.format,
-                    "rows": report.rows,
-                    "imported": report.imported,
-                    "bad": report.bad,
-                    "skipped": report.skipped,
-                },
+                "import": report.summary(),
             }
         )
         write_scenario_file(text, out, force=args.force)
@@ -377,17 +458,19 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from sim.calllogs.mapping import map_calls, parse_mapping, require_mapped
+    from sim.calllogs.mapping import map_calls, mapping_specs, parse_mapping, require_mapped
+    from sim.calllogs.reconcile import replay_check
     from sim.calllogs.replay import replay_and_write, with_recharge
     from sim.experiments.runs import summary_lines
 
     loaded = with_recharge(load_scenario(args.scenario), args.trigger, args.amount)
     if loaded.tariffs is None:
         raise InputError(f"{args.scenario}: replay needs rate tables ([tariffs])")
-    rules = parse_mapping(args.map, loaded.scenario)
-    calls, report = _load_calls(args)
+    rules = parse_mapping(mapping_specs(args.map), loaded.scenario)
+    calls, report = _load_calls(args, loaded.scenario.simulation.currency)
     mapped = map_calls(calls, loaded.scenario, rules)
     require_mapped(mapped, args.log, args.skip_unmapped)
+    loaded, remap_lines, remapped = _remap(args, loaded, mapped)
     folder, result, info = replay_and_write(
         loaded,
         mapped,
@@ -403,6 +486,7 @@ def _replay(args: argparse.Namespace) -> int:
         align_weekdays=args.align_weekdays,
         block_weeks=args.block_weeks,
         command=_command(),
+        remapped=remapped,
     )
     lines = summary_lines(loaded, result, folder)
     lines[0] = lines[0].replace(
@@ -410,19 +494,21 @@ def _replay(args: argparse.Namespace) -> int:
     )
     for line in report.lines(show=3):
         _say(line)
-    for line in lines[:-1] + info.lines() + lines[-1:]:
+    check = replay_check(result, info, loaded)
+    for line in lines[:-1] + info.lines() + remap_lines + check + lines[-1:]:
         _say(line)
     return 0
 
 
 def _reconcile(args: argparse.Namespace) -> int:
-    from sim.calllogs.mapping import map_calls, parse_mapping
+    from sim.calllogs.mapping import map_calls, mapping_specs, parse_mapping
     from sim.calllogs.reconcile import reconcile, reconcile_and_write
 
     loaded = load_scenario(args.scenario)
-    rules = parse_mapping(args.map, loaded.scenario)
-    calls, report = _load_calls(args)
+    rules = parse_mapping(mapping_specs(args.map), loaded.scenario)
+    calls, report = _load_calls(args, loaded.scenario.simulation.currency)
     mapped = map_calls(calls, loaded.scenario, rules)
+    loaded, remap_lines, remapped = _remap(args, loaded, mapped)
     rec = reconcile(
         mapped,
         loaded,
@@ -437,13 +523,14 @@ def _reconcile(args: argparse.Namespace) -> int:
         args.log,
         out=Path(args.out) if args.out else None,
         command=_command(),
+        remapped=remapped,
     )
     total = rec.summary[rec.summary["call_type"] == "all"].iloc[0]
     if not args.quiet:
         for line in report.lines(show=3):
             _say(line)
         _say(f"ccsim reconcile: {args.log} against {loaded.name} (tolerance {args.tolerance})")
-        for line in rec.lines():
+        for line in remap_lines + rec.lines():
             _say(line)
     _say(
         f"  {rec.matched_share:.2%} matched: {int(total['matched']):,} of {int(total['calls']):,} "

@@ -87,7 +87,8 @@ def test_every_bad_kind_reported_with_line_and_reason_in_csv(tmp_path):
     assert report.bad == len(BAD)
     assert report.imported == len(rows) - len(BAD)
     assert len(calls) == report.imported
-    assert set(calls["call_id"]) == {"call-1"}  # only good rows came through
+    assert calls["call_id"].nunique() == 1  # only good rows came through (all call-1)
+    assert calls["call_id"].iloc[0].startswith("c-")
     listed = {r.where: r for r in report.bad_rows}
     for (change, fld, words), pos in zip(BAD, bad_at, strict=True):
         where = f"line {pos + 2}"  # the header is line 1, rows start at line 2
@@ -103,7 +104,7 @@ def test_every_bad_kind_reported_with_line_and_reason_in_csv(tmp_path):
 
 def test_wrong_field_count_and_blank_lines(tmp_path):
     path = tmp_path / "calls.csv"
-    _write_graph_csv(path, [GOOD, GOOD])
+    _write_graph_csv(path, [GOOD, dict(GOOD, id="row-2")])
     lines = path.read_text().splitlines()
     lines.insert(2, "only,three,fields")
     lines.insert(3, "")
@@ -157,7 +158,7 @@ def test_admin_center_bad_rows(tmp_path):
         good,
         ["user_out", "2026-03-02 14:03:27", "1:xx:00", "0.12", "USD", "US", "CA", "", ""],
         ["conf_dial_sideways", "2026-03-02 14:03:27", "10", "0", "USD", "US", "", "", ""],
-        good,
+        ["user_out", "2026-03-02 15:03:27", *good[2:]],
     ]
     path = tmp_path / "admin.csv"
     with open(path, "w", newline="") as f:
@@ -187,7 +188,7 @@ def test_json_bad_records_reported_by_record_number(tmp_path):
         dict(GOOD, duration=None),
         dict(GOOD, duration=-3),
         dict(GOOD, startDateTime="2026-13-01T00:00:00Z"),
-        GOOD,
+        dict(GOOD, id="row-2"),
     ]
     path = tmp_path / "calls.json"
     path.write_text(json.dumps({"value": rows[:5]}) + "\n" + json.dumps({"value": rows[5:]}))

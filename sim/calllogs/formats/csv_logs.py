@@ -2,7 +2,9 @@
 
 The header line gives the delimiter (comma, semicolon or tab) and, normalised, the
 columns (``_GRAPH_HEADERS``, ``_ADMIN_HEADERS``); ``_csv_chunks`` checks the required
-columns and gathers the rows, reporting rows of the wrong width as bad.
+columns (and that no column is named twice) and gathers the rows, reporting rows of the
+wrong width as bad; a damaged file (truncated gzip, NUL bytes) is an ``InputError`` naming
+the line.
 """
 
 from __future__ import annotations
@@ -12,8 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from sim.calllogs.formats.fields import _GRAPH_FIELDS, _norm_header, _RawChunk
-from sim.calllogs.report import ImportOptions, ImportReport, LogFormat, _bad
+from sim.calllogs.formats.fields import (
+    _GRAPH_FIELDS,
+    READ_ERRORS,
+    _describe_read_error,
+    _norm_header,
+    _RawChunk,
+)
+from sim.calllogs.report import ImportOptions, ImportReport, LogFormat, _bad, _shown, _truncated
 from sim.core.errors import InputError
 
 _GRAPH_HEADERS = {_norm_header(k): v for k, v in _GRAPH_FIELDS.items()}
@@ -92,8 +100,16 @@ def _csv_chunks(
     index: dict[str, int] = {}
     for i, n in enumerate(names):
         canon = table.get(n)
-        if canon is not None and canon not in index:
-            index[canon] = i
+        if canon is None:
+            continue
+        if canon in index:
+            j = index[canon]
+            raise InputError(
+                f"{path}: line 1: column {i + 1} {_shown(header[i])}: {canon} is given twice "
+                f"(column {j + 1} is {_shown(header[j])}); a log has one column per field: "
+                "remove or rename one"
+            )
+        index[canon] = i
     missing = [c for c in _REQUIRED_COLUMNS if c not in index]
     if missing:
         labels = _COLUMN_LABELS[fmt]
@@ -109,14 +125,30 @@ def _csv_chunks(
     where: list[int] = []
     chunk_rows = options.chunk_rows
     seen = 0
-    for row in reader:
+    rows_iter = iter(reader)
+    while True:
+        try:
+            row = next(rows_iter, None)
+        except UnicodeDecodeError:
+            raise
+        except csv.Error as exc:
+            raise InputError(
+                f"{path}: line {reader.line_num + 1}: CSV syntax error: {exc}"
+            ) from None
+        except READ_ERRORS as exc:
+            raise InputError(
+                f"{path}: after line {reader.line_num + 1}: {_describe_read_error(exc)}"
+            ) from None
+        if row is None:
+            break
         if len(row) != width:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # a blank line is no row
             seen += 1
             line = reader.line_num + 1  # the header line was read before the reader
             why = f"expected {width} fields as in the header, got {len(row)}"
-            _bad(report, options, path, f"line {line}", "row", why)
+            raw = ",".join(_truncated(v) for v in row[:12])
+            _bad(report, options, path, f"line {line}", "row", why, raw)
             continue
         seen += 1
         rows.append(row)

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from sim.calllogs.formats.csv_logs import _ADMIN_HEADERS, _csv_header
-from sim.calllogs.formats.fields import _norm_header
-from sim.calllogs.report import LogFormat
+from sim.calllogs.formats.fields import READ_ERRORS, _describe_read_error, _norm_header
+from sim.calllogs.report import LogFormat, _close_quietly
 from sim.core.errors import InputError
 
 
@@ -31,17 +31,30 @@ def _open_binary(path: Path) -> IO[bytes]:
     if magic[:2] == b"\x1f\x8b":
         return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
     if magic == b"PK\x03\x04":
-        archive = zipfile.ZipFile(raw)
+        try:
+            archive = zipfile.ZipFile(raw)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            _close_quietly(raw)
+            raise InputError(
+                f"{path}: {_describe_read_error(exc)}; expected a zip export"
+            ) from None
         members = [n for n in archive.namelist() if n.lower().endswith((".csv", ".json"))]
         pstn = [n for n in members if Path(n).name.lower().startswith("pstn")]
         chosen = pstn if pstn else members
         if len(chosen) != 1:
+            _close_quietly(raw)
             listed = ", ".join(archive.namelist()) or "nothing"
             raise InputError(
                 f"{path}: zip archive: expected one PSTN.calls*.csv (or a single .csv/.json) "
                 f"member, found {listed}"
             )
-        return archive.open(chosen[0])
+        try:
+            return archive.open(chosen[0])
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+            _close_quietly(raw)
+            raise InputError(
+                f"{path}: zip member {chosen[0]!r}: {_describe_read_error(exc)}"
+            ) from None
     return raw
 
 
@@ -60,8 +73,18 @@ def _text(binary: IO[bytes]) -> io.TextIOWrapper:
 def detect_format(path: str | Path) -> LogFormat:
     """Tell the format of a call log from its first character or its header line."""
     p = Path(path)
-    with _open_binary(p) as binary, _text(binary) as text:
-        head = text.read(65536)
+    try:
+        with _open_binary(p) as binary, _text(binary) as text:
+            head = text.read(65536)
+    except UnicodeDecodeError:
+        raise _encoding_error(p) from None
+    except READ_ERRORS as exc:
+        raise InputError(f"{p}: line 1: {_describe_read_error(exc)}") from None
+    if "\x00" in head:
+        raise InputError(
+            f"{p}: line {head.count(chr(10), 0, head.index(chr(0))) + 1}: binary data (a NUL "
+            "character); expected a PSTN call log as text (JSON or CSV), gzip or a zip export"
+        )
     stripped = head.lstrip()
     if not stripped:
         raise InputError(f"{p}: empty file, expected a PSTN call log")
@@ -70,6 +93,35 @@ def detect_format(path: str | Path) -> LogFormat:
     first = stripped.splitlines()[0]
     header, _ = _csv_header(first)
     return _csv_format(p, {_norm_header(h) for h in header}, header)
+
+
+def _encoding_error(path: Path) -> InputError:
+    """Return the error for a file that is not UTF-8: the line and byte of the first fault."""
+    line_no, column, byte = 0, 0, 0
+    try:
+        with _open_binary(path) as binary:
+            first = True
+            for line_no, line in enumerate(binary, start=1):
+                if first and line.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                    line_no = 0
+                    break  # UTF-16 text: its lines are not byte lines
+                if first and line.startswith(codecs.BOM_UTF8):
+                    line = line[3:]
+                first = False
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    column, byte = exc.start + 1, line[exc.start]
+                    break
+            else:
+                line_no = 0
+    except (InputError, *READ_ERRORS):  # type: ignore[misc]
+        line_no = 0
+    where = f"line {line_no} (byte {column} of the line, 0x{byte:02X})" if line_no else "text"
+    return InputError(
+        f"{path}: {where}: not UTF-8 text (nor UTF-16 with a byte-order mark); save the log "
+        "as UTF-8 (e.g. a latin-1 export re-encoded) and import it again"
+    )
 
 
 def _csv_format(path: Path, names: set[str], header: Sequence[str]) -> LogFormat:

@@ -8,9 +8,36 @@ canonical field name, with the line (CSV) or record number (JSON) of each row.
 
 from __future__ import annotations
 
+import gzip
 import re
+import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    EOFError,
+    OSError,
+    zlib.error,
+    zipfile.BadZipFile,
+    gzip.BadGzipFile,
+)
+"""What reading a damaged file (truncated gzip, corrupt zip member, closed stream) raises."""
+
+
+def _describe_read_error(exc: BaseException) -> str:
+    """Return what a read error means, in words (no traceback, no path)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte 0x{exc.object[exc.start]:02X})"
+    if isinstance(exc, EOFError):
+        return "the compressed file is truncated (it ends before its end-of-stream marker)"
+    if isinstance(exc, zipfile.BadZipFile):
+        return f"corrupt zip archive ({exc})"
+    if isinstance(exc, gzip.BadGzipFile | zlib.error):
+        return f"corrupt compressed data ({exc})"
+    if isinstance(exc, OSError):
+        return f"cannot read: {exc.strerror or exc}"
+    return f"cannot read ({type(exc).__name__}: {exc})"
 
 
 def _norm_header(text: str) -> str:
@@ -45,4 +72,6 @@ _GRAPH_FIELDS: dict[str, str] = {
 _RawChunk = tuple[Mapping[str, Sequence[Any]], list[int]]
 
 
-__all__ = []
+__all__ = [
+    "READ_ERRORS",
+]

@@ -1,7 +1,8 @@
 """Graph ``getPstnCalls`` JSON: rows streamed one object at a time, numbers kept as text.
 
 ``_json_chunks`` gathers the rows' fields into raw chunks; rows that are not
-``pstnCallLogRow`` objects are reported as bad.
+``pstnCallLogRow`` objects, or that give a field twice, are reported as bad. Records are
+numbered from 1 across all the pages of a file, in file order.
 """
 
 from __future__ import annotations
@@ -12,13 +13,37 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from sim.calllogs.formats.fields import _GRAPH_FIELDS, _RawChunk
-from sim.calllogs.report import ImportOptions, ImportReport, _bad
+from sim.calllogs.formats.fields import (
+    _GRAPH_FIELDS,
+    READ_ERRORS,
+    _describe_read_error,
+    _RawChunk,
+)
+from sim.calllogs.report import ImportOptions, ImportReport, _bad, _truncated
 from sim.core.errors import InputError
 
 
 class JsonNumber(str):
     """A JSON number kept as its literal text (so that charges stay exact decimals)."""
+
+
+class _JsonObject(dict[str, Any]):
+    """A JSON object that remembers the keys given more than once."""
+
+    repeated: tuple[str, ...] = ()
+
+
+def _object_of(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = _JsonObject(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        repeated = []
+        for k, _ in pairs:
+            if k in seen:
+                repeated.append(k)
+            seen.add(k)
+        out.repeated = tuple(repeated)
+    return out
 
 
 def _json_type(value: Any) -> str:
@@ -55,7 +80,12 @@ class _JsonRows:
         self._pos = 0
         self._offset = 0  # characters dropped from the front of the buffer
         self._eof = False
-        self._decoder = json.JSONDecoder(parse_float=JsonNumber, parse_int=JsonNumber)
+        self._decoder = json.JSONDecoder(
+            parse_float=JsonNumber,
+            parse_int=JsonNumber,
+            parse_constant=JsonNumber,
+            object_pairs_hook=_object_of,
+        )
         self.record = 0
         self.pages = 0
 
@@ -64,7 +94,13 @@ class _JsonRows:
         """Read more text (``at_least`` characters, if more than the chunk size)."""
         if self._eof:
             return False
-        data = self._text.read(max(self._read, at_least))
+        try:
+            data = self._text.read(max(self._read, at_least))
+        except UnicodeDecodeError:
+            raise
+        except READ_ERRORS as exc:
+            where = f"after record {self.record}" if self.record else "top level"
+            raise InputError(f"{self._path}: {where}: {_describe_read_error(exc)}") from None
         if not data:
             self._eof = True
             return False
@@ -220,7 +256,7 @@ def _json_chunks(
             )
             continue
         if not any(k in row for k, _ in keys):
-            shown = ", ".join(list(row)[:5]) or "no keys"
+            shown = ", ".join(_truncated(str(k), 20) for k in list(row)[:5]) or "no keys"
             _bad(
                 report,
                 options,
@@ -228,6 +264,18 @@ def _json_chunks(
                 f"record {record}",
                 "row",
                 f"not a pstnCallLogRow (keys: {shown})",
+            )
+            continue
+        repeated = getattr(row, "repeated", ())
+        known = [k for k in repeated if k in _GRAPH_FIELDS]
+        if known:
+            _bad(
+                report,
+                options,
+                path,
+                f"record {record}",
+                _GRAPH_FIELDS[known[0]],
+                f"{known[0]!r} is given twice in the record; a row has one value per field",
             )
             continue
         for k, v in keys:

@@ -1,0 +1,197 @@
+"""Private by default: no identifier of the log, nor the key, in any file written.
+
+Users, numbers, call ids and conference ids are pseudonymised with one keyed hash; the key
+comes from ``--key-file``, ``--salt`` (redacted from recorded command lines) or
+``CCSIM_PSEUDONYM_KEY``, else it is random per run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.calllogs.privacy import KEY_ENV, Pseudonymiser, load_key
+from sim.calllogs.reader import read_call_log
+from sim.calllogs.report import ImportOptions
+from sim.calllogs.synthetic import write_graph_csv, write_graph_json
+from sim.cli.main import main
+from sim.core.errors import InputError
+from tests.calllogs.support import make_log, make_scenario
+
+GROUPS = [
+    {"name": "us-staff", "count": 8, "usage_country": "US", "plan": "domestic",
+     "conferencing": "standard"},
+    {"name": "uk-sales", "count": 4, "usage_country": "GB", "plan": "payg",
+     "conferencing": "standard"},
+]  # fmt: skip
+IDENTIFIER_FIELDS = (
+    "id",
+    "callId",
+    "userId",
+    "userPrincipalName",
+    "userDisplayName",
+    "conferenceId",
+    "callerNumber",
+    "calleeNumber",
+)
+KEY = "key-file-secret-7f3a9c"
+SALT = "salt-secret-51d2e8"
+ENV_KEY = "env-secret-0c4b77"
+
+
+@pytest.fixture(scope="module")
+def tenant(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("private")
+    loaded = make_scenario(tmp, "private", user_groups=GROUPS)
+    rows = make_log(loaded, days=7, seed=11).rows.copy()
+    n = len(rows)
+    rng = np.random.default_rng(5)
+    # Call ids as Microsoft's example has them (with an IP address), distinctive meeting ids.
+    rows["callId"] = [f"{1_835_317_186 + i}_{112_562_680 + i}@61.221.3.{i % 250}" for i in range(n)]
+    meeting = rows["conferenceId"].notna()
+    rows.loc[meeting, "conferenceId"] = [
+        f"meet-{rng.integers(1 << 40):011x}" for _ in range(int(meeting.sum()))
+    ]
+    # Planted bad rows carry identifiers too: a duplicate and a row in another currency.
+    planted = rows.iloc[[0, 1]].copy()
+    planted.iloc[1, planted.columns.get_loc("id")] = "row-in-yen-0001"
+    planted.iloc[1, planted.columns.get_loc("currency")] = "JPY"
+    rows = pd.concat([rows, planted], ignore_index=True)
+    log = write_graph_json(rows, tmp / "log.json")
+    key_file = tmp / "key.txt"
+    key_file.write_text(KEY + "\n")
+    return {"tmp": tmp, "loaded": loaded, "rows": rows, "log": log, "key_file": key_file}
+
+
+def identifiers(rows: pd.DataFrame) -> set[str]:
+    """Every identifier of the log, with numbers also as bare digits."""
+    out: set[str] = set()
+    for f in IDENTIFIER_FIELDS:
+        for v in rows[f].dropna().astype(str):
+            if v:
+                out.add(v)
+                if v.startswith("+"):
+                    out.add(v[1:])
+    return out
+
+
+def written_text(root: Path, skip: set[Path]) -> dict[Path, str]:
+    """The text of every file under ``root`` (Parquet: its cells), but ``skip``."""
+    texts = {}
+    for p in sorted(root.rglob("*")):
+        if not p.is_file() or p in skip:
+            continue
+        raw = p.read_bytes().decode("latin-1")
+        if p.suffix == ".parquet":
+            raw += pd.read_parquet(p).to_csv(index=False)
+        texts[p] = raw
+    return texts
+
+
+def test_no_identifier_nor_key_in_any_written_file(tenant, monkeypatch, capsys):
+    tmp, log, key_file = tenant["tmp"], tenant["log"], tenant["key_file"]
+    csv_log = write_graph_csv(tenant["rows"], tmp / "log.csv")
+    scenario = str(tenant["loaded"].path)
+    out = tmp / "out"
+    monkeypatch.setenv(KEY_ENV, ENV_KEY)
+    commands = [
+        ["import-log", str(log), "--out", str(out / "calls.parquet"), "--salt", SALT],
+        ["import-log", str(csv_log), "--out", str(out / "calls.csv"), "--key-file", str(key_file)],
+        ["import-log", str(csv_log), "--out", str(out / "env.parquet")],
+        ["fit", str(log), "--out", str(out / "fitted.toml"), "--report", str(out / "fit"),
+         "--no-plots", "-q", f"--salt={SALT}"],
+        ["reconcile", str(log), scenario, "--out", str(out / "rec"), "-q", "--key-file",
+         str(key_file)],
+        ["replay", str(csv_log), scenario, "--out", str(out / "replay"), "-q", "--no-plots",
+         "--replications", "1", "--salt", SALT],
+    ]  # fmt: skip
+    for argv in commands:
+        monkeypatch.setattr(sys, "argv", ["ccsim", *argv])
+        assert main(argv) == 0, capsys.readouterr().err
+    printed = capsys.readouterr()
+    texts = written_text(out, skip=set())
+    names = {p.relative_to(out).as_posix() for p in texts}
+    for expected in (
+        "calls.parquet",
+        "calls.parquet.bad_rows.csv",
+        "calls.parquet.manifest.json",
+        "calls.csv.bad_rows.csv",
+        "fit/manifest.json",
+        "fit/bad_rows.csv",
+        "rec/manifest.json",
+        "rec/reconcile_calls.csv",
+        "rec/bad_rows.csv",
+        "replay/manifest.json",
+        "replay/mapping.csv",
+    ):
+        assert expected in names, expected
+    secrets = {KEY, SALT, ENV_KEY}
+    needles = identifiers(tenant["rows"]) | secrets
+    assert len(needles) > 100
+    for p, text in texts.items():
+        leaked = sorted(x for x in needles if x in text)
+        assert not leaked, (p, leaked[:5])
+    for stream in (printed.out, printed.err):
+        assert not [x for x in needles if x in stream]
+    # The bad rows were written, with pseudonyms in their raw text; the manifests say
+    # where the key came from, never what it is; the salt is redacted from the command.
+    bad = pd.read_csv(out / "calls.parquet.bad_rows.csv", dtype=str)
+    assert set(bad["field"]) == {"id", "currency"}
+    assert bad["raw"].str.contains("call_id=c-").all()
+    manifest = texts[out / "calls.parquet.manifest.json"]
+    assert "command line (--salt)" in manifest
+    assert "<redacted>" in manifest
+    assert f"environment variable {KEY_ENV}" in texts[out / "env.parquet.manifest.json"]
+    assert "--salt=<redacted>" in texts[out / "fit/manifest.json"]
+
+
+def test_call_and_conference_ids_pseudonymised_with_the_key(tenant):
+    calls, _ = read_call_log(tenant["log"], ImportOptions(key=KEY))
+    again, _ = read_call_log(tenant["log"], ImportOptions(key=KEY))
+    other, _ = read_call_log(tenant["log"], ImportOptions())
+    assert calls["call_id"].str.match(r"^c-[0-9a-f]{16}$").all()
+    meetings = calls["conference_id"] != ""
+    assert meetings.any()
+    assert calls.loc[meetings, "conference_id"].str.match(r"^m-[0-9a-f]{16}$").all()
+    # Legs of one meeting keep one pseudonym; the same key gives the same pseudonyms.
+    raw_meetings = tenant["rows"]["conferenceId"].dropna().nunique()
+    assert calls.loc[meetings, "conference_id"].nunique() == raw_meetings
+    pd.testing.assert_frame_equal(calls, again)
+    assert not set(calls["user"]) & set(other["user"])  # random key per run otherwise
+    assert not set(calls["call_id"]) & set(other["call_id"])
+    clear, _ = read_call_log(tenant["log"], ImportOptions(keep_personal_data=True))
+    assert clear["call_id"].str.contains("@61.221.3.").all()
+
+
+def test_load_key_sources(tmp_path):
+    key_file = tmp_path / "k"
+    key_file.write_bytes(b"abc\r\n")
+    assert load_key(key_file, environ={}) == (b"abc", "key file (--key-file)")
+    assert load_key(None, "s", environ={KEY_ENV: "e"})[0] == b"s"
+    assert load_key(None, None, environ={KEY_ENV: "e"}) == (
+        b"e",
+        f"environment variable {KEY_ENV}",
+    )
+    key, source = load_key(None, None, environ={})
+    assert key is None
+    assert "random" in source
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"\n")
+    for args, words in (
+        ((key_file, "s"), "not both"),
+        ((tmp_path / "missing", None), "no such file"),
+        ((empty, None), "empty"),
+        ((tmp_path, None), "is a directory"),
+    ):
+        with pytest.raises(InputError, match=words) as info:
+            load_key(*args, environ={})
+        assert "abc" not in str(info.value)
+    # One keyed hash for every kind of identifier; only the prefix differs.
+    p = Pseudonymiser(b"abc")
+    assert p("x")[2:] == p.digest("x", "c-")[2:] == p.digest("x", "m-")[2:]
+    assert p("") == p.digest("", "c-") == ""
+    assert "abc" not in repr(p)
