@@ -10,6 +10,7 @@ from typing import Any
 
 from sim.cli.args import EXIT_OK
 from sim.cli.args import positive_int as _positive_int
+from sim.cli.args import workers as _workers
 from sim.scenario.folders import RESULTS_ROOT
 from sim.scenario.loading import load_scenario
 
@@ -48,7 +49,7 @@ def add_commands(subparsers: Any) -> None:
         metavar="DURATION",
         help="warm-up before the measured window (default: the [sweep] warm-up, a year)",
     )
-    p.add_argument("--workers", type=_positive_int, metavar="N", help="worker processes")
+    p.add_argument("--workers", type=_workers, metavar="N", help="worker processes")
     p.add_argument("--serial", action="store_true", help="run in this process")
     p.add_argument("--out", metavar="DIR", help="run folder to create (must not exist)")
     p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted study")

@@ -1,32 +1,53 @@
-"""Argument types (one clear message each) and exit codes shared by the command families."""
+"""Argument types (one clear message each) and exit codes shared by the command families.
+
+Exit codes (``docs/errors.md``): 0 done; 1 a check found results outside their
+intervals (``validate-theory``); 2 bad input (a file, a setting, an option); 3 an I/O
+fault (permission, read-only or full disk, a folder that vanished); 130 interrupted
+(Ctrl-C); 141 the output pipe was closed (``ccsim ... | head``).
+"""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 
+from sim.core.limits import (
+    MAX_REPLICATIONS,
+    MAX_SEED,
+    MAX_SWEEP_REPLICATIONS,
+    MAX_WORKERS,
+)
+
 EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_IO = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 
-def whole_number(minimum: int) -> Callable[[str], int]:
-    """Return an argparse type accepting whole numbers >= ``minimum``."""
+def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """Return an argparse type accepting whole numbers from ``minimum`` to ``maximum``."""
 
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value = int(text) if len(text) <= 30 else minimum - 1
         except ValueError:
             value = minimum - 1
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
+        if value < minimum or (maximum is not None and value > maximum):
+            allowed = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum:,}"
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number {allowed}, got {text[:40]!r}"
+            )
         return value
 
     return parse
 
 
-positive_int = whole_number(1)
-seed = whole_number(0)
+positive_int = whole_number(1, MAX_SWEEP_REPLICATIONS)
+replications = whole_number(1, MAX_REPLICATIONS)
+workers = whole_number(1, MAX_WORKERS)
+seed = whole_number(0, MAX_SEED)
 
 
 def share(text: str) -> float:
@@ -35,8 +56,8 @@ def share(text: str) -> float:
         value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f'expected a share such as "1%" or 0.01, got {text!r}'
+            f'expected a share such as "1%" or 0.01, got {text[:40]!r}'
         ) from None
     if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text[:40]!r}")
     return value

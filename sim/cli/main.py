@@ -1,19 +1,46 @@
 """The ``ccsim`` command: one parser, one module per command family, one error policy.
 
-Bad input is reported as one line naming the file, the key and what is allowed, with
-exit code 2 and no traceback; Ctrl-C exits with 130.
+Every failure ends as one line on standard error and an exit code (``sim.cli.args``,
+``docs/errors.md``): bad input 2 (file, key and what is allowed), an I/O fault 3 (the
+path and what went wrong), Ctrl-C 130, a closed output pipe 141 (silently). No
+traceback reaches the user for any of them.
 """
 
 from __future__ import annotations
 
-import argparse
+import os
+import signal
 import sys
-from collections.abc import Sequence
 
-from sim.cli import analysis, calllogs, reports, runs, sweeps
-from sim.cli.args import EXIT_BAD_INPUT, EXIT_INTERRUPTED
-from sim.core.errors import InputError
-from sim.core.version import __version__
+
+def _interrupted_early(signum: int, frame: object) -> None:
+    """Ctrl-C while the command's modules load: one line, exit 130, nothing to undo."""
+    os.write(2, b"interrupted\n")
+    os._exit(130)
+
+
+# The command's own process only (not a test importing this module, not a worker).
+_EARLY = os.path.basename(sys.argv[0] if sys.argv else "") in ("ccsim", "__main__.py")
+if _EARLY and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    import multiprocessing
+
+    if multiprocessing.current_process().name == "MainProcess":  # set early in workers
+        signal.signal(signal.SIGINT, _interrupted_early)
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from concurrent.futures.process import BrokenProcessPool  # noqa: E402
+
+from sim.cli import analysis, calllogs, reports, runs, sweeps  # noqa: E402
+from sim.cli.args import (  # noqa: E402
+    EXIT_BAD_INPUT,
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
+    EXIT_IO,
+)
+from sim.core.errors import InputError  # noqa: E402
+from sim.core.version import __version__  # noqa: E402
 
 FAMILIES = (runs, sweeps, analysis, reports, calllogs)
 """The command families, in the order ``ccsim --help`` lists them."""
@@ -31,18 +58,63 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def describe_os_error(exc: OSError) -> str:
+    """Return an I/O fault as one line: the path(s) and the system's reason."""
+    reason = (exc.strerror or type(exc).__name__).lower() if exc.strerror else str(exc)
+    if exc.filename is not None and exc.filename2 is not None:
+        return f"{exc.filename} -> {exc.filename2}: {reason}"
+    if exc.filename is not None:
+        return f"{exc.filename}: {reason}"
+    return f"I/O error: {reason}"
+
+
+def _say(line: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr)
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null so the exit flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    for family in FAMILIES:
+        code = family.dispatch(args)
+        if code is not None:
+            sys.stdout.flush()  # a closed pipe shows here, inside the error policy
+            return code
+    raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ccsim`` command; returns the exit code."""
-    args = _parser().parse_args(argv)
+    if signal.getsignal(signal.SIGINT) is _interrupted_early:
+        # From here Ctrl-C raises KeyboardInterrupt, so run folders clean up.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        for family in FAMILIES:
-            code = family.dispatch(args)
-            if code is not None:
-                return code
-    except InputError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_BAD_INPUT
+        args = _parser().parse_args(argv)
+        try:
+            return _dispatch(args)
+        except InputError as exc:
+            _say(str(exc))
+            return EXIT_BAD_INPUT
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            _say(describe_os_error(exc))
+            return EXIT_IO
+        except BrokenProcessPool:
+            _say("a worker process ended abruptly (killed, or out of memory)")
+            return EXIT_IO
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _say("interrupted")
         return EXIT_INTERRUPTED
-    raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE

@@ -1,4 +1,4 @@
-"""Commands ``ccsim validate``, ``ccsim validate-theory`` and ``ccsim run``."""
+"""Commands ``ccsim validate``, ``ccsim validate-theory``, ``ccsim run`` and ``ccsim clean``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from sim.cli.args import EXIT_BAD_INPUT, EXIT_OK
-from sim.cli.args import positive_int as _positive_int
+from sim.cli.args import replications as _replications
 from sim.cli.args import seed as _seed
+from sim.cli.args import workers as _workers
 from sim.core.errors import InputError
 from sim.scenario.loading import load_scenario
 
@@ -33,7 +34,7 @@ def add_commands(subparsers: Any) -> None:
     p_run = subparsers.add_parser("run", help="simulate a scenario and write a new run folder")
     p_run.add_argument("scenario", metavar="SCENARIO", help="scenario .toml file")
     p_run.add_argument(
-        "--replications", type=_positive_int, metavar="N", help="override simulation.replications"
+        "--replications", type=_replications, metavar="N", help="override simulation.replications"
     )
     p_run.add_argument("--seed", type=_seed, metavar="S", help="override simulation.seed")
     p_run.add_argument(
@@ -43,13 +44,23 @@ def add_commands(subparsers: Any) -> None:
     )
     p_run.add_argument(
         "--workers",
-        type=_positive_int,
+        type=_workers,
         default=1,
         metavar="N",
         help="run replications on N local processes (results do not depend on N)",
     )
     p_run.add_argument("--no-plots", action="store_true", help="skip the PNG charts")
     p_run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p_clean = subparsers.add_parser(
+        "clean", help="remove staging folders left by killed runs (default: in results/)"
+    )
+    p_clean.add_argument(
+        "folders", nargs="*", metavar="DIR", help="folders holding run folders (default: results)"
+    )
+    p_clean.add_argument(
+        "-n", "--dry-run", action="store_true", help="list what would be removed, remove nothing"
+    )
 
 
 def _validate(files: Sequence[str], quiet: bool) -> int:
@@ -104,12 +115,29 @@ def _validate_theory(args: argparse.Namespace) -> int:
     return EXIT_OK if inside == len(checks) else 1
 
 
+def _clean(args: argparse.Namespace) -> int:
+    from sim.scenario.folders import RESULTS_ROOT, clean_staging, stale_staging
+
+    roots = [Path(f) for f in args.folders] or [RESULTS_ROOT]
+    for root in roots:
+        if not root.is_dir():
+            raise InputError(f"{root}: no such folder")
+        gone = stale_staging(root) if args.dry_run else clean_staging(root)
+        verb = "would remove" if args.dry_run else "removed"
+        for folder in gone:
+            print(f"{verb} {folder}")
+        print(f"{root}: {len(gone)} stale staging folder(s) {verb}")
+    return EXIT_OK
+
+
 def dispatch(args: argparse.Namespace) -> int | None:
-    """Run ``validate``, ``validate-theory`` or ``run``; None for other commands."""
+    """Run ``validate``, ``validate-theory``, ``run`` or ``clean``; None for other commands."""
     if args.command == "validate":
         return _validate(args.files, args.quiet)
     if args.command == "validate-theory":
         return _validate_theory(args)
     if args.command == "run":
         return _run(args)
+    if args.command == "clean":
+        return _clean(args)
     return None

@@ -10,6 +10,7 @@ from typing import Any
 from sim.cli.args import EXIT_OK
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import share as _share
+from sim.cli.args import workers as _workers
 from sim.core.errors import InputError
 from sim.core.units import Micros, UnitError, parse_money
 from sim.scenario.folders import RESULTS_ROOT
@@ -52,7 +53,7 @@ def add_commands(subparsers: Any) -> None:
         )
         p.add_argument(
             "--workers",
-            type=_positive_int,
+            type=_workers,
             metavar="N",
             help="worker processes (default: one per core)",
         )

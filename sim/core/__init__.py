@@ -7,4 +7,11 @@ bars.
 
 May import: the standard library and third-party packages only (never SimPy); no other
 ``sim`` subpackage.
+
+In a spawned worker process, importing it makes Ctrl-C end the worker quietly
+(``workers.quiet_worker_interrupts``): the parent reports the interrupt.
 """
+
+from sim.core.workers import quiet_worker_interrupts as _quiet_worker_interrupts
+
+_quiet_worker_interrupts()

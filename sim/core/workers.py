@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -29,6 +31,37 @@ def single_threaded_workers() -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def quiet_worker_interrupts() -> None:
+    """In a spawned worker process, end quietly on Ctrl-C instead of with a traceback.
+
+    A terminal sends SIGINT to every process of the foreground group: the parent
+    reports it (one line, exit 130) and stops its pool; a worker has nothing to add.
+    Called when ``sim.core`` is imported; does nothing outside a worker process or when
+    a SIGINT handler other than Python's default is installed.
+    """
+    if multiprocessing.current_process().name == "MainProcess":  # set first in workers
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _exit_quietly)
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    os._exit(128 + signum)
+
+
+def stop_pool(pool: Any) -> None:
+    """Stop a ``ProcessPoolExecutor`` at once: cancel what waits, end its workers."""
+    processes = list(getattr(pool, "_processes", {}).values())  # no public handle
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
 
 
 def _single_threaded() -> None:
@@ -60,15 +93,20 @@ def map_tasks(
 
     results: dict[int, Any] = {}
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=min(workers, n), mp_context=context, initializer=_single_threaded
-    ) as pool:
+    )
+    try:
         futures = {pool.submit(fn, *task): k for k, task in enumerate(tasks)}
         for future in as_completed(futures):
             results[futures[future]] = future.result()
             if progress is not None:
                 progress(len(results) / n)
+    except BaseException:
+        stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
     return [results[k] for k in range(n)]
 
 
-__all__ = ["map_tasks", "single_threaded_workers"]
+__all__ = ["map_tasks", "quiet_worker_interrupts", "single_threaded_workers", "stop_pool"]

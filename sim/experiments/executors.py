@@ -12,7 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sim.core.workers import _single_threaded, single_threaded_workers
+from sim.core.workers import (
+    _single_threaded,
+    single_threaded_workers,
+    stop_pool,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,19 +69,22 @@ class Executor:
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
             ctx = multiprocessing.get_context("spawn")
-            with (
-                single_threaded_workers(),
-                ProcessPoolExecutor(
+            with single_threaded_workers():
+                pool = ProcessPoolExecutor(
                     self.workers,
                     mp_context=ctx,
                     initializer=_pool_worker_start,
                     initargs=(fn, args),
-                ) as pool,
-            ):
-                # The variants and rate tables travel once per worker, not once per task.
-                futures = {pool.submit(_pool_task, b): b for b in batches}
-                for f in as_completed(futures):
-                    done(futures[f], f.result())
+                )
+                try:
+                    # The variants and rate tables travel once per worker, not per task.
+                    futures = {pool.submit(_pool_task, b): b for b in batches}
+                    for f in as_completed(futures):
+                        done(futures[f], f.result())
+                except BaseException:
+                    stop_pool(pool)  # Ctrl-C or a failed batch: no worker left running
+                    raise
+                pool.shutdown(wait=True)
             return
         from dask.distributed import Client, LocalCluster
         from dask.distributed import as_completed as dask_completed

@@ -184,30 +184,77 @@ class SweepResult:
 
 
 def save_batch(folder: Path, batch: Batch, runs: pd.DataFrame, balances: np.ndarray) -> None:
-    """Write one finished batch atomically (temporary names, then rename)."""
+    """Write one finished batch atomically (temporary names, flushed to disk, then rename).
+
+    On any failure (a full disk, Ctrl-C) the temporary files are removed: the batch is
+    either complete on disk or absent.
+    """
+    from sim.scenario.folders import fsync_dir
+
     folder.mkdir(parents=True, exist_ok=True)
     tmp_runs = folder / f".{batch.name}.parquet.tmp"
     tmp_bal = folder / f".{batch.name}.npy.tmp"
-    runs.to_parquet(tmp_runs, index=False)
-    with tmp_bal.open("wb") as fh:
-        np.save(fh, balances)
-    os.replace(tmp_bal, folder / f"{batch.name}.npy")
-    os.replace(tmp_runs, folder / f"{batch.name}.parquet")  # last: marks the batch done
+    try:
+        runs.to_parquet(tmp_runs, index=False)
+        with tmp_bal.open("wb") as fh:
+            np.save(fh, balances)
+            fh.flush()
+            os.fsync(fh.fileno())
+        with tmp_runs.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_bal, folder / f"{batch.name}.npy")
+        os.replace(tmp_runs, folder / f"{batch.name}.parquet")  # last: marks the batch done
+    except BaseException:
+        tmp_runs.unlink(missing_ok=True)
+        tmp_bal.unlink(missing_ok=True)
+        raise
+    fsync_dir(folder)
 
 
 def done_batches(folder: Path) -> set[str]:
-    """Return the names of the complete batches in a sweep's ``batches/`` folder."""
+    """Return the names of the complete batches in a sweep's ``batches/`` folder.
+
+    A batch whose files are corrupt or truncated (a disk fault, an edit) is reported on
+    standard error as one line, removed, and left out, so ``--resume`` runs it again.
+    """
+    import sys
+
     if not folder.exists():
         return set()
-    return {p.stem for p in folder.glob("reps-*.parquet") if (folder / f"{p.stem}.npy").exists()}
+    done = set()
+    for p in folder.glob("reps-*.parquet"):
+        npy = folder / f"{p.stem}.npy"
+        if not npy.exists():
+            continue
+        try:
+            pd.read_parquet(p, columns=["variant"])
+            np.load(npy, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            sys.stderr.write(
+                f"{p.parent / p.stem}: corrupt or truncated batch ({type(exc).__name__}); "
+                "running it again\n"
+            )
+            p.unlink(missing_ok=True)
+            npy.unlink(missing_ok=True)
+            continue
+        done.add(p.stem)
+    return done
 
 
 def load_batches(folder: Path, names: Iterable[str]) -> tuple[pd.DataFrame, list[np.ndarray]]:
     """Read complete batches back."""
     runs, bals = [], []
     for name in sorted(names):
-        runs.append(pd.read_parquet(folder / f"{name}.parquet"))
-        bals.append(np.load(folder / f"{name}.npy"))
+        try:
+            runs.append(pd.read_parquet(folder / f"{name}.parquet"))
+            bals.append(np.load(folder / f"{name}.npy", allow_pickle=False))
+        except (ValueError, EOFError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno is not None:
+                raise  # an I/O fault, not a damaged file
+            raise InputError(
+                f"{folder / name}: corrupt or truncated batch ({type(exc).__name__}); "
+                "run again with --resume to rerun it"
+            ) from None
     return pd.concat(runs, ignore_index=True), bals
 
 
@@ -407,9 +454,22 @@ def sweep_manifest(folder: Path) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write ``path`` under a temporary name, flush it to disk, then rename it into place.
+
+    On any failure the temporary file is removed, so nothing half-written is visible.
+    """
+    from sim.scenario.folders import fsync_dir
+
     tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
 
 
 def write_table_atomic(frame: pd.DataFrame, folder: Path, name: str) -> None:

@@ -1,7 +1,14 @@
 """Run folders: every command's results, with the scenario and a manifest.
 
 Run folders are written into a hidden staging folder and renamed into place when complete;
-``RunFolder`` does that for every command that writes one.
+``RunFolder`` does that for every command that writes one. Before the rename every file
+and folder of the staging folder is flushed to disk (``fsync``), and the parent folder
+after it, so a crash never leaves a published folder with missing data.
+
+A staging folder holds a marker naming the process that writes it. A killed run leaves
+its staging folder behind; the next run folder created in the same place removes every
+staging folder whose process is gone (``clean_staging``), and ``ccsim clean`` does the
+same on demand. Run folder names are single path components (``sim.core.files.slug``).
 """
 
 from __future__ import annotations
@@ -9,7 +16,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +32,7 @@ from typing import Any, Self
 import pandas as pd
 
 from sim.core.errors import InputError
+from sim.core.files import name_error, slug
 from sim.core.tables import write_table
 from sim.core.version import __version__
 from sim.scenario.loading import LoadedScenario, write_resolved_scenario
@@ -35,7 +45,10 @@ def new_run_folder(root: Path, name: str) -> tuple[Path, Path]:
     end, so an interrupted run leaves no half-written run folder behind. The final name
     is ``<name>-<UTC timestamp>``, with a counter if that exists already.
     """
+    if name_error(name) is not None or not name:
+        name = slug(name)
     root.mkdir(parents=True, exist_ok=True)
+    clean_staging(root)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     final = root / f"{name}-{stamp}"
     k = 2
@@ -43,14 +56,100 @@ def new_run_folder(root: Path, name: str) -> tuple[Path, Path]:
         final = root / f"{name}-{stamp}-{k}"
         k += 1
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+    (staging / STAGING_MARKER).write_text(f"{os.getpid()} {socket.gethostname()}\n")
     return staging, final
 
 
+STAGING_MARKER = ".ccsim-staging"
+"""The file in a staging folder naming the process writing it: ``<pid> <host>``."""
+_STAGING_RE = re.compile(r"^\..+-\d{8}-\d{6}(-\d+)?\.[A-Za-z0-9_]+$")
+STALE_UNMARKED_S = 24 * 3600.0
+"""A staging folder without a marker counts as stale after a day."""
+
+
+def _writer_alive(marker: Path) -> bool:
+    try:
+        pid_text, host = marker.read_text().split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return False
+    if host != socket.gethostname():
+        return True  # another machine's run: never touched
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != 0
+
+
+def stale_staging(root: Path) -> list[Path]:
+    """Return the staging folders under ``root`` left by runs that are gone."""
+    out: list[Path] = []
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return out
+    for entry in entries:
+        if not _STAGING_RE.match(entry.name) or not entry.is_dir() or entry.is_symlink():
+            continue
+        marker = entry / STAGING_MARKER
+        if marker.exists():
+            if not _writer_alive(marker):
+                out.append(entry)
+        else:
+            try:
+                age_s = time.time() - entry.stat().st_mtime
+            except OSError:
+                continue
+            if age_s > STALE_UNMARKED_S:
+                out.append(entry)
+    return sorted(out)
+
+
+def clean_staging(root: Path) -> list[Path]:
+    """Remove the stale staging folders under ``root`` (best effort); return them."""
+    gone = stale_staging(root)
+    for folder in gone:
+        shutil.rmtree(folder, ignore_errors=True)
+    return gone
+
+
+def fsync_tree(folder: Path) -> None:
+    """Flush every file and folder under ``folder`` (and itself) to disk."""
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(dirpath))
+
+
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (a rename into it) to disk, where the system allows."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync folders
+    finally:
+        os.close(fd)
+
+
 def publish(staging: Path, final: Path) -> Path:
-    """Move a finished staging folder into place (atomic rename; never overwrites)."""
+    """Move a finished staging folder into place (flushed, atomic rename, never overwrites)."""
     if final.exists():
         raise FileExistsError(f"{final} exists already; nothing was overwritten")
+    (staging / STAGING_MARKER).unlink(missing_ok=True)
+    fsync_tree(staging)
     os.rename(staging, final)
+    fsync_dir(final.parent)
     return final
 
 
@@ -147,10 +246,12 @@ class RunFolder:
 
     def __init__(self, out: Path | None, name: str, root: Path = RESULTS_ROOT) -> None:
         if out is not None:
-            if out.exists():
+            if out.exists() or out.is_symlink():
                 raise InputError(
                     f"{out}: exists already; choose a new folder (nothing overwritten)"
                 )
+            if out.name in ("", ".", ".."):
+                raise InputError(f"{out}: name a new folder for --out")
             self.staging, _ = new_run_folder(out.parent, out.name)
             self.final = out
         else:
@@ -168,7 +269,7 @@ class RunFolder:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is not None:
+        if exc_type is not None and self.staging.exists():
             discard(self.staging)
 
     def add(self, *names: str) -> None:

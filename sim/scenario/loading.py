@@ -1,6 +1,7 @@
 """Reading a scenario file: parse, validate, load its rate tables; one-line errors.
 
-Scenario files are data: they are parsed with ``tomllib`` and never evaluated.
+Scenario files are data: they are parsed with ``tomllib`` and never evaluated. The file
+must be a regular UTF-8 text file of at most 1 MiB (``sim.core.files``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 import tomli_w
 
 from sim.core.errors import InputError
+from sim.core.files import decode_text, path_of, read_bytes, slug
+from sim.core.limits import MAX_SCENARIO_BYTES
 from sim.core.schema import ConfigError, to_plain
 from sim.scenario.model import Scenario
 from sim.telephony.tariffs import TariffBook
@@ -30,27 +33,21 @@ class LoadedScenario:
 
     @property
     def name(self) -> str:
-        """The scenario's name: its ``simulation.name`` or the file's stem."""
-        return self.scenario.simulation.name or self.path.stem
+        """The scenario's name: its ``simulation.name`` or the file's stem (as a slug)."""
+        return self.scenario.simulation.name or slug(self.path.stem)
 
 
 def load_scenario(path: str | Path) -> LoadedScenario:
     """Read, parse and validate a scenario file; raise ``InputError`` on any problem."""
-    p = Path(path)
+    p = path_of(path, "scenario path")
+    raw = read_bytes(p, MAX_SCENARIO_BYTES, "scenario file")  # FileRuleError: one line
+    text = decode_text(raw, p, "scenario file")
     try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{p}: is a directory, expected a .toml scenario file") from None
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"{p}: not UTF-8 text") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{p}: TOML syntax error: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{p}: TOML syntax error: nested too deeply") from None
     try:
         scenario = Scenario.from_dict(data)
     except ConfigError as exc:

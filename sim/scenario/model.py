@@ -10,7 +10,7 @@ Imports the pure core only; no SimPy.
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -25,7 +25,10 @@ from sim.billing.policies import (
     Postpaid,
     Recharge,
 )
-from sim.core.schema import ConfigError, FieldError, build, require
+from sim.core import limits
+from sim.core.codes import currency_error
+from sim.core.files import name_error
+from sim.core.schema import Check, ConfigError, FieldError, Range, Rule, build, require
 from sim.core.units import (
     Calendar,
     Micros,
@@ -37,12 +40,12 @@ from sim.core.units import (
     load_time_zone,
 )
 from sim.scenario.costs import Costs
+from sim.scenario.rules import MONEY, POSITIVE_MONEY, RULES
 from sim.scenario.uncertainties import Uncertainties, check_ends, quote_setting_path
 from sim.telephony.plans import ServiceNumber, Tenant, UserGroup, check_unique_names
 from sim.telephony.tariffs import TariffFiles
 from sim.traffic.settings import Population, Traffic
 
-_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 MAX_WARM_UP_DAYS = 3660
 SECONDS_PER_DAY = 86_400
 
@@ -80,11 +83,10 @@ class Simulation:
             raise FieldError("time_zone", str(exc)) from None
         require(self.start.tzinfo is None, "start", "give a local date-time without offset")
         require(self.horizon > 0, "horizon", "must be > 0")
-        require(
-            bool(_CURRENCY_RE.match(self.currency)),
-            "currency",
-            f"must be a three-letter ISO 4217 code such as USD, got {self.currency!r}",
-        )
+        error = currency_error(self.currency)
+        require(error is None, "currency", error or "")
+        error = name_error(self.name)
+        require(error is None, "name", error or "")
         require(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
         require(self.replications >= 1, "replications", "must be >= 1")
         days = self.warm_up / SECONDS_PER_DAY
@@ -262,6 +264,52 @@ def expand_values(text: str) -> list[str]:
     return values
 
 
+SCENARIO_RULES: dict[tuple[type, str], Rule] = {
+    **RULES,
+    (Simulation, "horizon"): Range(high=limits.MAX_DURATION_S, unit="duration"),
+    (Simulation, "seed"): Range(0, limits.MAX_SEED),
+    (Simulation, "replications"): Range(1, limits.MAX_REPLICATIONS),
+    (Simulation, "currency"): Check(currency_error),
+    (Simulation, "name"): Check(name_error),
+    (Funding, "initial_funds"): MONEY,
+    (Funding, "low_balance"): POSITIVE_MONEY,
+    (Funding, "expiry_months"): Range(high=120),
+    (Funding, "lot_lifetime"): Range(high=limits.MAX_DURATION_S, unit="duration"),
+    (Sweep, "replications"): Range(high=limits.MAX_SWEEP_REPLICATIONS),
+    (Sweep, "refine_replications"): Range(high=limits.MAX_SWEEP_REPLICATIONS),
+    (Sweep, "max_replications"): Range(high=limits.MAX_SWEEP_REPLICATIONS),
+    (Sweep, "batch_size"): Range(high=limits.MAX_SWEEP_REPLICATIONS),
+    (Sweep, "indifference"): POSITIVE_MONEY,
+}
+"""Every field rule of a scenario (``sim.scenario.rules`` and this module's sections)."""
+
+_DAYS_PER_MONTH = 365.25 / 12
+
+
+def expected_calls_per_day(scenario: Scenario) -> float:
+    """Return an upper estimate of the tenant's calls per day at the end of the run.
+
+    Users times their outbound, inbound and meeting call rates, plus the service numbers'
+    calls, grown by ``headcount_growth_per_month`` and ``usage_growth_per_month`` over
+    the warm-up and the horizon (growth below zero counts as none).
+    """
+    t = scenario.traffic
+    per_day = 0.0
+    for g in scenario.user_groups:
+        gt = t.groups.get(g.name)
+        if gt is None:
+            continue
+        c, m = gt.calling, gt.meetings
+        meeting_calls = m.per_organiser_week / 7 * (1 + m.dial_ins + m.dial_outs)
+        per_day += g.count * (c.calls_per_user_day + c.inbound_per_user_day + meeting_calls)
+    per_day += sum(s.calls_per_day for s in t.services.values())
+    sim = scenario.simulation
+    months = (sim.horizon + sim.warm_up) / SECONDS_PER_DAY / _DAYS_PER_MONTH
+    growth = max(0.0, t.headcount_growth_per_month) + max(0.0, t.usage_growth_per_month)
+    log_factor = months * math.log1p(growth)
+    return math.inf if log_factor > 700 else per_day * math.exp(log_factor)
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     """A complete set of inputs for one simulation."""
@@ -284,6 +332,12 @@ class Scenario:
 
     def __post_init__(self) -> None:
         check_unique_names(self.user_groups, self.service_numbers)
+        users = sum(g.count for g in self.user_groups)
+        require(
+            users <= limits.MAX_USERS,
+            "user_groups",
+            f"the groups have {users:,} users in all; at most {limits.MAX_USERS:,} are allowed",
+        )
         groups = {g.name for g in self.user_groups}
         services = {s.name for s in self.service_numbers}
         for name in self.traffic.groups:
@@ -327,6 +381,14 @@ class Scenario:
                 "initial funds are bought at its start)",
             )
         self._check_lots_and_expiry_horizon()
+        load = expected_calls_per_day(self)
+        require(
+            load <= limits.MAX_CALLS_PER_DAY,
+            "traffic",
+            f"the tenant would place about {load:,.0f} calls a day by the end of the run "
+            f"(users x call rates, with growth); at most {limits.MAX_CALLS_PER_DAY:,} "
+            "are allowed",
+        )
         if funding.portal_rules:
             for path, amount in self._portal_amounts():
                 require(
@@ -430,7 +492,7 @@ class Scenario:
         sampled future is a valid scenario.
         """
         try:
-            scenario = build(cls, data)
+            scenario = build(cls, data, rules=SCENARIO_RULES)
         except ConfigError as exc:
             quoted = quote_setting_path(exc, data)
             if quoted is exc:
@@ -576,4 +638,11 @@ class Scenario:
         return lines
 
 
-__all__ = ["Funding", "Micros", "Scenario", "Simulation"]
+__all__ = [
+    "SCENARIO_RULES",
+    "Funding",
+    "Micros",
+    "Scenario",
+    "Simulation",
+    "expected_calls_per_day",
+]

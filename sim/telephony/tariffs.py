@@ -30,13 +30,19 @@ connection fee of the loaded tables, each rounded half up to the micro-unit (the
 is taken as the decimal it is written as: ``1.1`` is exactly 1.1), so price changes can
 be studied without editing the sheets; increments stay as they are.
 
-Imports ``sim.core.units``, ``sim.core.schema`` and ``sim.telephony.calls`` only.
+Files are read strictly (``sim.core.files``): a regular file of at most 16 MiB, UTF-8
+text; a relative path must stay inside the scenario's folder unless ``[tariffs]
+allow_outside = true``. Destinations are checked against ISO 3166-1 (``sim.core.codes``).
+Errors quote column names, never the file's contents.
+
+Imports ``sim.core`` and ``sim.telephony.calls`` only.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
@@ -47,6 +53,9 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from sim.core.codes import country_error
+from sim.core.files import FileRuleError, read_text, resolve_inside
+from sim.core.limits import MAX_TABLE_BYTES
 from sim.core.schema import ConfigError, FieldError, require
 from sim.core.units import SECONDS_PER_MINUTE, Micros, UnitError, format_money, parse_money
 from sim.telephony.calls import NUMBER_TYPES, NumberType, check_country
@@ -55,6 +64,9 @@ DEFAULT_DESTINATION = "default"
 MAX_RATE = Micros(1_000 * 1_000_000)
 """Largest accepted rate or fee (1000 currency units); keeps int64 products exact."""
 MAX_INCREMENT_S = 3_600
+MAX_SCALE = 1_000.0
+"""Largest ``[tariffs] scale``."""
+_COLUMN_NAME_RE = re.compile(r"^[A-Za-z0-9_ ]{1,40}$")
 
 TableName = Literal["outbound", "toll_free", "dial_out", "dial_in"]
 TABLE_NAMES: tuple[TableName, ...] = ("outbound", "toll_free", "dial_out", "dial_in")
@@ -235,9 +247,9 @@ class TariffTable:
         """Read a rate table from a CSV file; errors name the file, line and column."""
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8-sig")
-        except OSError as exc:
-            raise ConfigError(str(p), f"cannot read rate table: {exc.strerror}") from None
+            text = read_text(p, MAX_TABLE_BYTES, "rate table")
+        except FileRuleError as exc:
+            raise ConfigError(exc.path, exc.message) from None
         return cls.from_text(text, file=str(p), name=name or p.stem)
 
     @classmethod
@@ -249,7 +261,10 @@ class TariffTable:
         for line_no, line in enumerate(text.splitlines(), start=1):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
-            fields = [f.strip() for f in next(csv.reader([line]))]
+            try:
+                fields = [f.strip() for f in next(csv.reader([line]))]
+            except csv.Error:
+                raise TariffFileError(file, line_no, None, "not a CSV line") from None
             if header is None:
                 header = _check_header(fields, file, line_no)
                 continue
@@ -281,11 +296,13 @@ class TariffTable:
 def _check_header(fields: list[str], file: str, line_no: int) -> list[str]:
     for i, col in enumerate(fields):
         if col not in _COLUMNS:
+            # Quote a header cell only when it looks like a column name, never other text.
+            shown = col if _COLUMN_NAME_RE.match(col) else f"column {i + 1}"
             raise TariffFileError(
                 file,
                 line_no,
-                col or f"column {i + 1}",
-                f"unknown column (allowed: {', '.join(_COLUMNS)})",
+                shown,
+                f"unknown column (allowed: {', '.join(_COLUMNS)}); is this a rate table?",
             )
         if col in fields[:i]:
             raise TariffFileError(file, line_no, col, "column given twice")
@@ -298,13 +315,12 @@ def _check_header(fields: list[str], file: str, line_no: int) -> list[str]:
 def _parse_row(raw: dict[str, str], file: str, line_no: int) -> Tariff:
     dest = raw["destination"]
     if dest != DEFAULT_DESTINATION and dest not in ZONES:
-        try:
-            check_country(dest)
-        except ValueError as exc:
+        error = country_error(dest)
+        if error is not None:
             zones = ", ".join(sorted(ZONES))
             raise TariffFileError(
-                file, line_no, "destination", f"{exc}; or a zone ({zones}) or 'default'"
-            ) from None
+                file, line_no, "destination", f"{error}; or a zone ({zones}) or 'default'"
+            )
     number_type: NumberType | None = None
     if raw.get("number_type"):
         try:
@@ -384,7 +400,9 @@ class TariffFiles:
 
     ``scale`` (a number > 0, default 1.0) multiplies every per-minute rate and connection
     fee of the loaded tables, rounded half up to the micro-unit (``TariffBook.scaled``):
-    ``1.2`` prices every call as if the sheets were 20 % dearer.
+    ``1.2`` prices every call as if the sheets were 20 % dearer. A relative path must stay
+    inside the scenario's folder (symlinks followed) unless ``allow_outside = true``; an
+    absolute path is taken as given.
     """
 
     outbound: str
@@ -392,6 +410,8 @@ class TariffFiles:
     dial_out: str
     dial_in: str | None = None
     scale: float = 1.0
+    allow_outside: bool | None = None
+    """``true``: relative paths may leave the scenario's folder (``../shared/x.csv``)."""
 
     def __post_init__(self) -> None:
         for name in ("outbound", "toll_free", "dial_out", "dial_in"):
@@ -410,8 +430,11 @@ class TariffFiles:
         base = Path(base_dir)
 
         def read(rel: str, name: str) -> TariffTable:
-            path = Path(rel)
-            return TariffTable.from_csv(path if path.is_absolute() else base / path, name)
+            try:
+                path = resolve_inside(base, rel, bool(self.allow_outside), f"tariffs.{name}")
+            except FileRuleError as exc:
+                raise ConfigError(exc.path, exc.message) from None
+            return TariffTable.from_csv(path, name)
 
         book = TariffBook(
             outbound=read(self.outbound, "outbound"),
@@ -424,6 +447,7 @@ class TariffFiles:
 
 __all__ = [
     "DEFAULT_DESTINATION",
+    "MAX_SCALE",
     "TABLE_NAMES",
     "ZONES",
     "ZONE_A",

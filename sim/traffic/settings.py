@@ -137,7 +137,9 @@ class Destinations:
 
     def __post_init__(self) -> None:
         shares = (self.domestic, self.zone_a, self.international, self.premium)
-        require(all(s >= 0 for s in shares), "domestic", "shares must be >= 0")
+        names = ("domestic", "zone_a", "international", "premium")
+        for name, share in zip(names, shares, strict=True):
+            require(share >= 0, name, "shares must be >= 0")
         require(
             abs(sum(shares) - 1.0) < 1e-9,
             "domestic",
