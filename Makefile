@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest venv clean
+.PHONY: run test lint typecheck pytest venv clean browser
 
 venv: $(STAMP)
 
@@ -18,8 +18,18 @@ $(STAMP): pyproject.toml
 run: venv
 	$(BIN)/ccsim run scenarios/default.toml
 
-## Everything CI runs: lint, type check, every test tier (notebooks included).
-test: venv lint typecheck pytest
+## Everything CI runs: lint, type check, every test tier (notebooks and browser included).
+test: venv browser lint typecheck pytest
+
+## Headless Chromium for the report-page tests (Debian packages; installed when missing).
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif command -v apt-get >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium chromium-driver; \
+	else echo "make browser: install Chromium and chromedriver (no apt-get here)" >&2; fi
 
 lint: venv
 	$(BIN)/ruff check .

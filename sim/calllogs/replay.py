@@ -26,6 +26,7 @@ from sim.core.schema import ConfigError, to_plain
 from sim.core.units import SECONDS_PER_DAY, parse_money
 from sim.engine import run_replication
 from sim.engine.results import TABLES, RunResult, tables_of
+from sim.reports.tables import write_typed_table
 from sim.scenario.folders import RunFolder, scenario_identity
 from sim.scenario.loading import LoadedScenario
 from sim.scenario.model import Scenario
@@ -186,7 +187,8 @@ def replay_and_write(
                 per_rep.append(tables_of(output))
         result = RunResult.from_tables(per_rep)
         for name in TABLES:
-            folder.table(result[name], name)
+            written = write_typed_table(result[name], folder.staging, name)
+            folder.add(*(p.name for p in written))
         folder.table(mapped.holders, "mapping")
         report.write_bad_rows(folder.path("bad_rows.csv"))
         if mode == "bootstrap":

@@ -32,7 +32,14 @@ import contextlib  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from concurrent.futures.process import BrokenProcessPool  # noqa: E402
 
-from sim.cli import analysis, calllogs, reports, runs, sweeps  # noqa: E402
+from sim.cli import (  # noqa: E402
+    analysis,
+    calllogs,
+    report_pages,
+    reports,
+    runs,
+    sweeps,
+)
 from sim.cli.args import (  # noqa: E402
     EXIT_BAD_INPUT,
     EXIT_BROKEN_PIPE,
@@ -42,7 +49,7 @@ from sim.cli.args import (  # noqa: E402
 from sim.core.errors import InputError  # noqa: E402
 from sim.core.version import __version__  # noqa: E402
 
-FAMILIES = (runs, sweeps, analysis, reports, calllogs)
+FAMILIES = (runs, sweeps, analysis, reports, report_pages, calllogs)
 """The command families, in the order ``ccsim --help`` lists them."""
 
 

@@ -139,6 +139,12 @@ def _split(text: str | None) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
 
 
+def _breakeven_progress(done: int, planned: int) -> None:
+    """Say how far the break-even search has gone (on standard error)."""
+    end = "\n" if done >= planned else ""
+    print(f"\rbreak-even search: {done} of {planned} traffic levels", end=end, file=sys.stderr)
+
+
 def _compare(args: argparse.Namespace) -> int:
     from sim.core.progress import share_bar
     from sim.reports import compare
@@ -171,6 +177,7 @@ def _compare(args: argparse.Namespace) -> int:
             breakeven_users=args.breakeven_users,
             out=Path(args.out) if args.out else None,
             progress=progress,
+            breakeven_progress=None if args.quiet else _breakeven_progress,
             command=["ccsim", *sys.argv[1:]],
         )
     for line in compare.summary_lines(cmp, folder):

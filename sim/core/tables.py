@@ -17,11 +17,13 @@ def to_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Return a copy with every ``*_micros`` column as a decimal string (suffix dropped).
 
     Means (floats) are rounded to the micro-unit, half away from zero; a missing value
-    (NaN, None) stays empty.
+    (NaN, None) stays empty. Zoned timestamps become ISO 8601 text with their offset.
     """
     out = frame.copy()
     for col in list(out.columns):
-        if col.endswith(MONEY_SUFFIX):
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = ["" if pd.isna(v) else v.isoformat() for v in out[col]]
+        elif col.endswith(MONEY_SUFFIX):
             out[col[: -len(MONEY_SUFFIX)]] = [_money_text(v) for v in out[col]]
             out = out.drop(columns=col)
     return out

@@ -1,9 +1,11 @@
 """Tidy result tables of a run, built from the engine's raw records.
 
 Every table is a ``pandas.DataFrame`` with a ``replication`` column. Money columns are
-exact integer micro-units and end in ``_micros``; the CSV writer (``sim.core.tables``) turns them
-into decimal strings. Times are seconds since the start (``t_s``) plus the local
-wall-clock time (``time``) or the local date (``date``).
+exact integer micro-units (int64) and end in ``_micros``, and a table with money has a
+``currency`` column; the writers (``sim.reports.tables``) turn money into decimal strings
+in CSV. Times are seconds since the start (``t_s``) plus the local wall-clock time as a
+timezone-aware timestamp (``time``, to the second) or the local date (``date``). Every
+table has the same columns and dtypes when empty; ``docs/tables.md`` documents them.
 
 Tables: ``ledger`` (every entry), ``balance`` (every change), ``balance_daily``, ``lots``,
 ``payments``, ``payment_attempts``, ``notifications``, ``outages``, ``calls_summary``,
@@ -66,8 +68,37 @@ class RunResult:
         )
 
 
-def _local(cal: Calendar, t_s: Sequence[float] | np.ndarray) -> list[str]:
-    return [cal.to_datetime(float(t)).isoformat(timespec="seconds") for t in t_s]
+MONEY_TABLES: frozenset[str] = frozenset(
+    {
+        "outcomes",
+        "balance",
+        "balance_daily",
+        "ledger",
+        "lots",
+        "payments",
+        "calls_summary",
+        "spend_daily",
+    }
+)
+"""Tables with money columns: they carry the billing currency in a ``currency`` column."""
+
+
+def local_times(cal: Calendar, t_s: Sequence[float] | np.ndarray) -> pd.DatetimeIndex:
+    """Return the local wall-clock times (timezone-aware, to the second) of sim times.
+
+    Infinite or missing instants (a lot that never expires) are ``NaT``.
+    """
+    secs = np.asarray(t_s, dtype=np.float64).reshape(-1)
+    finite = np.isfinite(secs)
+    start_ns = pd.Timestamp(cal.start).tz_convert("UTC").value
+    ns = np.full(secs.shape, np.iinfo(np.int64).min, dtype=np.int64)  # NaT
+    # Whole seconds (toward the past), then nanoseconds: exact for any horizon.
+    ns[finite] = start_ns + np.floor(secs[finite]).astype(np.int64) * 1_000_000_000
+    utc = pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
+    return utc.tz_convert(cal.time_zone)
+
+
+_local = local_times
 
 
 def tables_of(out: RunOutput) -> dict[str, pd.DataFrame]:
@@ -87,10 +118,13 @@ def tables_of(out: RunOutput) -> dict[str, pd.DataFrame]:
     tables["balance_daily"] = _balance_daily(out, cal, tables["balance"])
     tables["outages"] = _outages(out, cal, tables["balance"])
     tables["outcomes"] = _outcomes(out, tables)
+    currency = out.scenario.simulation.currency
     for name, frame in tables.items():
-        frame.insert(0, "replication", rep)
+        if name in MONEY_TABLES and "currency" not in frame:
+            frame.insert(0, "currency", pd.Series([currency] * len(frame), dtype="str"))
+        frame.insert(0, "replication", np.full(len(frame), rep, dtype=np.int64))
         tables[name] = frame
-    return tables
+    return {name: tables[name] for name in TABLES}
 
 
 def outcomes_of(out: RunOutput) -> pd.DataFrame:
@@ -103,7 +137,10 @@ def outcome_row(out: RunOutput) -> dict[str, object]:
     t, b = _balance_path(out)
     intervals = _zero_intervals(out, t, b)
     hours = sum(z - a for a, z in intervals) / SECONDS_PER_HOUR
-    row: dict[str, object] = {"replication": out.replication}
+    row: dict[str, object] = {
+        "replication": out.replication,
+        "currency": out.scenario.simulation.currency,
+    }
     row.update(_outcome_fields(out, len(intervals), hours, b))
     if out.window_s > 0:
         row.update(_window_fields(out, t, b, intervals))
@@ -112,17 +149,18 @@ def outcome_row(out: RunOutput) -> dict[str, object]:
 
 def _ledger(out: RunOutput, cal: Calendar, with_times: bool = True) -> pd.DataFrame:
     entries = out.account.ledger.entries if out.account is not None else []
+    t_s = np.array([e.t_s for e in entries], dtype=np.float64)
     return pd.DataFrame(
         {
-            "seq": [e.seq for e in entries],
-            "t_s": [e.t_s for e in entries],
-            "time": _local(cal, [e.t_s for e in entries]) if with_times else "",
-            "kind": [e.kind.value for e in entries],
+            "seq": np.array([e.seq for e in entries], dtype=np.int64),
+            "t_s": t_s,
+            "time": _local(cal, t_s),
+            "kind": pd.Series([e.kind.value for e in entries], dtype="str"),
             "amount_micros": np.array([e.amount for e in entries], dtype=np.int64),
             "lot_id": np.array([e.lot_id for e in entries], dtype=np.int64),
             "lot_amount_micros": np.array([e.lot_amount for e in entries], dtype=np.int64),
             "balance_after_micros": np.array([e.balance_after for e in entries], dtype=np.int64),
-            "ref": [e.ref for e in entries],
+            "ref": pd.Series([e.ref for e in entries], dtype="str"),
         }
     )
 
@@ -133,8 +171,8 @@ def _balance(out: RunOutput, cal: Calendar, ledger: pd.DataFrame) -> pd.DataFram
     return pd.DataFrame(
         {
             "t_s": moves["t_s"].to_numpy(),
-            "time": moves["time"].to_numpy(),
-            "cause": moves["kind"].to_numpy(),
+            "time": pd.DatetimeIndex(moves["time"]),
+            "cause": moves["kind"].astype("str").to_numpy(),
             "change_micros": moves["amount_micros"].to_numpy(),
             "balance_micros": moves["balance_after_micros"].to_numpy(),
         }
@@ -173,7 +211,7 @@ def _balance_daily(out: RunOutput, cal: Calendar, balance: pd.DataFrame) -> pd.D
         )
         opening = rec.balance
         start_s = rec.end_s
-    return pd.DataFrame(rows, columns=_BALANCE_DAILY_COLUMNS)
+    return pd.DataFrame(rows, columns=_BALANCE_DAILY_COLUMNS).astype(_BALANCE_DAILY_DTYPES)
 
 
 _BALANCE_DAILY_COLUMNS = [
@@ -188,27 +226,29 @@ _BALANCE_DAILY_COLUMNS = [
     "expired_micros",
     "auto_recharge_on",
 ]
+_BALANCE_DAILY_DTYPES = {
+    "end_s": "float64",
+    **{c: "int64" for c in _BALANCE_DAILY_COLUMNS if c.endswith("_micros")},
+    "auto_recharge_on": "bool",
+}
 
 
 def _lots(out: RunOutput, cal: Calendar) -> pd.DataFrame:
-    if out.account is None:
-        return pd.DataFrame(columns=["lot_id", "source", "amount_micros"])
-    led = out.account.ledger
-    forfeited = {e.lot_id: -e.amount for e in led.entries if e.kind is EntryKind.EXPIRE}
-    lots = led.lots
+    led = out.account.ledger if out.account is not None else None
+    forfeited = (
+        {e.lot_id: -e.amount for e in led.entries if e.kind is EntryKind.EXPIRE} if led else {}
+    )
+    lots = led.lots if led is not None else []
+    bought_s = np.array([lot.purchased_at_s for lot in lots], dtype=np.float64)
     return pd.DataFrame(
         {
-            "lot_id": [lot.lot_id for lot in lots],
-            "source": [lot.source.value for lot in lots],
+            "lot_id": np.array([lot.lot_id for lot in lots], dtype=np.int64),
+            "source": pd.Series([lot.source.value for lot in lots], dtype="str"),
             "amount_micros": np.array([lot.amount for lot in lots], dtype=np.int64),
-            "purchased_at_s": [lot.purchased_at_s for lot in lots],
-            "purchased_at": _local(cal, [lot.purchased_at_s for lot in lots]),
-            "expires_at": [
-                cal.to_datetime(lot.expires_at_s).isoformat(timespec="seconds")
-                if np.isfinite(lot.expires_at_s)
-                else ""
-                for lot in lots
-            ],
+            "purchased_at_s": bought_s,
+            "purchased_at": _local(cal, bought_s),
+            # A lot that never expires has no expiry time (NaT; empty in CSV).
+            "expires_at": _local(cal, [lot.expires_at_s for lot in lots]),
             "remaining_micros": np.array([lot.remaining for lot in lots], dtype=np.int64),
             "forfeited_micros": np.array(
                 [forfeited.get(lot.lot_id, 0) for lot in lots], dtype=np.int64
@@ -219,19 +259,21 @@ def _lots(out: RunOutput, cal: Calendar) -> pd.DataFrame:
 
 def _payments(out: RunOutput, cal: Calendar) -> pd.DataFrame:
     pays = out.account.payments if out.account is not None else []
+    asked_s = np.array([p.requested_at_s for p in pays], dtype=np.float64)
     return pd.DataFrame(
         {
-            "payment_id": [p.payment_id for p in pays],
-            "source": [p.source.value for p in pays],
+            "payment_id": np.array([p.payment_id for p in pays], dtype=np.int64),
+            "source": pd.Series([p.source.value for p in pays], dtype="str"),
             "amount_micros": np.array([p.amount for p in pays], dtype=np.int64),
-            "requested_at_s": [p.requested_at_s for p in pays],
-            "requested_at": _local(cal, [p.requested_at_s for p in pays]),
-            "state": [p.state.value for p in pays],
-            "attempts": [p.attempts for p in pays],
-            "declines": [p.declines for p in pays],
-            "completed_at_s": [
-                np.nan if p.completed_at_s is None else p.completed_at_s for p in pays
-            ],
+            "requested_at_s": asked_s,
+            "requested_at": _local(cal, asked_s),
+            "state": pd.Series([p.state.value for p in pays], dtype="str"),
+            "attempts": np.array([p.attempts for p in pays], dtype=np.int64),
+            "declines": np.array([p.declines for p in pays], dtype=np.int64),
+            "completed_at_s": np.array(
+                [np.nan if p.completed_at_s is None else p.completed_at_s for p in pays],
+                dtype=np.float64,
+            ),
         }
     )
 
@@ -246,24 +288,34 @@ def _attempts(out: RunOutput, cal: Calendar) -> pd.DataFrame:
                     "attempt": k,
                     "requested_at_s": req,
                     "completed_at_s": done,
-                    "completed_at": cal.to_datetime(done).isoformat(timespec="seconds"),
                     "declined": declined,
                 }
             )
-    cols = ["payment_id", "attempt", "requested_at_s", "completed_at_s", "completed_at", "declined"]
-    return pd.DataFrame(rows, columns=cols)
+    cols = ["payment_id", "attempt", "requested_at_s", "completed_at_s", "declined"]
+    frame = pd.DataFrame(rows, columns=cols).astype(
+        {
+            "payment_id": "int64",
+            "attempt": "int64",
+            "requested_at_s": "float64",
+            "completed_at_s": "float64",
+            "declined": "bool",
+        }
+    )
+    frame.insert(4, "completed_at", _local(cal, frame["completed_at_s"].to_numpy()))
+    return frame
 
 
 def _notifications(out: RunOutput, cal: Calendar) -> pd.DataFrame:
     notes = list(out.account.notifications) if out.account is not None else []
     notes += out.pool_alerts
     notes.sort(key=lambda n: n.t_s)
+    t_s = np.array([n.t_s for n in notes], dtype=np.float64)
     return pd.DataFrame(
         {
-            "t_s": [n.t_s for n in notes],
-            "time": _local(cal, [n.t_s for n in notes]),
-            "kind": [n.kind.value for n in notes],
-            "detail": [n.detail for n in notes],
+            "t_s": t_s,
+            "time": _local(cal, t_s),
+            "kind": pd.Series([n.kind.value for n in notes], dtype="str"),
+            "detail": pd.Series([n.detail for n in notes], dtype="str"),
         }
     )
 
@@ -311,9 +363,7 @@ def _outages(out: RunOutput, cal: Calendar, balance: pd.DataFrame) -> pd.DataFra
         row: dict[str, object] = {
             "outage": k,
             "start_s": a,
-            "start": cal.to_datetime(a).isoformat(timespec="seconds"),
             "end_s": z,
-            "end": cal.to_datetime(z).isoformat(timespec="seconds"),
             "hours": (z - a) / SECONDS_PER_HOUR,
             "ongoing_at_horizon": z >= out.scenario.horizon_s,
             "blocked_calls": int(inside.sum()),
@@ -322,18 +372,20 @@ def _outages(out: RunOutput, cal: Calendar, balance: pd.DataFrame) -> pd.DataFra
         for i, service in enumerate(SERVICES):
             row[f"blocked_{service}"] = int((blocked_service[inside] == i).sum())
         rows.append(row)
-    cols = [
-        "outage",
-        "start_s",
-        "start",
-        "end_s",
-        "end",
-        "hours",
-        "ongoing_at_horizon",
-        "blocked_calls",
-        "blocked_minutes",
-    ] + [f"blocked_{s}" for s in SERVICES]
-    return pd.DataFrame(rows, columns=cols)
+    dtypes = {
+        "outage": "int64",
+        "start_s": "float64",
+        "end_s": "float64",
+        "hours": "float64",
+        "ongoing_at_horizon": "bool",
+        "blocked_calls": "int64",
+        "blocked_minutes": "float64",
+        **{f"blocked_{s}": "int64" for s in SERVICES},
+    }
+    frame = pd.DataFrame(rows, columns=list(dtypes)).astype(dtypes)
+    frame.insert(2, "start", _local(cal, frame["start_s"].to_numpy()))
+    frame.insert(4, "end", _local(cal, frame["end_s"].to_numpy()))
+    return frame
 
 
 def _calls_summary(out: RunOutput, cal: Calendar) -> pd.DataFrame:
@@ -357,9 +409,10 @@ def _calls_summary(out: RunOutput, cal: Calendar) -> pd.DataFrame:
             )
         )
     cols = ["date", "call_type", "funding", "calls", "minutes", "charged_micros"]
+    dtypes = {"call_type": "str", "funding": "str", "calls": "int64", "minutes": "float64"}
     if not frames:
-        return pd.DataFrame(columns=cols)
-    return pd.concat(frames, ignore_index=True)[cols]
+        return pd.DataFrame(columns=cols).astype({**dtypes, "charged_micros": "int64"})
+    return pd.concat(frames, ignore_index=True)[cols].astype({**dtypes, "charged_micros": "int64"})
 
 
 def _day_date(out: RunOutput, day: int) -> date:
@@ -381,7 +434,9 @@ def _spend(out: RunOutput, cal: Calendar) -> pd.DataFrame:
                         "charged_micros": int(by_day[day][i]),
                     }
                 )
-    return pd.DataFrame(rows, columns=["date", "service", "charged_micros"])
+    return pd.DataFrame(rows, columns=["date", "service", "charged_micros"]).astype(
+        {"service": "str", "charged_micros": "int64"}
+    )
 
 
 def _mean_balance(out: RunOutput) -> float:

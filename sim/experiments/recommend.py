@@ -50,6 +50,7 @@ from sim.experiments.sweeps import (
     write_json_atomic,
     write_table_atomic,
 )
+from sim.reports.tables import bands_table, settings_table
 from sim.scenario.costs import COMPONENT_TITLES, COMPONENTS, annual_costs
 from sim.scenario.folders import run_identity
 from sim.scenario.loading import LoadedScenario
@@ -487,16 +488,16 @@ def write_outputs(
     summary["recommended"] = summary["variant"] == rec.chosen
     summary["current"] = summary["variant"] == grid.baseline
     summary["on_grid"] = summary["variant"] != grid.off_grid
-    write_table_atomic(summary, folder, "settings")
+    currency = loaded.scenario.simulation.currency
+    write_table_atomic(settings_table(summary, currency), folder, "settings")
     picks = pick_for_bands(rec, grid, bands_for)
     band_table = pd.concat([bands(result, v) for v in sorted(picks)], ignore_index=True)
     all_bands = pd.concat([bands(result, v.variant) for v in grid.variants], ignore_index=True)
-    write_table_atomic(all_bands, folder, "bands")
+    write_table_atomic(bands_table(all_bands, loaded.scenario), folder, "bands")
     # Plots are drawn in a scratch folder and moved in whole, one file at a time.
     scratch = folder / ".plots.tmp"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
-    currency = loaded.scenario.simulation.currency
     plot_heatmaps(summary, scratch, currency)
     plot_frontier(summary, rec, scratch / "frontier.png", currency, sweep.max_outage)
     labels = {v.variant: v.label for v in grid.variants}

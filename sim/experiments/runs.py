@@ -16,6 +16,8 @@ from sim.core.progress import share_bar
 from sim.core.units import SECONDS_PER_DAY, format_money
 from sim.engine.results import TABLES, RunResult
 from sim.experiments.replications import run_replications, with_seed
+from sim.reports.html import write_report
+from sim.reports.tables import write_typed_table
 from sim.scenario.folders import RunFolder
 from sim.scenario.loading import LoadedScenario
 
@@ -40,7 +42,8 @@ def run_and_write(
             per_rep = run_replications(scenario, loaded.tariffs, n, progress, workers)
         result = RunResult.from_tables(per_rep)
         for name in TABLES:
-            folder.table(result[name], name)
+            written = write_typed_table(result[name], folder.staging, name)
+            folder.add(*(p.name for p in written))
         if plots:
             from sim.reports.plots import plot_balance, plot_spend
 
@@ -51,6 +54,7 @@ def run_and_write(
             {"seed": scenario.simulation.seed, "replications": n, "workers": workers},
             command,
         )
+    write_report(final)
     return final, result
 
 

@@ -473,9 +473,16 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def write_table_atomic(frame: pd.DataFrame, folder: Path, name: str) -> None:
-    """Write ``name.parquet`` and ``name.csv`` (money as decimal strings), atomically."""
-    from sim.core.tables import to_csv_frame
+    """Write ``name.parquet`` and ``name.csv`` (money as decimal strings), atomically.
 
+    Tables with a documented schema (``docs/tables.md``) are written typed by it.
+    """
+    from sim.core.tables import to_csv_frame
+    from sim.reports.tables import SCHEMAS, write_typed_table
+
+    if ("sweep", name) in SCHEMAS:
+        write_typed_table(frame, folder, name, "sweep")
+        return
     _write_atomic(folder / f"{name}.parquet", lambda p: frame.to_parquet(p, index=False))
     _write_atomic(folder / f"{name}.csv", lambda p: to_csv_frame(frame).to_csv(p, index=False))
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -158,12 +158,17 @@ def breakeven(
     points: int = 9,
     refine: int = 4,
     workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BreakEven:
     """Find the outbound minutes per user-month at which ``base`` and ``plan`` cost the same.
 
     Simulates ``breakeven_scenario`` for ``group`` (default: the first user group) with
     ``min(users, group size)`` users at a range of ``calls_per_user_day``; see the module
-    notes. Raises ``InputError`` for an unknown group or plan.
+    notes. The root is first bracketed around the straight-line estimate from no calls
+    and the group's own traffic (two levels); only when that fails is the grid of
+    ``points`` levels run. ``progress(levels done, levels planned)`` is called as the
+    search goes (the plan grows if the grid is needed). Raises ``InputError`` for an
+    unknown group or plan.
     """
     sc = loaded.scenario
     check_plans([base, plan], "--breakeven-plan")
@@ -186,9 +191,11 @@ def breakeven(
         except PriceFileError as exc:
             raise InputError(str(exc)) from None
     points_done: dict[float, _Point] = {}
+    planned = [2 + 2 + refine]
 
     def evaluate(xs: Sequence[float]) -> list[_Point]:
         todo = [x for x in xs if x not in points_done]
+        planned[0] = max(planned[0], len(points_done) + len(todo))
         tasks = [
             (breakeven_scenario(sc, name, p, x, n_users), loaded.tariffs, r)
             for x in todo
@@ -209,6 +216,8 @@ def breakeven(
                 if p == base:
                     minutes = float(np.mean([m for m, _ in chunk])) / um
             points_done[x] = _Point(x, minutes, cost, credits)
+        if progress is not None:
+            progress(len(points_done), planned[0])
         return [points_done[x] for x in xs]
 
     zero, pilot = evaluate([0.0, x0])
@@ -220,8 +229,12 @@ def breakeven(
     else:
         slope = (pilot.diff(plans) - d0) / pilot.minutes if pilot.minutes > 0 else 0.0
         x_hi = 2 * x0 * (-d0 / slope) / pilot.minutes if slope < 0 else 4 * x0
+        if slope < 0:  # around the straight-line estimate (x_hi / 2) first
+            evaluate([0.6 * x_hi / 2, 1.5 * x_hi / 2])
+            bracket = _bracket(sorted(points_done.values(), key=lambda q: q.x), plans)
         lo = 0.0
-        for _ in range(4):
+        for _ in range(0 if bracket is not None else 4):
+            planned[0] += points - 1
             evaluate(list(np.linspace(lo, x_hi, points)[1:]))
             bracket = _bracket(sorted(points_done.values(), key=lambda q: q.x), plans)
             if bracket is not None:
@@ -261,6 +274,7 @@ def breakeven(
     grid = pd.DataFrame(
         [
             {
+                "currency": sc.simulation.currency,
                 "plan": p,
                 "calls_per_user_day": q.x,
                 "minutes_per_user_month": q.minutes,

@@ -150,6 +150,9 @@ def compare(
         rows.append(row)
     summary = pd.DataFrame(rows)
     monthly = _monthly(sc, plans, results, licences, n)
+    cur = sc.simulation.currency
+    for frame in (summary, monthly, licences):
+        frame.insert(0, "currency", pd.Series([cur] * len(frame), dtype="str", index=frame.index))
     return Comparison(
         scenario=sc,
         name=loaded.name,

@@ -49,7 +49,7 @@ def month_names(labels: Sequence[str]) -> list[str]:
 def forecast_figure(fc: Forecast) -> Figure:
     """Fan chart of monthly invoices (P10-P90, P50, mean) and their mean make-up."""
     cur = fc.currency
-    table = fc.table[fc.table["month"] != "total"]
+    table = fc.table
     x = np.arange(len(table))
     inside = {m.label: m.covered_s < m.length_s for m in months_of(fc.scenario)}
     names = [
@@ -62,11 +62,23 @@ def forecast_figure(fc: Forecast) -> Figure:
     ax1.fill_between(x, p10, p90, color="#1f4e79", alpha=0.22, label="P10 to P90 of replications")
     ax1.plot(x, p50, "-o", color="#1f4e79", lw=2, ms=5, label="P50 (median)")
     ax1.plot(x, _units(table["mean_micros"]), "--", color="#ff7f0e", lw=1.2, label="mean")
-    ax1.set_ylim(0, max(float(p90.max()), 1.0) * 1.3)  # room for the legend
+    use10, use90 = (_units(table[f"calls_charged_{k}_micros"]) for k in ("p10", "p90"))
+    ax1.fill_between(
+        x,
+        use10,
+        use90,
+        color="#31a354",
+        alpha=0.25,
+        hatch="//",
+        label="consumption: calls charged in the month, P10 to P90",
+    )
+    ax1.plot(x, _units(table["calls_charged_mean_micros"]), ":", color="#31a354", lw=1.5)
+    top = max(float(p90.max()), float(use90.max())) if len(table) else 0.0
+    ax1.set_ylim(0, max(top, 1.0) * 1.3)  # room for the legend
     _money_axis(ax1, cur, "Invoiced in the month")
     ax1.legend(loc="upper right", fontsize=8)
     mode = "prepaid credits" if fc.scenario.funding.mode == "prepaid" else "NCE/MCA postpaid"
-    total = fc.table.iloc[-1]
+    total = fc.totals.iloc[0]
     spread = ", ".join(
         f"{k.upper()} {total[f'{k}_micros'] / MICROS_PER_UNIT:,.0f}" for k in ("p10", "p50", "p90")
     )
@@ -154,6 +166,9 @@ def plans_figure(cmp: Comparison) -> Figure:
         )
     _money_axis(ax2, cur, "Cost per user per month")
     ax2.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.2f}"))
+    # From zero: a truncated axis would exaggerate the differences between plans.
+    peak = float(_units(m["per_user_month_micros"]).max()) if len(m) else 0.0
+    ax2.set_ylim(0, max(peak, 0.01) * 1.15)
     ax2.tick_params(axis="x", rotation=45)
     ax2.set_xlabel("Local calendar month")
     ax2.legend(fontsize=8, title="plan")

@@ -36,7 +36,7 @@ from sim.core.errors import InputError
 from sim.core.units import Micros, format_money
 from sim.core.workers import map_tasks
 from sim.engine import RunOutput, run_replication
-from sim.engine.results import tables_of
+from sim.engine.results import local_times, tables_of
 from sim.reports.licences import (
     LicencePrices,
     PriceFileError,
@@ -61,7 +61,8 @@ COMPONENT_TITLES = {
     "postpaid_usage": "usage invoice (in arrears)",
 }
 CENT_MICROS = 10_000
-INVOICE_COLUMNS = ["replication", "t_s", "time", "month", "component", "ref", "amount_micros"]
+INVOICE_COLUMNS = ["replication", "t_s", "month", "component", "ref", "amount_micros"]
+"""The invoices' columns as built; ``currency`` and the local ``time`` are added at the end."""
 
 
 def components_of(scenario: Scenario) -> tuple[str, ...]:
@@ -96,7 +97,6 @@ def bills_of(out: RunOutput) -> Bills:
             {
                 "replication": out.replication,
                 "t_s": t_s,
-                "time": cal.to_datetime(t_s).isoformat(timespec="seconds"),
                 "month": month,
                 "component": component,
                 "ref": ref,
@@ -185,10 +185,14 @@ class Forecast:
     monthly: pd.DataFrame
     """Replication x month x component: invoiced amount (``amount_micros``)."""
     table: pd.DataFrame
-    """The finance table: month, P10/P50/P90/mean of the total, mean by component,
-    credits consumed and expected forfeited funds; a last row ``total`` for the horizon."""
+    """The finance table, one row per month: P10/P50/P90/mean of the total, mean by
+    component, credits consumed and expected forfeited funds."""
+    totals: pd.DataFrame
+    """One row: the same for the whole horizon (``first_month``, ``last_month``)."""
     components: pd.DataFrame
     """Month x component: P10/P50/P90/mean."""
+    component_totals: pd.DataFrame
+    """Component: P10/P50/P90/mean over the whole horizon."""
     licences: pd.DataFrame
     """Licence fees by month, group and licence (``sim.reports.licences.licence_fees``)."""
     outcomes: pd.DataFrame
@@ -241,7 +245,6 @@ def forecast(
             {
                 "replication": b.replication,
                 "t_s": m.start_s,
-                "time": scenario.calendar.to_datetime(m.start_s).isoformat(timespec="seconds"),
                 "month": m.label,
                 "component": "licences",
                 "ref": f"licences {m.label}",
@@ -255,6 +258,7 @@ def forecast(
     invoices = pd.concat([licence_rows, *(b.invoices for b in bills)], ignore_index=True)
     invoices = invoices.sort_values(["replication", "t_s", "component"], kind="stable")
     invoices = invoices.reset_index(drop=True)
+    invoices.insert(2, "time", local_times(scenario.calendar, invoices["t_s"].to_numpy()))
     extra = sorted(set(invoices["month"]) - set(months))
     months += extra  # postpaid: the last month's usage invoice arrives after the horizon
     comps = components_of(scenario)
@@ -269,8 +273,12 @@ def forecast(
         .astype(np.int64)
         .reset_index()
     )
-    table, components = _tables(monthly, bills, months, comps)
+    table, totals, components, component_totals = _tables(monthly, bills, months, comps)
     outcomes = pd.concat([b.outcomes for b in bills], ignore_index=True)
+    cur = scenario.simulation.currency
+    for frame in (invoices, monthly, table, totals, components, component_totals, fees):
+        at = 1 if "replication" in frame.columns else 0
+        frame.insert(at, "currency", pd.Series([cur] * len(frame), dtype="str", index=frame.index))
     return Forecast(
         scenario=scenario,
         name=loaded.name,
@@ -279,7 +287,9 @@ def forecast(
         invoices=invoices,
         monthly=monthly,
         table=table,
+        totals=totals,
         components=components,
+        component_totals=component_totals,
         licences=fees,
         outcomes=outcomes,
         purchased={b.replication: b.purchased_micros for b in bills},
@@ -288,7 +298,7 @@ def forecast(
 
 def _tables(
     monthly: pd.DataFrame, bills: list[Bills], months: list[str], comps: Sequence[str]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     totals = monthly.pivot_table(
         index="replication", columns="month", values="amount_micros", aggfunc="sum"
     ).reindex(columns=months, fill_value=0)
@@ -303,18 +313,44 @@ def _tables(
             row[f"{c}_mean_micros"] = to_cents(float(amounts.mean()))
             comp_rows.append({"month": month, "component": c, **spread(amounts)})
         row["calls_charged_mean_micros"] = to_cents(sum(b.usage.get(month, 0) for b in bills) / n)
+        used = spread([b.usage.get(month, 0) for b in bills])
+        row["calls_charged_p10_micros"] = used["p10_micros"]
+        row["calls_charged_p90_micros"] = used["p90_micros"]
         row["forfeited_mean_micros"] = to_cents(sum(b.forfeited.get(month, 0) for b in bills) / n)
         rows.append(row)
     whole = totals.sum(axis=1).to_numpy()
-    total: dict[str, object] = {"month": "total", **spread(whole)}
+    total: dict[str, object] = {"first_month": months[0], "last_month": months[-1]}
+    total.update(spread(whole))
+    comp_totals = []
     for c in comps:
         per_rep = monthly[monthly["component"] == c].groupby("replication")["amount_micros"].sum()
         total[f"{c}_mean_micros"] = to_cents(float(per_rep.mean()))
-        comp_rows.append({"month": "total", "component": c, **spread(per_rep.to_numpy())})
+        comp_totals.append({"component": c, **spread(per_rep.to_numpy())})
     total["calls_charged_mean_micros"] = to_cents(sum(sum(b.usage.values()) for b in bills) / n)
+    used = spread([sum(b.usage.values()) for b in bills])
+    total["calls_charged_p10_micros"] = used["p10_micros"]
+    total["calls_charged_p90_micros"] = used["p90_micros"]
     total["forfeited_mean_micros"] = to_cents(sum(sum(b.forfeited.values()) for b in bills) / n)
-    rows.append(total)
-    return pd.DataFrame(rows), pd.DataFrame(comp_rows)
+    return (
+        pd.DataFrame(rows),
+        pd.DataFrame([total]),
+        pd.DataFrame(comp_rows),
+        pd.DataFrame(comp_totals),
+    )
+
+
+def forecast_tables(fc: Forecast) -> dict[str, pd.DataFrame]:
+    """Return every table of a forecast folder by its file name (``docs/tables.md``)."""
+    return {
+        "forecast": fc.table,
+        "forecast_totals": fc.totals,
+        "forecast_components": fc.components,
+        "forecast_component_totals": fc.component_totals,
+        "monthly": fc.monthly,
+        "invoices": fc.invoices,
+        "licence_fees": fc.licences,
+        "outcomes": fc.outcomes,
+    }
 
 
 def summary_lines(fc: Forecast, folder: Path | None = None) -> list[str]:
@@ -329,7 +365,8 @@ def summary_lines(fc: Forecast, folder: Path | None = None) -> list[str]:
         f"{fc.scenario.funding.mode} funding; invoices per month in {cur}",
         f"  {'month':8} {'P10':>12} {'P50':>12} {'P90':>12} {'mean':>12} {'forfeited':>12}",
     ]
-    for r in fc.table.to_dict("records"):
+    rows = [*fc.table.to_dict("records"), {**fc.totals.iloc[0].to_dict(), "month": "total"}]
+    for r in rows:
         lines.append(
             f"  {r['month']:8} {money(r['p10_micros'])} {money(r['p50_micros'])} "
             f"{money(r['p90_micros'])} {money(r['mean_micros'])} "
@@ -349,6 +386,7 @@ __all__ = [
     "bills_of",
     "components_of",
     "forecast",
+    "forecast_tables",
     "replication_bills",
     "spread",
     "summary_lines",

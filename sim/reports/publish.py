@@ -13,14 +13,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.core.tables import write_table
 from sim.core.units import Micros, format_money
 from sim.reports.breakeven import breakeven
 from sim.reports.compare import Comparison, compare
 from sim.reports.cost_plots import breakeven_figure, forecast_figure, plans_figure
-from sim.reports.forecast import Forecast, components_of, forecast
+from sim.reports.forecast import Forecast, components_of, forecast, forecast_tables
+from sim.reports.html import write_report
 from sim.reports.licences import LicencePrices, find_prices
 from sim.reports.plan_runs import DEFAULT_PLANS
+from sim.reports.tables import write_typed_table
 from sim.scenario.folders import RESULTS_ROOT, RunFolder
 from sim.scenario.loading import LoadedScenario
 
@@ -61,20 +62,14 @@ def write_forecast(
 ) -> Path:
     """Write a new run folder (atomically): tables, the fan chart and the manifest."""
     with ReportFolder(out, f"{fc.name}-forecast") as folder:
-        for frame, name in (
-            (fc.table, "forecast"),
-            (fc.components, "forecast_components"),
-            (fc.monthly, "monthly"),
-            (fc.invoices, "invoices"),
-            (fc.licences, "licence_fees"),
-            (fc.outcomes, "outcomes"),
-        ):
-            folder.add(*(p.name for p in write_table(frame, folder.staging, name)))
+        for name, frame in forecast_tables(fc).items():
+            written = write_typed_table(frame, folder.staging, name, "forecast")
+            folder.add(*(p.name for p in written))
         (folder.staging / "plots").mkdir()
         fig = forecast_figure(fc)
         fig.savefig(folder.staging / "plots" / "forecast-fan.png")
         folder.add("plots/forecast-fan.png")
-        total = fc.table.iloc[-1]
+        total = fc.totals.iloc[0]
         return folder.finish(
             loaded,
             fc.prices,
@@ -107,7 +102,9 @@ def run_forecast(
     fc = forecast(
         loaded, replications=replications, workers=workers, prices=prices, progress=progress
     )
-    return write_forecast(fc, loaded, out=out, workers=workers, command=command), fc
+    folder = write_forecast(fc, loaded, out=out, workers=workers, command=command)
+    write_report(folder)
+    return folder, fc
 
 
 def write_comparison(
@@ -129,7 +126,8 @@ def write_comparison(
         if cmp.breakeven is not None:
             frames.append((cmp.breakeven.grid, "breakeven"))
         for frame, name in frames:
-            folder.add(*(p.name for p in write_table(frame, folder.staging, name)))
+            written = write_typed_table(frame, folder.staging, name, "compare")
+            folder.add(*(p.name for p in written))
         (folder.staging / "plots").mkdir()
         plans_figure(cmp).savefig(folder.staging / "plots" / "plans.png")
         folder.add("plots/plans.png")
@@ -180,6 +178,7 @@ def run_comparison(
     breakeven_users: int = 200,
     out: Path | None = None,
     progress: Callable[[float], None] | None = None,
+    breakeven_progress: Callable[[int, int], None] | None = None,
     command: Sequence[str] = (),
 ) -> tuple[Path, Comparison]:
     """Compare plans (and find the PAYG break-even), then write a new run folder."""
@@ -202,8 +201,11 @@ def run_comparison(
             users=breakeven_users,
             replications=max(2, min(cmp.replications, 4)),
             workers=workers,
+            progress=breakeven_progress,
         )
-    return write_comparison(cmp, loaded, out=out, workers=workers, command=command), cmp
+    folder = write_comparison(cmp, loaded, out=out, workers=workers, command=command)
+    write_report(folder)
+    return folder, cmp
 
 
 __all__ = [

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.core.tables import to_csv_frame
 from sim.engine import run_replication
 from sim.engine.results import tables_of
+from sim.reports.tables import csv_frame
 from tests.scenario_support import merge, small_tenant, write_scenario
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -31,4 +31,4 @@ OVERRIDES = {
 def golden_tables(tmp: Path) -> dict[str, pd.DataFrame]:
     sc = write_scenario(tmp, merge(small_tenant(0.06), OVERRIDES), "golden")
     tables = tables_of(run_replication(sc.scenario, sc.tariffs, 0))
-    return {name: to_csv_frame(tables[name]) for name in TABLES}
+    return {name: csv_frame(tables[name]) for name in TABLES}

@@ -50,9 +50,10 @@ def test_forecast_writes_a_run_folder(tmp_path, busy, capsys):
     assert (out / "plots" / "forecast-fan.png").stat().st_size > 20_000
     # The finance table: month, P10, P50, P90, mean and components, as decimal strings.
     csv = pd.read_csv(out / "forecast.csv", dtype=str)
-    assert list(csv.columns[:5]) == ["month", "p10", "p50", "p90", "mean"]
+    assert list(csv.columns[:6]) == ["currency", "month", "p10", "p50", "p90", "mean"]
     assert {"licences_mean", "credits_auto_mean", "forfeited_mean"} <= set(csv.columns)
-    assert csv["month"].tolist() == ["2026-01", "total"]
+    assert csv["month"].tolist() == ["2026-01"]  # tidy: the totals are a table of their own
+    assert set(csv["currency"]) == {"USD"}
     pq = pd.read_parquet(out / "forecast.parquet")
     assert [parse_money(v) for v in csv["p50"]] == pq["p50_micros"].tolist()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
@@ -85,8 +86,9 @@ def test_monthly_totals_add_up(busy_forecast):
     per_rep = fc.invoices.groupby("replication")["amount_micros"].sum()
     monthly = fc.monthly.groupby("replication")["amount_micros"].sum()
     assert per_rep.tolist() == monthly.tolist()
-    total = fc.table.iloc[-1]
-    assert total["month"] == "total"
+    assert "total" not in fc.table["month"].tolist()
+    total = fc.totals.iloc[0]
+    assert (total["first_month"], total["last_month"]) == ("2026-01", "2026-01")
     assert total["mean_micros"] == fc_mod.to_cents(float(per_rep.mean()))
     licences = fc.licences["fee_micros"].sum()
     assert (
@@ -110,7 +112,8 @@ def test_postpaid_invoices_arrive_in_arrears(tmp_path):
     charged = fc.outcomes.set_index("replication")["charged_micros"]
     billed = usage.groupby("replication")["amount_micros"].sum()
     assert billed.tolist() == charged.tolist()  # every charge invoiced, exactly
-    assert fc.table["month"].tolist() == ["2026-01", "2026-02", "2026-03", "total"]
+    assert fc.table["month"].tolist() == ["2026-01", "2026-02", "2026-03"]
+    assert fc.totals["last_month"].tolist() == ["2026-03"]
     march = fc.table.set_index("month").loc["2026-03"]
     assert march["licences_mean_micros"] == 0  # no licence beyond the horizon
 
