@@ -34,6 +34,7 @@ from concurrent.futures.process import BrokenProcessPool  # noqa: E402
 
 from sim.cli import (  # noqa: E402
     analysis,
+    backtest,
     calllogs,
     report_pages,
     reports,
@@ -49,7 +50,7 @@ from sim.cli.args import (  # noqa: E402
 from sim.core.errors import InputError  # noqa: E402
 from sim.core.version import __version__  # noqa: E402
 
-FAMILIES = (runs, sweeps, analysis, reports, report_pages, calllogs)
+FAMILIES = (runs, sweeps, analysis, reports, report_pages, calllogs, backtest)
 """The command families, in the order ``ccsim --help`` lists them."""
 
 

@@ -22,7 +22,7 @@ rounded to whole cents at the end.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -199,6 +199,10 @@ class Forecast:
     purchased: dict[int, int]
     """Per replication: the ledger's purchases at or after the start (prepaid) or the
     usage billed (postpaid), in micro-units; equals that replication's usage invoices."""
+    runway: Any = None
+    """Prepaid only: the runway (``sim.reports.runway.Runway``), when it was computed."""
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    """Lead times of the current and a suggested low-balance e-mail (``lead_summary``)."""
 
     @property
     def currency(self) -> str:
@@ -372,6 +376,15 @@ def summary_lines(fc: Forecast, folder: Path | None = None) -> list[str]:
             f"{money(r['p90_micros'])} {money(r['mean_micros'])} "
             f"{money(r['forfeited_mean_micros'])}"
         )
+    if fc.runway is not None:
+        from sim.reports.runway import runway_lines
+
+        lines += runway_lines(fc.runway)
+    if fc.alerts:
+        from sim.reports.alerts import alert_lines
+
+        lines.append("low-balance e-mails: warning before the balance reaches zero (no recharge)")
+        lines += alert_lines(fc.alerts, cur)
     if folder is not None:
         lines.append(f"  results: {folder}/")
     return lines

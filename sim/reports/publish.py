@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sim.core.units import Micros, format_money
+import pandas as pd
+
+from sim.core.tables import write_table
+from sim.core.units import SECONDS_PER_DAY, Micros, format_money
+from sim.reports.alerts import AlertPolicy, lead_summary, suggest_threshold
 from sim.reports.breakeven import breakeven
 from sim.reports.compare import Comparison, compare
 from sim.reports.cost_plots import breakeven_figure, forecast_figure, plans_figure
@@ -21,6 +26,7 @@ from sim.reports.forecast import Forecast, components_of, forecast, forecast_tab
 from sim.reports.html import write_report
 from sim.reports.licences import LicencePrices, find_prices
 from sim.reports.plan_runs import DEFAULT_PLANS
+from sim.reports.runway import plot_runway, runway
 from sim.reports.tables import write_typed_table
 from sim.scenario.folders import RESULTS_ROOT, RunFolder
 from sim.scenario.loading import LoadedScenario
@@ -69,6 +75,14 @@ def write_forecast(
         fig = forecast_figure(fc)
         fig.savefig(folder.staging / "plots" / "forecast-fan.png")
         folder.add("plots/forecast-fan.png")
+        if fc.runway is not None:
+            for name, frame in fc.runway.tables().items():
+                folder.add(*(p.name for p in write_table(frame, folder.staging, name)))
+            plot_runway(fc.runway, folder.staging / "plots" / "runway.png")
+            folder.add("plots/runway.png")
+        if fc.alerts:
+            alerts = pd.DataFrame(fc.alerts)
+            folder.add(*(p.name for p in write_table(alerts, folder.staging, "alert_leads")))
         total = fc.totals.iloc[0]
         return folder.finish(
             loaded,
@@ -102,9 +116,26 @@ def run_forecast(
     fc = forecast(
         loaded, replications=replications, workers=workers, prices=prices, progress=progress
     )
+    if fc.scenario.funding.mode == "prepaid":
+        fc = replace(fc, **_runway_and_alerts(loaded, fc.replications, workers))
     folder = write_forecast(fc, loaded, out=out, workers=workers, command=command)
     write_report(folder)
     return folder, fc
+
+
+def _runway_and_alerts(loaded: LoadedScenario, replications: int, workers: int) -> dict[str, Any]:
+    """Return the runway and the lead times of the current and a suggested alert."""
+    rw = runway(loaded, replications=replications, workers=workers)
+    runs = rw.runs["no recharge"]
+    rows = []
+    low = loaded.scenario.funding.low_balance
+    if low:
+        rows.append(lead_summary(runs, AlertPolicy(f"current {format_money(low)}", (int(low),))))
+    suggested = suggest_threshold(runs, target_lead_s=3 * SECONDS_PER_DAY)
+    if suggested:
+        name = f"suggested {format_money(suggested)}"
+        rows.append(lead_summary(runs, AlertPolicy(name, (int(suggested),))))
+    return {"runway": rw, "alerts": rows}
 
 
 def write_comparison(

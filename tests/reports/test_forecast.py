@@ -57,6 +57,16 @@ def test_forecast_writes_a_run_folder(tmp_path, busy, capsys):
     pq = pd.read_parquet(out / "forecast.parquet")
     assert [parse_money(v) for v in csv["p50"]] == pq["p50_micros"].tolist()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+    # Prepaid: the runway and the alert lead times, printed and written, and the page.
+    assert "runway:" in printed
+    assert "time to zero, no recharge" in printed
+    assert "low-balance e-mails" in printed
+    assert "current 60.00" in printed
+    for name in ("runway.csv", "runway_lots.csv", "alert_leads.csv", "plots/runway.png"):
+        assert name in manifest["files"], name
+    leads = pd.read_csv(out / "alert_leads.csv")
+    assert leads["policy"].iloc[0] == "current 60.00"
+    assert (out / "report.html").stat().st_size > 10_000
 
 
 def test_percentiles_are_ordered(busy_forecast):

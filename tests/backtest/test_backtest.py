@@ -1,0 +1,130 @@
+"""Back-tests on a log generated from a known scenario: coverage, baselines, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.calllogs.backtest import BacktestSettings, backtest, ensemble_quantiles
+from sim.calllogs.reader import read_call_log
+from sim.calllogs.synthetic import synthesize_log, write_graph_json
+from sim.validation.theory import wilson_interval
+from tests.backtest.support import payg_tenant, run_cli
+
+TRAIN, TEST, ORIGINS = 21, 14, 24
+"""24 origins 14 days apart: 48 test weeks that share no day."""
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame, object]:
+    tmp = tmp_path_factory.mktemp("bt")
+    loaded = payg_tenant(tmp)
+    assert loaded.tariffs is not None
+    days = TRAIN + TEST * ORIGINS
+    log = synthesize_log(loaded.scenario, loaded.tariffs, np.random.default_rng(5), days=days)
+    path = write_graph_json(log.rows, tmp / "log.json")
+    calls, _ = read_call_log(path)
+    return path, calls, loaded
+
+
+def test_weibull_quantiles_give_exact_coverage_for_exchangeable_values() -> None:
+    """With 9 members the P10-P90 band is (x_(1), x_(9)): a 10th draw falls inside 8/10."""
+    rng = np.random.default_rng(1)
+    inside = 0
+    for _ in range(4000):
+        x = rng.normal(size=10)
+        q = ensemble_quantiles(x[:9])
+        inside += q["p10"] <= x[9] <= q["p90"]
+    lo, hi = wilson_interval(inside, 4000, 0.999)
+    assert lo <= 0.8 <= hi
+
+
+def test_coverage_within_sampling_error(generated: tuple[Path, pd.DataFrame, object]) -> None:
+    _, calls, loaded = generated
+    settings = BacktestSettings(
+        train_days=TRAIN, test_days=TEST, origins=ORIGINS, step_days=TEST, replications=9,
+        ets_paths=200,
+    )  # fmt: skip
+    result = backtest(calls, loaded, settings)  # type: ignore[arg-type]
+    t = result.targets
+    ccsim = t[t["method"] == "ccsim"]
+    n = len(ccsim)
+    assert n == ORIGINS * TEST // 7 == 48
+    # The truth is the fitted model's own family (Poisson users, rate_cv 0), so the P10-P90
+    # band should hold 80 % of the test weeks. The weeks share no day; each is a Bernoulli
+    # trial, so the count inside is Binomial(48, 0.8) up to the fit's error: 0.8 must lie in
+    # the 99 % Wilson interval of the share observed (about +/- 0.15 at n = 48).
+    k = int(ccsim["in_p10_p90"].sum())
+    lo, hi = wilson_interval(k, n, 0.99)
+    assert lo <= 0.80 <= hi, (k, n, lo, hi)
+    # The baselines are scored the same way, on the same weeks and the same actuals.
+    s = result.summary.set_index("method")
+    for method in ("ccsim", "seasonal-naive", "ets"):
+        part = t[t["method"] == method]
+        assert len(part) == n
+        assert (part["actual_micros"].to_numpy() == ccsim["actual_micros"].to_numpy()).all()
+        assert s.loc[method, "coverage_p10_p90"] == pytest.approx(part["in_p10_p90"].mean())
+        assert s.loc[method, "targets"] == n
+    # The log's charges are the actuals: they add up to the log's total over the test weeks.
+    first_origin = pd.Timestamp(result.splits[0].origin, tz="UTC")
+    in_test = calls["start"] >= first_origin
+    assert ccsim["actual_micros"].sum() == calls.loc[in_test, "charge_micros"].sum()
+    # Every table names the method, the data window and the date of the last data.
+    for frame in result.tables().values():
+        assert {"method", "data_from", "data_to", "last_data"} <= set(frame.columns)
+
+
+def test_cli_run_folder(generated: tuple[Path, pd.DataFrame, object], tmp_path: Path) -> None:
+    log, _, loaded = generated
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(
+        "backtest", log, loaded.path, "--train", "3w", "--test", "2w",  # type: ignore[attr-defined]
+        "--origins", "2", "--replications", "9", "--ets-paths", "100", "--out", out, "-q",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "ccsim" in stdout
+    assert "seasonal-naive" in stdout
+    assert "ets" in stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["last_data"]
+    assert manifest["data_window"][0] <= manifest["last_data"]
+    assert set(manifest["method"]) == {"ccsim", "seasonal-naive", "ets"}
+    assert {"backtest.csv", "backtest_summary.csv", "plots/backtest.png"} <= set(manifest["files"])
+    table = pd.read_csv(out / "backtest.csv")
+    assert "crps" in table.columns
+    assert "crps_micros" not in table.columns
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--test", "10d"], "--test: the test window is scored by week"),
+        (["--origins", "400"], "the log covers"),
+        (["--train", "1w"], "--train: at least 2 weeks"),
+    ],
+)
+def test_cli_bad_input(
+    generated: tuple[Path, pd.DataFrame, object], args: list[str], message: str
+) -> None:
+    log, _, loaded = generated
+    code, _, err = run_cli("backtest", log, loaded.path, "-q", *args)  # type: ignore[attr-defined]
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_cli_bad_files(tmp_path: Path, generated: tuple[Path, pd.DataFrame, object]) -> None:
+    log, _, loaded = generated
+    code, _, err = run_cli("backtest", tmp_path / "missing.json", loaded.path, "-q")  # type: ignore[attr-defined]
+    assert code == 2
+    assert "missing.json" in err
+    assert "Traceback" not in err
+    code, _, err = run_cli("backtest", log, loaded.path, "--train", "8x", "-q")  # type: ignore[attr-defined]
+    assert code == 2
+    assert "--train" in err
+    assert "Traceback" not in err
