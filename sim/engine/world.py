@@ -95,14 +95,28 @@ class RatedTraffic:
         if self._year is None:
             batches, ratings, total, counts = [], [], 0, []
             day = 0
+            chunks = isinstance(world.traffic, TrafficModel) and not self._days
             while world.day_bounds(day)[0] < world.horizon_s:
-                batch, rated = self.day(day, world)
+                if chunks:
+                    # Rate a chunk of days at once: the same ratings as day by day, since
+                    # the pool state carries over either way, with fewer numpy steps.
+                    assert isinstance(world.traffic, TrafficModel)
+                    last = world.traffic.chunk_of(day)[1]
+                    while last > day and world.day_bounds(last)[0] >= world.horizon_s:
+                        last -= 1
+                    batch, rated = world.draw_and_rate_days(day, last)
+                    ends = [world.day_bounds(k)[1] for k in range(day, last + 1)]
+                    cut = np.searchsorted(batch.start_s, ends, side="left")
+                    counts.extend(np.diff(cut, prepend=0).tolist())
+                else:
+                    batch, rated = self.day(day, world)
+                    counts.append(len(batch))
+                    last = day
                 total += len(batch)
-                counts.append(len(batch))
                 keep = np.flatnonzero(_is_charged(rated.outcome) | rated.needs_balance_check)
                 batches.append(batch.take(keep))
                 ratings.append(_retry_ratings(rated, keep))
-                day += 1
+                day = last + 1
             self._year = (CallBatch.concat(batches), _concat_rated(*ratings), total)
             self.day_ends = np.asarray(
                 [world.day_bounds(k)[1] for k in range(day)], dtype=np.float64
@@ -292,6 +306,18 @@ class World:
         _, end_s = self.day_bounds(day)
         batch = self.traffic.draw_day(day)
         if len(batch) and batch.start_s[-1] >= end_s:  # horizon inside the day
+            batch = batch.take(batch.start_s < end_s)
+        rated = rate_batch(batch, self.ctx, self.pool_state)
+        self.pool_state = rated.state
+        return batch, rated
+
+    def draw_and_rate_days(self, first: int, last: int) -> tuple[CallBatch, RatedBatch]:
+        """Draw the calls of days ``first`` to ``last`` (before the horizon), and rate them."""
+        assert isinstance(self.traffic, TrafficModel)
+        assert self.ctx is not None
+        _, end_s = self.day_bounds(last)
+        batch = self.traffic.draw_days(first, last)
+        if len(batch) and batch.start_s[-1] >= end_s:  # horizon inside the last day
             batch = batch.take(batch.start_s < end_s)
         rated = rate_batch(batch, self.ctx, self.pool_state)
         self.pool_state = rated.state

@@ -3,7 +3,7 @@
 What analysts ask: *what would this organisation pay on PAYG, Domestic or Domestic &
 International plans?* Each plan is given to the compared user groups (their ``plan``
 swapped, everything else kept), and every plan runs on the same replications. Random
-streams are keyed by (seed, replication, stream, group, day) and never by a plan, so
+streams are keyed by (seed, replication, stream, group, chunk of days), never by a plan, so
 every plan sees exactly the same calls (common random numbers); only their rating, the
 balance and hence the outages differ. Per plan: licence fees (``sim.reports.licences``),
 calls charged (credits consumed, or the postpaid usage invoice) and outage exposure, in

@@ -136,6 +136,19 @@ def _encode(values: ArrayLike, table: Sequence[str] | None = None) -> tuple[Any,
     return mapped[inverse] if len(arr) else np.zeros(0, np.int64), tuple(table)
 
 
+_COLUMNS = (
+    "call_id",
+    "subscriber_id",
+    "group",
+    "usage_country",
+    "dest_country",
+    "number_type",
+    "call_type",
+    "start_s",
+    "duration_s",
+)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class CallBatch:
     """Many calls as numpy columns, in the order they are to be rated.
@@ -269,19 +282,15 @@ class CallBatch:
     def take(self, index: ArrayLike) -> CallBatch:
         """Return the rows at ``index`` (integer positions or a boolean mask)."""
         idx = np.asarray(index)
-        return CallBatch(
-            call_id=self.call_id[idx],
-            subscriber_id=self.subscriber_id[idx],
-            group=self.group[idx],
-            usage_country=self.usage_country[idx],
-            dest_country=self.dest_country[idx],
-            number_type=self.number_type[idx],
-            call_type=self.call_type[idx],
-            start_s=self.start_s[idx],
-            duration_s=self.duration_s[idx],
-            groups=self.groups,
-            countries=self.countries,
-        )
+        if idx.ndim != 1 or not (idx.dtype == np.bool_ or np.issubdtype(idx.dtype, np.integer)):
+            raise ValueError("take: index must be a 1-d array of positions or a boolean mask")
+        # Rows of a checked batch keep every column's dtype and code range: no new checks.
+        out = object.__new__(CallBatch)
+        for name in _COLUMNS:
+            object.__setattr__(out, name, getattr(self, name)[idx])
+        object.__setattr__(out, "groups", self.groups)
+        object.__setattr__(out, "countries", self.countries)
+        return out
 
     def is_time_sorted(self) -> bool:
         """Return True when ``start_s`` never decreases."""

@@ -9,8 +9,11 @@ Poisson process. A service number may instead have regular arrivals: the k-th ca
 when the expected count since the start reaches k - 1/2, so each hour slot gets its
 expected count (fractions carried on) and calls are evenly spaced within it.
 
-Random streams are keyed by (seed, replication, stream, group, day), never by a policy
-setting, so every recharge policy sees the same calls (common random numbers).
+Calls are drawn a chunk of days at a time (days 1-7, 8-14, 15-21 and 22 to the end of a
+calendar month), vectorised over the chunk's hour slots, and served a day (or a span of
+days) at a time. Random streams are keyed by (seed, replication, stream, group, first day
+of the chunk), never by a policy setting, so every recharge policy sees the same calls
+(common random numbers), and never by the horizon.
 
 Imports the core and telephony only; no SimPy.
 """
@@ -56,8 +59,9 @@ class _Parts:
     """Columns of one day's calls, gathered before they become a ``CallBatch``."""
 
     subscriber: list[NDArray[np.int64]] = field(default_factory=list)
-    group: list[NDArray[np.int32]] = field(default_factory=list)
-    usage: list[NDArray[np.int16]] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)  # calls of each part
+    group: list[int] = field(default_factory=list)  # one code per part
+    usage: list[int] = field(default_factory=list)  # one code per part
     dest: list[NDArray[np.int16]] = field(default_factory=list)
     number: list[NDArray[np.int8]] = field(default_factory=list)
     ctype: list[NDArray[np.int8]] = field(default_factory=list)
@@ -79,13 +83,21 @@ class _Parts:
         if n == 0:
             return
         self.subscriber.append(subscriber.astype(np.int64, copy=False))
-        self.group.append(np.full(n, group, np.int32))
-        self.usage.append(np.full(n, usage, np.int16))
-        self.dest.append(np.broadcast_to(np.asarray(dest, np.int16), (n,)))
-        self.number.append(np.broadcast_to(np.asarray(number, np.int8), (n,)))
-        self.ctype.append(np.broadcast_to(np.asarray(ctype, np.int8), (n,)))
+        self.counts.append(n)
+        self.group.append(group)
+        self.usage.append(usage)
+        self.dest.append(_column(dest, np.int16, n))
+        self.number.append(_column(number, np.int8, n))
+        self.ctype.append(_column(ctype, np.int8, n))
         self.start.append(start)
         self.duration.append(duration)
+
+
+def _column(value: Any, dtype: type[np.generic], n: int) -> Any:
+    """Return ``value`` as a column of ``n`` entries (a scalar repeated)."""
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return value.astype(dtype, copy=False)
+    return np.full(n, value, dtype)
 
 
 def sorted_uniform_times(
@@ -113,6 +125,25 @@ def sorted_uniform_times(
     u = (cs[keep] - before[slot]) / width[slot]
     times: NDArray[np.float64] = slot_starts[slot] + u * slot_s
     return times
+
+
+def choice_cdf(weights: NDArray[np.float64] | tuple[float, ...]) -> NDArray[np.float64]:
+    """Return the cumulative table ``choose`` draws from (the one numpy's ``choice`` builds)."""
+    cdf = np.cumsum(np.asarray(weights, dtype=np.float64))
+    cdf /= cdf[-1]
+    return cdf
+
+
+def choose(rng: np.random.Generator, cdf: NDArray[np.float64], n: int) -> NDArray[np.int64]:
+    """Draw ``n`` indices by the cumulative table ``cdf``.
+
+    The same numbers, from the same stream, as ``rng.choice(len(cdf), size=n, p=p)``
+    (one uniform per draw, searched on the right), without re-validating ``p`` each time.
+    """
+    index: NDArray[np.int64] = cdf.searchsorted(rng.random(n), side="right").astype(
+        np.int64, copy=False
+    )
+    return index
 
 
 def alias_table(weights: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
@@ -183,10 +214,17 @@ class TrafficModel:
         self._service_offset = int(offsets[-1])
         self._next_call_id = 0
         self._alias: dict[tuple[int, int], tuple[NDArray[np.float64], NDArray[np.int64]]] = {}
-        self._spill: dict[int, CallBatch] = {}
+        self._spill: dict[int, CallBatch] = {}  # first day of a chunk -> legs held back
+        self._buffers: dict[int, CallBatch] = {}  # first day of a chunk -> its calls
+        self._span_slots: dict[
+            tuple[tuple[int, int], int], tuple[NDArray[np.float64], NDArray[np.float64]]
+        ] = {}
         self._bounds: dict[int, tuple[float, float, date]] = {}
         self._slots: dict[tuple[int, int], tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
         self._week_total: dict[int, float] = {}
+        self._dest_tables: dict[
+            tuple[int, str], tuple[NDArray[np.float64], tuple[NDArray[np.int16], ...]]
+        ] = {}
         # Regular arrivals: per service, the expected count from the start to each day.
         self._expected: dict[int, list[float]] = {}
         # (organiser, leg start) -> meeting number, kept only when asked for (call logs).
@@ -266,28 +304,82 @@ class TrafficModel:
         return starts, np.asarray([weights[h] for h in hours], dtype=np.float64)
 
     # -- drawing -----------------------------------------------------------------------
-    def draw_day(self, day_index: int) -> CallBatch:
-        """Return every call that starts on local day ``day_index``, sorted by start.
+    def chunk_of(self, day_index: int) -> tuple[int, int]:
+        """Return the first and last day of the chunk that holds local day ``day_index``.
 
-        Meeting participants join a few minutes after the meeting starts, so a meeting
-        just before midnight has legs starting the next day: those are held back and
-        returned with the next day. Draw days in order to keep them.
+        Calls are drawn a chunk at a time: the days 1-7, 8-14, 15-21 and 22 to the end of
+        each calendar month (the first chunk starts at the start). A chunk never spans
+        two months, so head-count and usage growth are constant within it, and chunks are
+        fixed by the calendar, so a day's calls do not depend on the horizon.
         """
-        batch = self._draw_day(day_index)
-        _start_s, end_s, _ = self.day_bounds(day_index)
-        spill = self._spill.pop(day_index, None)
-        if spill is not None:
-            merged = CallBatch.concat([spill, batch])
-            batch = merged.take(np.argsort(merged.start_s, kind="stable"))
-        late = batch.start_s >= end_s
-        if late.any():
-            self._spill[day_index + 1] = batch.take(late)
-            batch = batch.take(~late)
+        _, _, d = self.day_bounds(day_index)
+        block = min((d.day - 1) // 7, 3)
+        first_dom = 1 + 7 * block
+        if block < 3:
+            last_dom = first_dom + 6
+        else:
+            nxt = date(d.year + d.month // 12, d.month % 12 + 1, 1)
+            last_dom = (nxt - timedelta(days=1)).day
+        return max(0, day_index - (d.day - first_dom)), day_index + (last_dom - d.day)
+
+    def draw_day(self, day_index: int) -> CallBatch:
+        """Return every call that starts on local day ``day_index``, sorted by start."""
+        return self.draw_days(day_index, day_index)
+
+    def draw_days(self, first_day: int, last_day: int) -> CallBatch:
+        """Return every call that starts on local days ``first_day`` to ``last_day``.
+
+        Sorted by start; call ids are numbered in the order calls are returned. Meeting
+        participants join a few minutes after the meeting starts, so a meeting just before
+        the end of a chunk has legs in the next chunk: those are held back and returned
+        with it, provided the earlier chunk was drawn first (draw days in order). A day
+        asked for again gets the same calls under new ids.
+        """
+        start_s = self.day_bounds(first_day)[0]
+        end_s = self.day_bounds(last_day)[1]
+        pieces: list[CallBatch] = []
+        day = first_day
+        while day <= last_day:
+            first, last = self.chunk_of(day)
+            buffer = self._chunk(first, last)
+            lo = int(np.searchsorted(buffer.start_s, start_s, side="left"))
+            hi = int(np.searchsorted(buffer.start_s, end_s, side="left"))
+            pieces.append(buffer.take(np.arange(lo, hi)))
+            day = last + 1
+        batch = pieces[0] if len(pieces) == 1 else CallBatch.concat(pieces)
+        n = len(batch)
+        ids = np.arange(self._next_call_id, self._next_call_id + n, dtype=np.int64)
+        self._next_call_id += n
+        object.__setattr__(batch, "call_id", ids)
         return batch
 
-    def _draw_day(self, day_index: int) -> CallBatch:
+    def _chunk(self, first: int, last: int) -> CallBatch:
+        """Return the calls of a chunk (held-back legs of the chunk before included).
+
+        The last two chunks are kept; one asked for again after that is drawn again, the
+        same calls from the same streams.
+        """
+        buffer = self._buffers.get(first)
+        if buffer is None:
+            batch = self._draw_chunk(first, last)
+            end_s = self.day_bounds(last)[1]
+            late = batch.start_s >= end_s
+            if late.any():
+                self._spill[last + 1] = batch.take(late)
+                batch = batch.take(~late)
+            spill = self._spill.get(first)
+            if spill is not None:
+                merged = CallBatch.concat([spill, batch])
+                batch = merged.take(np.argsort(merged.start_s, kind="stable"))
+            if len(self._buffers) >= 2:
+                self._buffers.pop(next(iter(self._buffers)))
+            buffer = self._buffers[first] = batch
+        return buffer
+
+    def _draw_chunk(self, first: int, last: int) -> CallBatch:
+        span = (first, last)
         parts = _Parts()
-        _, _, d = self.day_bounds(day_index)
+        _, _, d = self.day_bounds(first)
         month = self.month_index(d)
         usage = self.usage_factor(month)
         for g, name in enumerate(self.population.group_names):
@@ -299,17 +391,17 @@ class TrafficModel:
                 continue
             weights = self._multipliers[g][:n_users]
             if gt.calling.calls_per_user_day > 0 or gt.calling.inbound_per_user_day > 0:
-                rng = stream(self.seed, self.replication, "calling", g, day_index)
-                self._draw_calling(parts, rng, g, gt.calling, weights, usage, day_index)
+                rng = stream(self.seed, self.replication, "calling", g, first)
+                self._draw_calling(parts, rng, g, gt.calling, weights, usage, span)
             if gt.meetings.per_organiser_week > 0:
-                rng = stream(self.seed, self.replication, "meetings", g, day_index)
-                self._draw_meetings(parts, rng, g, gt.meetings, weights, usage, day_index)
+                rng = stream(self.seed, self.replication, "meetings", g, first)
+                self._draw_meetings(parts, rng, g, gt.meetings, weights, usage, span)
         for k, name in enumerate(self.population.service_names):
             st = self.traffic.services.get(name)
             if st is None or st.calls_per_day == 0:
                 continue
-            rng = stream(self.seed, self.replication, "services", k, day_index)
-            self._draw_service(parts, rng, k, st, usage, day_index)
+            rng = stream(self.seed, self.replication, "services", k, first)
+            self._draw_service(parts, rng, k, st, usage, span)
         return self._batch(parts)
 
     def _arrivals(
@@ -318,22 +410,31 @@ class TrafficModel:
         profile: Profile,
         per_unit_day: float,
         total_weight: float,
-        day_index: int,
+        span: tuple[int, int],
     ) -> NDArray[np.float64]:
-        """Draw the arrival times of one day of a non-homogeneous Poisson process.
+        """Draw the arrival times of a chunk of days of a non-homogeneous Poisson process.
 
         ``per_unit_day`` x ``total_weight`` events per day of an ordinary week, spread
         over its hours by the profile's weights.
         """
-        slots, mean = self._slot_means(profile, per_unit_day, total_weight, day_index)
+        slots, mean = self._slot_means(profile, per_unit_day, total_weight, span)
         counts = rng.poisson(mean)
         return sorted_uniform_times(rng, slots, counts, 3600.0)
 
     def _slot_means(
-        self, profile: Profile, per_unit_day: float, total_weight: float, day_index: int
+        self, profile: Profile, per_unit_day: float, total_weight: float, span: tuple[int, int]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Return each hour slot's start and its expected count of events."""
-        slots, w = self.hour_slots(day_index, profile)
+        """Return each hour slot's start and its expected count of events, over days."""
+        if span[0] == span[1]:
+            slots, w = self.hour_slots(span[0], profile)
+        else:
+            key = (span, id(profile))
+            both = self._span_slots.get(key)
+            if both is None:
+                days = [self.hour_slots(day, profile) for day in range(span[0], span[1] + 1)]
+                both = (np.concatenate([a for a, _ in days]), np.concatenate([b for _, b in days]))
+                self._span_slots = {key: both}  # chunks come in order: keep the last
+            slots, w = both
         week_total = self._week_total.get(id(profile))
         if week_total is None:
             week_total = self._week_total[id(profile)] = profile.week_total
@@ -354,7 +455,7 @@ class TrafficModel:
             # Expected count since the start at each slot boundary of the day; the day's
             # last edge is the next day's first, computed the same way (no drift).
             usage = self.usage_factor(self.month_index(self.day_bounds(day)[2]))
-            slots, mean = self._slot_means(profile, st.calls_per_day, usage, day)
+            slots, mean = self._slot_means(profile, st.calls_per_day, usage, (day, day))
             edges: NDArray[np.float64] = before + np.concatenate(([0.0], np.cumsum(mean)))
             return slots, edges
 
@@ -389,24 +490,33 @@ class TrafficModel:
         i = rng.integers(0, n_users, size=n)
         return np.where(rng.random(n) < prob[i], i, alias[i])
 
+    def _destination_tables(
+        self, dest: Destinations, home: str
+    ) -> tuple[NDArray[np.float64], tuple[NDArray[np.int16], ...]]:
+        """Return the class table and each class's country codes (cached per settings)."""
+        key = (id(dest), home)
+        tables = self._dest_tables.get(key)
+        if tables is None:
+            domestic = dest.domestic_countries or (home,)
+            zone_a = tuple(c for c in dest.zone_a_countries if c != home) or dest.zone_a_countries
+            codes = tuple(
+                np.asarray([self._country[c] for c in countries], np.int16)
+                for countries in (domestic, zone_a, dest.international_countries)
+            )
+            tables = self._dest_tables[key] = (choice_cdf(dest.shares), codes)
+        return tables
+
     def _destinations(
         self, rng: np.random.Generator, dest: Destinations, home: str, n: int
     ) -> tuple[NDArray[np.int16], NDArray[np.int8]]:
-        classes = rng.choice(4, size=n, p=np.asarray(dest.shares))
+        cdf, tables = self._destination_tables(dest, home)
+        classes = choose(rng, cdf, n)
         codes = np.empty(n, np.int16)
         numbers = np.full(n, _NT[NumberType.TOLL], np.int8)
-        domestic = dest.domestic_countries or (home,)
-        zone_a = tuple(c for c in dest.zone_a_countries if c != home) or dest.zone_a_countries
-        other = dest.international_countries
-        for cls, countries in (
-            (_DEST_DOMESTIC, domestic),
-            (_DEST_ZONE_A, zone_a),
-            (_DEST_OTHER, other),
-        ):
+        for cls, table in zip((_DEST_DOMESTIC, _DEST_ZONE_A, _DEST_OTHER), tables, strict=True):
             mask = classes == cls
-            k = int(mask.sum())
+            k = int(np.count_nonzero(mask))
             if k:
-                table = np.asarray([self._country[c] for c in countries], np.int16)
                 codes[mask] = table[rng.integers(0, len(table), size=k)]
         premium = classes == _DEST_PREMIUM
         codes[premium] = self._country[home]
@@ -421,14 +531,14 @@ class TrafficModel:
         calling: Calling,
         weights: NDArray[np.float64],
         usage: float,
-        day_index: int,
+        span: tuple[int, int],
     ) -> None:
         home = self.population.group_countries[g]
         home_code = self._country[home]
         profile = self.traffic.profile(calling.profile)
         total_w = float(weights.sum()) * usage
         # Outbound legs.
-        start = self._arrivals(rng, profile, calling.calls_per_user_day, total_w, day_index)
+        start = self._arrivals(rng, profile, calling.calls_per_user_day, total_w, span)
         n = len(start)
         users = self._pick_users(rng, g, len(weights), n)
         duration = calling.duration.sample_array(rng, n)
@@ -442,7 +552,7 @@ class TrafficModel:
         subs = self._user_offset[g] + users
         parts.add(subs, g, home_code, dest, number, ctype, start, duration)
         # Inbound calls to users' regular numbers.
-        start = self._arrivals(rng, profile, calling.inbound_per_user_day, total_w, day_index)
+        start = self._arrivals(rng, profile, calling.inbound_per_user_day, total_w, span)
         n = len(start)
         users = self._pick_users(rng, g, len(weights), n)
         duration = calling.duration.sample_array(rng, n)
@@ -465,19 +575,17 @@ class TrafficModel:
         meetings: Meetings,
         weights: NDArray[np.float64],
         usage: float,
-        day_index: int,
+        span: tuple[int, int],
     ) -> None:
         home = self.population.group_countries[g]
         home_code = self._country[home]
         profile = self.traffic.profile(meetings.profile)
         total_w = float(weights.sum()) * usage
-        m_start = self._arrivals(
-            rng, profile, meetings.per_organiser_week / 7.0, total_w, day_index
-        )
+        m_start = self._arrivals(rng, profile, meetings.per_organiser_week / 7.0, total_w, span)
         n = len(m_start)
         organiser = self._user_offset[g] + self._pick_users(rng, g, len(weights), n)
         p = np.asarray(meetings.scheduled_weights) / sum(meetings.scheduled_weights)
-        scheduled = np.asarray(meetings.scheduled)[rng.choice(len(p), size=n, p=p)]
+        scheduled = np.asarray(meetings.scheduled)[choose(rng, choice_cdf(p), n)]
         if meetings.overrun_cv > 0:
             s2 = math.log1p(meetings.overrun_cv**2)
             factor = rng.lognormal(-s2 / 2, math.sqrt(s2), size=n)
@@ -527,14 +635,15 @@ class TrafficModel:
         k: int,
         st: ServiceTraffic,
         usage: float,
-        day_index: int,
+        span: tuple[int, int],
     ) -> None:
         country = self._country[self.population.service_countries[k]]
         if st.arrivals == "regular":
-            start = self._regular_arrivals(k, st, day_index)
+            days = range(span[0], span[1] + 1)
+            start = np.concatenate([self._regular_arrivals(k, st, day) for day in days])
         else:
             profile = self.traffic.profile(st.profile)
-            start = self._arrivals(rng, profile, st.calls_per_day, usage, day_index)
+            start = self._arrivals(rng, profile, st.calls_per_day, usage, span)
         n = len(start)
         duration = st.duration.sample_array(rng, n)
         number = (
@@ -554,8 +663,8 @@ class TrafficModel:
             order = np.argsort(start, kind="stable")
             cols = {
                 "subscriber_id": np.concatenate(parts.subscriber)[order],
-                "group": np.concatenate(parts.group)[order],
-                "usage_country": np.concatenate(parts.usage)[order],
+                "group": np.repeat(np.asarray(parts.group, np.int32), parts.counts)[order],
+                "usage_country": np.repeat(np.asarray(parts.usage, np.int16), parts.counts)[order],
                 "dest_country": np.concatenate(parts.dest)[order],
                 "number_type": np.concatenate(parts.number)[order],
                 "call_type": np.concatenate(parts.ctype)[order],
@@ -573,9 +682,7 @@ class TrafficModel:
                 "start_s": np.zeros(0),
                 "duration_s": np.zeros(0),
             }
-        n = len(cols["start_s"])
-        call_id = np.arange(self._next_call_id, self._next_call_id + n, dtype=np.int64)
-        self._next_call_id += n
+        call_id = np.zeros(len(cols["start_s"]), dtype=np.int64)  # numbered when returned
         return CallBatch(call_id=call_id, groups=self.groups, countries=self.countries, **cols)
 
 

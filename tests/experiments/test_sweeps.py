@@ -122,10 +122,14 @@ def test_common_random_numbers_shrink_the_variance_of_differences(tiny):
     batch = sweeps.Batch(0, 12)
     runs, _ = sweeps.run_batch([a, b], tiny.tariffs, batch, replay=True)
     cost = runs.pivot(index="replication", columns="variant", values="charged_micros")
-    paired = (cost[1] - cost[0]).var()
+    paired = (cost[1] - cost[0]).abs().to_numpy()
     # Independent runs: pair replication i of one setting with i + 6 of the other.
-    independent = (cost[1].to_numpy()[6:] - cost[0].to_numpy()[:6]).var()
-    assert paired < 0.05 * independent
+    independent = np.abs(cost[1].to_numpy()[6:] - cost[0].to_numpy()[:6])
+    # On the same calls the two triggers charge exactly the same unless an outage refuses
+    # calls under one of them (rare); independent runs never charge the same.
+    assert (paired == 0).sum() >= 9
+    assert (independent > 0).all()
+    assert np.median(paired) < 0.05 * np.median(independent)
 
 
 def test_summary_matches_a_direct_computation_per_setting():
