@@ -68,7 +68,8 @@ def scaled(scale: float, horizon: str, folder: Path) -> Path:
     for s in data["traffic"]["services"].values():
         s["calls_per_day"] = s["calls_per_day"] * scale
     for key, rel in data["tariffs"].items():
-        data["tariffs"][key] = str((HERE / rel).resolve())
+        if isinstance(rel, str):  # a rate table, not allow_outside
+            data["tariffs"][key] = str((HERE / rel).resolve())
     path = folder / f"tenant-{scale:g}-{horizon}.toml"
     path.write_text(tomli_w.dumps(data))
     return path

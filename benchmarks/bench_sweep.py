@@ -43,7 +43,8 @@ def tenant_500(folder: Path) -> Path:
     for s in data["traffic"]["services"].values():
         s["calls_per_day"] *= 0.05
     for key, rel in data["tariffs"].items():
-        data["tariffs"][key] = str((HERE / rel).resolve())
+        if isinstance(rel, str):  # a rate table, not allow_outside
+            data["tariffs"][key] = str((HERE / rel).resolve())
     data["simulation"]["name"] = "tenant-500"
     data["funding"].update(initial_funds="2000", low_balance="1000")
     data["admin"]["top_up"] = "1000"

@@ -256,11 +256,14 @@ class Admin:
 class Postpaid:
     """NCE/MCA settings: usage billed monthly in arrears (``teams-credits.md`` §6).
 
-    ``hard_cap``: when a plan's included minutes run out, calls are refused instead of
-    being billed as overage (overage switched off, the MCA default).
+    ``hard_cap`` (default true, Microsoft's default for NCE/MCA tenants, §6 and §10.3):
+    without the pay-as-you-go (overage) toggle the included minutes are a hard cap, so
+    calls that would be charged are refused until the next billing period. ``false``:
+    overage switched on, every charge goes to the monthly invoice (ccsim's default
+    before; set it to keep that behaviour).
     """
 
-    hard_cap: bool = False
+    hard_cap: bool = True
 
 
 @dataclass(frozen=True, slots=True)

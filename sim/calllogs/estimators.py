@@ -1,7 +1,9 @@
 """The fit's estimators, one quantity at a time.
 
 ``exposure`` counts the ordinary hours of each local hour of the week in the observation
-window and ``hour_of_week`` places calls in them; ``fit_profile`` (hour-of-week profiles),
+window (and the holiday hours of each local hour) and ``hour_of_week`` places calls in
+them; ``fit_profile`` (hour-of-week profiles: one shape per weekday when a likelihood-ratio
+test says Monday to Friday differ, else one pooled shape; a holiday shape),
 ``fit_rate`` (Poisson rates per unit and day), ``gamma_cv`` (per-user heterogeneity),
 ``fit_lognormal`` (durations, with a Kolmogorov-Smirnov test), ``fit_destinations`` (the
 destination mix, by ``destination_class``) and ``zero_truncated_poisson`` (legs per
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -37,6 +39,7 @@ class Exposure:
     window: tuple[datetime, datetime]
     time_zone: str
     holidays: frozenset[date]
+    holiday_hours: NDArray[np.float64] = field(default_factory=lambda: np.zeros(24))
 
     @property
     def days(self) -> float:
@@ -59,7 +62,8 @@ def exposure(
         else np.ones(len(how), bool)
     )
     e = np.bincount(how[ordinary], minlength=HOURS_PER_WEEK).astype(np.float64)
-    return Exposure(e, window, time_zone, hol)
+    h = np.bincount(local.hour.to_numpy()[~ordinary], minlength=24).astype(np.float64)
+    return Exposure(e, window, time_zone, hol, h)
 
 
 def hour_of_week(start: pd.Series, exp: Exposure) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
@@ -76,12 +80,32 @@ def hour_of_week(start: pd.Series, exp: Exposure) -> tuple[NDArray[np.int64], ND
     return how, inside
 
 
+def holiday_hour(start: pd.Series, exp: Exposure) -> NDArray[np.int64]:
+    """Return the local hour of each call that starts inside the window on a holiday."""
+    if not exp.holidays or not len(start):
+        return np.zeros(0, np.int64)
+    local = start.dt.tz_convert(exp.time_zone)
+    lo, hi = exp.window
+    inside = np.array((start >= pd.Timestamp(lo)) & (start < pd.Timestamp(hi)), dtype=bool)
+    inside &= np.isin(local.dt.date.to_numpy(), np.array(sorted(exp.holidays), dtype=object))
+    hours: NDArray[np.int64] = local.dt.hour.to_numpy(np.int64)[inside]
+    return hours
+
+
+DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+BY_DAY_ALPHA = 0.01
+"""Monday to Friday get their own shapes when the test of one shape has p below this."""
+
+
 @dataclass(frozen=True, slots=True)
 class ProfileFit:
     """A fitted hour-of-week profile: intensities (calls per hour) by hour of the week.
 
-    ``observed`` has one value per hour of the week (168); ``weekday``, ``saturday`` and
-    ``sunday`` the pooled maximum-likelihood shape (24 each). ``week_total`` is the expected
+    ``observed`` has one value per hour of the week (168); ``days`` the maximum-likelihood
+    shape of each day, Monday first (7 x 24): Monday to Friday their own shapes when
+    ``by_day`` (the likelihood-ratio test of one Monday-Friday shape gave ``pooled_pvalue``
+    below ``BY_DAY_ALPHA``), else the pooled ``weekday`` shape each. ``holiday``: the
+    intensity on holidays (None when none was observed). ``week_total`` is the expected
     number of calls in an ordinary week.
     """
 
@@ -90,10 +114,17 @@ class ProfileFit:
     weekday: NDArray[np.float64]
     saturday: NDArray[np.float64]
     sunday: NDArray[np.float64]
+    days: NDArray[np.float64] | None = None
+    by_day: bool = False
+    pooled_pvalue: float = float("nan")
+    holiday: NDArray[np.float64] | None = None
+    holiday_calls: int = 0
 
     @property
     def fitted(self) -> NDArray[np.float64]:
         """Return the fitted intensity for each of the 168 hours of the week."""
+        if self.by_day and self.days is not None:
+            return np.concatenate(list(self.days))
         return np.concatenate([np.tile(self.weekday, 5), self.saturday, self.sunday])
 
     @property
@@ -106,17 +137,27 @@ class ProfileFit:
         return float((self.fitted * exp.hours).sum())
 
     def weights(self) -> dict[str, list[float]]:
-        """Return the profile as scenario weights (largest = 1, 4 significant digits)."""
-        top = float(max(self.weekday.max(), self.saturday.max(), self.sunday.max()))
+        """Return the profile as scenario weights (largest = 1, 4 significant digits).
+
+        ``weekday`` is the pooled Monday-Friday shape; with per-day shapes, ``monday`` ...
+        ``friday`` follow it. ``holiday`` is on the same scale as the ordinary days.
+        """
+        top = float(self.fitted.max())
 
         def norm(v: NDArray[np.float64]) -> list[float]:
             return [float(f"{x / top:.4g}") if top > 0 else 0.0 for x in v]
 
-        return {
+        out = {
             "weekday": norm(self.weekday),
             "saturday": norm(self.saturday),
             "sunday": norm(self.sunday),
         }
+        if self.by_day and self.days is not None:
+            for k in range(5):
+                out[DAY_NAMES[k]] = norm(self.days[k])
+        if self.holiday is not None:
+            out["holiday"] = norm(self.holiday)
+        return out
 
 
 def _fill_gaps(rate: NDArray[np.float64], exposed: NDArray[np.bool_]) -> NDArray[np.float64]:
@@ -136,18 +177,69 @@ def _fill_gaps(rate: NDArray[np.float64], exposed: NDArray[np.bool_]) -> NDArray
     return out
 
 
-def fit_profile(how: NDArray[np.int64], exp: Exposure) -> ProfileFit:
-    """Fit the Poisson intensity by hour of the week, pooling Monday to Friday."""
+def _rate(cc: NDArray[np.float64], ee: NDArray[np.float64]) -> NDArray[np.float64]:
+    rate: NDArray[np.float64] = np.where(ee > 0, cc / np.where(ee > 0, ee, 1), 0.0)
+    return _fill_gaps(rate, ee > 0)
+
+
+def pooled_weekday_test(c: NDArray[np.float64], e: NDArray[np.float64]) -> float:
+    """Return the p-value of "Monday to Friday share one hourly shape" (G-test).
+
+    ``c`` and ``e`` are calls and exposed hours by hour of the week. Under the hypothesis
+    each local hour has one Poisson intensity on every weekday; the likelihood ratio
+    against one intensity per weekday and hour is chi-square with (cells - hours) degrees
+    of freedom (cells with exposure only).
+    """
+    cd, ed = c[:120].reshape(5, 24), e[:120].reshape(5, 24)
+    pooled = cd.sum(0) / np.where(ed.sum(0) > 0, ed.sum(0), 1)
+    expected = ed * pooled
+    live = ed > 0
+    df = int(live.sum() - (ed.sum(0) > 0).sum())
+    if df <= 0:
+        return 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        terms = np.where((cd > 0) & live, cd * np.log(cd / np.where(expected > 0, expected, 1)), 0)
+    g = 2.0 * float(terms.sum() - (cd[live].sum() - expected[live].sum()))
+    return float(stats.chi2.sf(max(g, 0.0), df))
+
+
+def fit_profile(
+    how: NDArray[np.int64],
+    exp: Exposure,
+    holiday_hours: NDArray[np.int64] | None = None,
+    *,
+    by_day: bool | None = None,
+) -> ProfileFit:
+    """Fit the Poisson intensity by hour of the week (and of holidays).
+
+    Monday to Friday get their own shapes when ``by_day`` (default: when
+    ``pooled_weekday_test`` rejects one shape at ``BY_DAY_ALPHA``); Saturday and Sunday
+    always have their own. ``holiday_hours``: local hours of the calls on holidays,
+    fitted against ``exp.holiday_hours``.
+    """
     c = np.bincount(how, minlength=HOURS_PER_WEEK).astype(np.float64)
     e = exp.hours
     with np.errstate(invalid="ignore", divide="ignore"):
         observed = np.where(e > 0, c / np.where(e > 0, e, 1), 0.0)
     cw, ew = c[: 5 * 24].reshape(5, 24).sum(0), e[: 5 * 24].reshape(5, 24).sum(0)
-    days = []
-    for cc, ee in ((cw, ew), (c[120:144], e[120:144]), (c[144:168], e[144:168])):
-        rate = np.where(ee > 0, cc / np.where(ee > 0, ee, 1), 0.0)
-        days.append(_fill_gaps(rate, ee > 0))
-    return ProfileFit(c, observed, days[0], days[1], days[2])
+    weekday, saturday, sunday = (
+        _rate(cw, ew),
+        _rate(c[120:144], e[120:144]),
+        _rate(c[144:], e[144:]),
+    )
+    p = pooled_weekday_test(c, e)
+    split = p < BY_DAY_ALPHA if by_day is None else by_day
+    own = [_rate(c[24 * k : 24 * k + 24], e[24 * k : 24 * k + 24]) for k in range(5)]
+    # A day never observed keeps the pooled shape.
+    own = [o if e[24 * k : 24 * k + 24].sum() > 0 else weekday for k, o in enumerate(own)]
+    days = np.vstack([*(own if split else [weekday] * 5), saturday, sunday])
+    holiday = None
+    n_hol = 0
+    if holiday_hours is not None and exp.holiday_hours.sum() > 0:
+        ch = np.bincount(holiday_hours, minlength=24).astype(np.float64)
+        n_hol = int(ch.sum())
+        holiday = _rate(ch, exp.holiday_hours)
+    return ProfileFit(c, observed, weekday, saturday, sunday, days, split, p, holiday, n_hol)
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,15 +406,23 @@ def fit_destinations(calls: pd.DataFrame, home: str) -> tuple[dict[str, Any], li
     shares = _exact_shares(counts) if total else [1.0, 0.0, 0.0, 0.0]
     out: dict[str, Any] = dict(zip(_DEST_CLASSES, shares, strict=True))
     dest = calls["dest_country"].astype(str).to_numpy()
-    for k, key in ((1, "zone_a_countries"), (2, "international_countries")):
-        seen = pd.Series(dest[cls == k]).value_counts()
-        countries = [str(c) for c in seen.index if c != home]
-        if countries:
-            out[key] = countries
     rows = [
-        {"class": name, "calls": int(counts[k]), "share": shares[k]}
+        {"class": name, "country": "", "calls": int(counts[k]), "share": shares[k]}
         for k, name in enumerate(_DEST_CLASSES)
     ]
+    for k, cls_name in ((1, "zone_a"), (2, "international")):
+        seen = pd.Series(dest[cls == k]).value_counts()
+        seen = seen[[str(c) != home for c in seen.index]]
+        # Most calls first, then by code: the same log gives the same list.
+        order = sorted(seen.index, key=lambda c: (-int(seen[c]), str(c)))
+        countries = [str(c) for c in order]
+        if countries:
+            n = np.asarray([int(seen[c]) for c in order], dtype=np.int64)
+            weights = _exact_shares(n)
+            out[f"{cls_name}_countries"] = countries
+            out[f"{cls_name}_weights"] = weights
+            for c, m, w in zip(countries, n.tolist(), weights, strict=True):
+                rows.append({"class": cls_name, "country": c, "calls": m, "share": w})
     return out, rows
 
 
@@ -345,6 +445,8 @@ def zero_truncated_poisson(mean_legs: float) -> float:
 
 
 __all__ = [
+    "BY_DAY_ALPHA",
+    "DAY_NAMES",
     "HOURS_PER_WEEK",
     "Exposure",
     "LognormalFit",
@@ -357,6 +459,8 @@ __all__ = [
     "fit_profile",
     "fit_rate",
     "gamma_cv",
+    "holiday_hour",
     "hour_of_week",
+    "pooled_weekday_test",
     "zero_truncated_poisson",
 ]

@@ -2,12 +2,15 @@
 
 ``write_fit_report`` writes the estimates with their standard errors and tests, the
 holders found, the observed and fitted hour-of-week intensities (``profile_table``), the
-import's counts and bad rows, and plots of the profiles and duration fits.
+import's counts and bad rows, plots of the profiles and duration fits, and
+``choices.txt``: the warnings (settings copied from the base scenario), each modelling
+choice in a sentence and the notes on each holder (``choices_text``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,7 @@ def profile_table(fit: TrafficFit) -> pd.DataFrame:
     days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
     for name, p in fit.profiles.items():
         fitted = p.fitted
+        exp = fit.exposures.get(name, fit.exposure)
         for k in range(HOURS_PER_WEEK):
             rows.append(
                 {
@@ -34,12 +38,38 @@ def profile_table(fit: TrafficFit) -> pd.DataFrame:
                     "day": days[k // 24],
                     "hour": k % 24,
                     "calls": int(p.counts[k]),
-                    "hours_observed": float(fit.exposure.hours[k]),
+                    "time_zone": exp.time_zone,
+                    "hours_observed": float(exp.hours[k]),
                     "observed_per_hour": float(p.observed[k]),
                     "fitted_per_hour": float(fitted[k]),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def choices_text(fit: TrafficFit, warnings: Sequence[str] = ()) -> str:
+    """Return the fit's warnings, modelling choices and per-holder notes as plain text."""
+    lines = ["ccsim fit: modelling choices", ""]
+    if warnings:
+        lines += ["WARNINGS", *[f"- WARNING: {w}." for w in warnings], ""]
+    lines += ["Modelling choices", *[f"- {c}" for c in fit.choices], ""]
+    lines.append("Holders")
+    for h in fit.holders:
+        zone = f", profile hours in {h.time_zone}" if h.time_zone else ""
+        what = f"{h.users} users, plan {h.plan}" if h.kind == "group" else h.number_type
+        lines.append(f"- {h.name} ({h.kind}, {h.country}, {what}{zone})")
+        lines += [f"    {n}" for n in h.notes]
+    for name, p in fit.profiles.items():
+        shape = (
+            f"a shape per weekday (one-shape test p = {p.pooled_pvalue:.3g})"
+            if p.by_day
+            else f"Monday-Friday pooled (one-shape test p = {p.pooled_pvalue:.3g})"
+        )
+        hol = f"; holiday shape from {p.holiday_calls} calls" if p.holiday is not None else ""
+        lines.append(f"- profile {name}: {shape}{hol}")
+    if fit.notes:
+        lines += ["", "Notes", *[f"- {n}" for n in fit.notes]]
+    return "\n".join(lines) + "\n"
 
 
 def write_fit_report(
@@ -48,9 +78,11 @@ def write_fit_report(
     *,
     report: ImportReport | None = None,
     plots: bool = True,
+    warnings: Sequence[str] = (),
 ) -> list[str]:
     """Write the fit's tables (and plots) into ``staging``; return the files written."""
-    files: list[str] = []
+    (staging / "choices.txt").write_text(choices_text(fit, warnings), encoding="utf-8")
+    files: list[str] = ["choices.txt"]
     for name, table in fit.tables.items():
         if len(table):
             files += [p.name for p in write_table(table, staging, name)]
@@ -66,6 +98,7 @@ def write_fit_report(
                 "conferencing": h.conferencing,
                 "number_type": h.number_type,
                 "licence": h.licence,
+                "time_zone": h.time_zone,
                 "notes": "; ".join(h.notes),
             }
             for h in fit.holders
@@ -100,7 +133,8 @@ def _plots(fit: TrafficFit, staging: Path) -> list[str]:
         ax.set_xticklabels(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", ""])
         ax.set_xlim(-0.5, HOURS_PER_WEEK - 0.5)
         ax.set_ylabel("calls per hour")
-        ax.set_title(f"{name}: hour-of-week rate ({fit.exposure.time_zone})")
+        zone = fit.exposures.get(name, fit.exposure).time_zone
+        ax.set_title(f"{name}: hour-of-week rate ({zone})")
         ax.legend(loc="upper right")
         fig.tight_layout()
         path = folder / f"profile-{name}.png"
@@ -134,6 +168,7 @@ def _plots(fit: TrafficFit, staging: Path) -> list[str]:
 
 
 __all__ = [
+    "choices_text",
     "profile_table",
     "write_fit_report",
 ]

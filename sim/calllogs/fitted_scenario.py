@@ -4,6 +4,8 @@
 rate tables from a base scenario (``default_base``: ``scenarios/default.toml`` of the
 source tree) and the tenant and ``[traffic]`` from a ``TrafficFit``;
 ``write_scenario_file`` validates the text as a scenario before writing it.
+``copy_warnings`` says loudly what was copied from the base: its rate tables (the sample
+ones are illustrative) and its money settings are not the tenant's.
 """
 
 from __future__ import annotations
@@ -25,6 +27,50 @@ from sim.core.errors import InputError
 from sim.scenario.loading import load_scenario
 
 _BASE_SECTIONS = ("simulation", "funding", "recharge", "payment", "admin", "postpaid")
+_MONEY_SECTIONS = ("funding", "recharge", "payment", "admin", "postpaid")
+
+
+def copy_warnings(base_path: Path) -> list[str]:
+    """Return one warning per kind of setting the fit copies from the base scenario.
+
+    The log holds no rate sheet and no money settings, so the fitted scenario prices
+    calls with the base's rate tables and funds them with its settings. Sample tables
+    (``sample-*.csv``) hold illustrative rates only.
+    """
+    base = tomllib.loads(base_path.read_text(encoding="utf-8"))
+    out = []
+    tariffs = base.get("tariffs") or {}
+    paths = [Path(rel) if Path(rel).is_absolute() else base_path.parent / rel
+             for rel in tariffs.values() if isinstance(rel, str)]  # fmt: skip
+    sample = [p for p in paths if p.name.startswith("sample-")]
+    shown = ", ".join(_shown(p) for p in paths)
+    if sample:
+        out.append(
+            f"tariffs copied from {shown}: ILLUSTRATIVE rates, not your tenant's; replace "
+            "them with your rate sheet ([tariffs]) and check with `ccsim reconcile` before "
+            "trusting a forecast or a recommendation"
+        )
+    elif paths:
+        out.append(
+            f"tariffs copied from {shown} (the base scenario {_shown(base_path)}): check "
+            "with `ccsim reconcile` that they price your log"
+        )
+    money = [s for s in _MONEY_SECTIONS if s in base]
+    if money:
+        sections = ", ".join(f"[{s}]" for s in money)
+        out.append(
+            f"money settings {sections} copied from {_shown(base_path)}: the base's, not your "
+            "tenant's; set funding.lots to today's lots and recharge to the policy you use"
+        )
+    return out
+
+
+def _shown(path: Path) -> str:
+    """Return a path relative to the working directory when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _toml_value(v: Any) -> str:
@@ -79,8 +125,10 @@ def scenario_text(
         f"{fit.exposure.window[1].isoformat()}, {fit.exposure.days:.1f} ordinary days in "
         f"{fit.exposure.time_zone}.",
         f"# Money, recharge, payment and admin settings and the rate tables: {base_path}.",
+        *[f"# WARNING: {w}." for w in copy_warnings(base_path)],
         "# Rates are per user per day over an ordinary week; profiles spread them over the",
-        "# local hours of the week. See the fit report for standard errors and tests.",
+        "# local hours of the week (a group's own time_zone when it has one). See the fit",
+        "# report (choices.txt) for the modelling choices, standard errors and tests.",
         "",
     ]
     sim = dict(base.get("simulation", {}))
@@ -132,13 +180,17 @@ def scenario_text(
         )
     tariffs = base.get("tariffs")
     if tariffs:
-        rebased = {}
+        rebased: dict[str, Any] = {}
         for key, rel in tariffs.items():
+            if not isinstance(rel, str):  # allow_outside, scale ...
+                rebased[key] = rel
+                continue
             src = Path(rel) if Path(rel).is_absolute() else (base_path.parent / rel)
             rel_path = os.path.relpath(src.resolve(), out_path.parent.resolve())
-            # Relative when the scenario sits near its tables, absolute otherwise.
-            far = Path(rel_path).parts[:3] == ("..", "..", "..")
-            rebased[key] = str(src.resolve()) if far else rel_path
+            # Relative when the table lies below the scenario's folder, absolute otherwise
+            # (a table outside the folder needs an absolute path or allow_outside).
+            outside = Path(rel_path).parts[:1] == ("..",)
+            rebased[key] = str(src.resolve()) if outside else rel_path
         parts.append("# Rate tables of the base scenario.\n" + tomli_w.dumps({"tariffs": rebased}))
     traffic_top: dict[str, Any] = {}
     if fit.holidays:
@@ -154,6 +206,11 @@ def scenario_text(
             + _table(f"traffic.profiles.{_key(pname)}", profile.weights())
         )
     for h in groups:
+        if h.time_zone and h.time_zone != fit.exposure.time_zone:
+            parts.append(
+                f"# {h.name}: profile hours in {h.time_zone} (its usage country's zone).\n"
+                + _table(f"traffic.groups.{_key(h.name)}", {"time_zone": h.time_zone})
+            )
         for part in ("calling", "meetings"):
             if part in h.traffic:
                 parts.append(_table(f"traffic.groups.{_key(h.name)}.{part}", h.traffic[part]))
@@ -199,6 +256,7 @@ def default_base() -> Path | None:
 
 
 __all__ = [
+    "copy_warnings",
     "default_base",
     "scenario_text",
     "write_scenario_file",

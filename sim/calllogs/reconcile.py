@@ -23,6 +23,7 @@ from sim.calllogs.mapping import MappedCalls
 from sim.calllogs.replay import ReplayInfo, _log_manifest
 from sim.calllogs.report import ImportReport
 from sim.calllogs.traffic_sources import _CT_CODE, _NT_CODE
+from sim.core.display import money_text
 from sim.core.errors import InputError
 from sim.core.units import Calendar, format_money
 from sim.engine.results import RunResult
@@ -45,7 +46,8 @@ class Reconciliation:
     ``summary``: per call type (and ``all``): calls, matched, differing, unratable; the
     log's and ccsim's totals over the rated calls and their difference (ccsim - log); the
     log's charges of the unratable calls apart; ``by_route``: the rated calls per (call
-    type, rule, destination, number type), to find the rate-table row at fault; ``calls``:
+    type, rule, origin (usage country), destination, number type), to find the rate-table
+    row at fault (rows may be keyed by all of them); ``calls``:
     every differing or unratable call.
     """
 
@@ -74,14 +76,14 @@ class Reconciliation:
             out.append(
                 f"  {r['call_type']:20s} {r['calls']:9,d} {r['matched']:9,d} "
                 f"{r['differing']:9,d} {r['unratable']:9,d} "
-                f"{format_money(int(r['log_charge_micros'])):>14s} "
-                f"{format_money(int(r['ccsim_charge_micros'])):>14s} "
-                f"{format_money(int(r['difference_micros'])):>12s}"
+                f"{money_text(int(r['log_charge_micros'])):>14s} "
+                f"{money_text(int(r['ccsim_charge_micros'])):>14s} "
+                f"{money_text(int(r['difference_micros'])):>12s}"
             )
         out.append("  (log, ccsim and ccsim - log over the rated calls; unratable calls apart)")
         unratable = self.calls[self.calls["status"] == "unratable"]
         if len(unratable):
-            total = format_money(int(unratable["log_charge_micros"].sum()))
+            total = money_text(int(unratable["log_charge_micros"].sum()))
             out.append(
                 f"  unratable: {len(unratable):,} calls, {total} {cur} in the log, not in the "
                 "totals above:"
@@ -225,7 +227,7 @@ def reconcile(
             differing=rated_rows["status"] == "differing",
             log_minutes=rated_rows["duration_s"] / 60.0,
         )
-        .groupby(["call_type", "rule", "dest_country", "number_type"], sort=True)
+        .groupby(["call_type", "rule", "usage_country", "dest_country", "number_type"], sort=True)
         .agg(
             calls=("status", "size"),
             matched=("matched", "sum"),
@@ -332,7 +334,7 @@ def replay_check(result: RunResult, info: ReplayInfo, loaded: LoadedScenario) ->
     n = len(info.mapped.calls)
     if replayed == rated:
         return [
-            f"  check: replay charged {format_money(rated)} {cur}, as reconcile rates the "
+            f"  check: replay charged {money_text(rated)} {cur}, as reconcile rates the "
             f"same {n:,} calls"
         ]
     why = []
@@ -353,12 +355,12 @@ def replay_check(result: RunResult, info: ReplayInfo, loaded: LoadedScenario) ->
         why.append("calls cut off at zero balance")
     if not why:
         why.append("no known cause (please report it)")
-    diff = format_money(abs(replayed - rated))
+    diff = money_text(abs(replayed - rated))
     sign = "more" if replayed > rated else "less"
     return [
-        f"  check: replay charged {format_money(replayed)} {cur}, {diff} {sign} than "
+        f"  check: replay charged {money_text(replayed)} {cur}, {diff} {sign} than "
         f"reconcile's rating of the same {n:,} calls at their recorded dates "
-        f"({format_money(rated)} {cur}): {'; '.join(why)}"
+        f"({money_text(rated)} {cur}): {'; '.join(why)}"
     ]
 
 

@@ -6,7 +6,9 @@ the calls as Microsoft Graph ``pstnCallLogRow`` records: fake users (``user00042
 contoso.example``, random GUIDs), fictitious phone numbers in the right country ranges
 (UK shared-cost ``+44 845`` numbers for premium calls, ``+1 800`` for US toll-free ...),
 conference ids for meeting legs, exact charges. ``write_graph_json``, ``write_graph_csv``
-and ``write_admin_csv`` write them in the three formats ``sim.calllogs`` reads.
+and ``write_admin_csv`` write them in the three formats ``sim.calllogs`` reads;
+``write_log`` writes one of them atomically, gzip-compressed when the name ends in ``.gz``
+(``ccsim synth-log``).
 
 Durations are whole seconds (as in the report) and the calls are rated with those, so a
 log re-rated with the same scenario and rate tables reproduces its charges exactly.
@@ -15,9 +17,13 @@ log re-rated with the same scenario and rate tables reproduces its charges exact
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import math
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -495,12 +501,60 @@ def write_admin_csv(
     return p
 
 
+LOG_FORMATS = ("graph-json", "graph-csv", "admin-csv")
+"""Formats ``write_log`` writes."""
+
+
+def write_log(
+    rows: pd.DataFrame, path: str | Path, fmt: str = "graph-json", *, force: bool = False
+) -> Path:
+    """Write rows as a call log in ``fmt`` (``LOG_FORMATS``), atomically.
+
+    A name ending in ``.gz`` is gzip-compressed (with no file name or time stamp in the
+    header, so the same rows give the same bytes). An existing file is kept unless
+    ``force``.
+    """
+    out = Path(path)
+    if fmt not in LOG_FORMATS:
+        raise ValueError(f"unknown log format {fmt!r} (known: {', '.join(LOG_FORMATS)})")
+    if out.exists() and not force:
+        raise FileExistsError(f"{out}: exists already")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    plain = tmp.with_name(tmp.name + ".plain")
+    try:
+        target = plain if out.suffix == ".gz" else tmp
+        if fmt == "graph-json":
+            write_graph_json(rows, target)
+        elif fmt == "graph-csv":
+            write_graph_csv(rows, target)
+        else:
+            write_admin_csv(rows, target)
+        if target is plain:
+            with (
+                open(plain, "rb") as src,
+                open(tmp, "wb") as raw,
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as dst,
+            ):
+                shutil.copyfileobj(src, dst, 1 << 20)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+        plain.unlink(missing_ok=True)
+    return out
+
+
 __all__ = [
     "ADMIN_COLUMNS",
     "GRAPH_FIELDS",
+    "LOG_FORMATS",
     "SyntheticLog",
     "synthesize_log",
     "write_admin_csv",
     "write_graph_csv",
     "write_graph_json",
+    "write_log",
 ]

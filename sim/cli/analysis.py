@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sim.cli.args import EXIT_OK
+from sim.cli.args import EXIT_OK, add_output_options
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import workers as _workers
 from sim.scenario.folders import RESULTS_ROOT
@@ -59,13 +59,14 @@ def add_commands(subparsers: Any) -> None:
         help="also vary the [sweep] settings (each a choice among its swept values)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_output_options(p)
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sim.core.errors import InputError
-    from sim.core.units import UnitError, parse_duration
+    from sim.core.units import SECONDS_PER_DAY, UnitError, days_before, parse_duration, parse_months
     from sim.experiments.executors import Executor
     from sim.experiments.sensitivity_runs import run_sensitivity
     from sim.scenario.model import Sweep
@@ -73,7 +74,13 @@ def _sensitivity(args: argparse.Namespace) -> int:
     loaded = load_scenario(args.scenario)
     sweep = loaded.scenario.sweep or Sweep()
     try:
-        warm_up = float(parse_duration(args.warm_up)) if args.warm_up else float(sweep.warm_up)
+        months = parse_months(args.warm_up)
+        if months is not None:
+            warm_up = float(days_before(loaded.scenario.simulation.start, months) * SECONDS_PER_DAY)
+        elif args.warm_up:
+            warm_up = float(parse_duration(args.warm_up))
+        else:
+            warm_up = float(sweep.warm_up)
     except UnitError as exc:
         raise InputError(f"--warm-up: {exc}") from None
     executor = Executor("serial", 1) if args.serial else Executor("pool", args.workers)
@@ -111,6 +118,22 @@ def _sensitivity(args: argparse.Namespace) -> int:
             resume=bool(args.resume),
             levers=args.levers,
         )
+    if args.json:
+        from sim.cli.summaries import emit, records
+
+        emit(
+            {
+                "command": "sensitivity",
+                "scenario": loaded.name,
+                "folder": str(folder),
+                "currency": loaded.scenario.simulation.currency,
+                "inputs": [str(x) for x in screening.morris["input"].unique()],
+                "kept": list(screening.kept),
+                "morris": records(screening.morris),
+                "sobol": records(screening.sobol),
+            }
+        )
+        return EXIT_OK
     print(
         f"ccsim sensitivity: {loaded.name}, inputs {', '.join(screening.morris['input'].unique())}"
     )

@@ -9,6 +9,7 @@ fault (permission, read-only or full disk, a folder that vanished); 130 interrup
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 
 from sim.core.limits import (
@@ -61,3 +62,31 @@ def share(text: str) -> float:
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text[:40]!r}")
     return value
+
+
+def default_workers() -> int:
+    """One worker per core this process may run on (``sched_getaffinity``, else ``cpu_count``)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on every platform
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_WORKERS))
+
+
+def add_output_options(p: argparse.ArgumentParser, json: bool = True) -> None:
+    """Add ``-v/--verbose`` and (for commands that print a summary) ``--json``."""
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more detail: per-replication or per-setting lines where there are any, "
+        "and the elapsed time (on standard error)",
+    )
+    if json:
+        p.add_argument(
+            "--json",
+            action="store_true",
+            help="print the summary as one JSON object on standard output (money as "
+            "decimal strings with a currency field, counts as integers) and nothing else",
+        )

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim.cli.args import EXIT_OK
+from sim.cli.args import EXIT_OK, add_output_options
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import seed as _seed
 from sim.core.errors import InputError
@@ -70,6 +70,7 @@ def add_commands(subparsers: Any) -> None:
                    help="log format (default: detected from the file)")  # fmt: skip
     p.add_argument("--salt", metavar="TEXT", help="key of the pseudonyms (default: random)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the table")
+    add_output_options(p)
 
 
 def _backtest(args: argparse.Namespace) -> int:
@@ -114,6 +115,21 @@ def _backtest(args: argparse.Namespace) -> int:
         plots=not args.no_plots,
         command=["ccsim", *sys.argv[1:]],
     )
+    if args.json:
+        from sim.cli.summaries import emit, records
+
+        emit(
+            {
+                "command": "backtest",
+                "log": str(args.log),
+                "folder": str(folder),
+                "currency": result.meta.get("currency"),
+                "caption": result.caption(),
+                "summary": records(result.summary),
+                "origins": records(result.table),
+            }
+        )
+        return EXIT_OK
     for line in summary_lines(result, folder):
         print(line)
     return EXIT_OK

@@ -1,6 +1,6 @@
-"""Command line for recorded call logs: ``import-log``, ``fit``, ``replay``, ``reconcile``.
+"""Command line for call logs: ``import-log``, ``fit``, ``replay``, ``reconcile``, ``synth-log``.
 
-``add_commands(subparsers)`` adds the four commands to ``ccsim``'s argparse subparsers;
+``add_commands(subparsers)`` adds the five commands to ``ccsim``'s argparse subparsers;
 ``dispatch(args)`` runs one of them and returns its exit code, or None for a command it
 does not own. User errors are raised as ``sim.core.errors.InputError`` (one line: file,
 line/record, field, what is allowed), which ``ccsim`` prints with exit code 2.
@@ -22,6 +22,7 @@ from typing import Any
 from sim.calllogs.privacy import KEY_ENV, load_key
 from sim.calllogs.reader import read_call_log, sidecar_paths, write_call_table
 from sim.calllogs.report import FORMATS, MAX_DURATION_S, ImportOptions, ImportReport
+from sim.cli.args import add_output_options
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import seed as _seed
 from sim.core.errors import InputError
@@ -29,11 +30,28 @@ from sim.core.units import parse_money
 from sim.scenario.folders import tool_identity
 from sim.scenario.loading import load_scenario
 
-COMMANDS = ("import-log", "fit", "replay", "reconcile")
+COMMANDS = ("import-log", "fit", "replay", "reconcile", "synth-log")
+
+
+_TO_STDERR = {"on": False}  # --json: standard output carries only the JSON object
 
 
 def _say(line: str = "") -> None:
-    print(line)
+    print(line, file=sys.stderr if _TO_STDERR["on"] else sys.stdout)
+
+
+def _warn(line: str) -> None:
+    print(f"WARNING: {line}", file=sys.stderr)
+
+
+def _zone(text: str) -> tuple[str, str]:
+    """Read ``COUNTRY=ZONE`` (``US=America/Chicago``)."""
+    country, sep, zone = text.partition("=")
+    if not sep or len(country.strip()) != 2 or not zone.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected COUNTRY=ZONE such as US=America/Chicago, got {text!r}"
+        )
+    return country.strip().upper(), zone.strip()
 
 
 def _date(text: str) -> date:
@@ -175,6 +193,7 @@ def add_commands(subparsers: Any) -> None:
         help="UTC instant of start_s = 0 (default: 00:00 UTC of the first call's day)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    add_output_options(p)
     _import_options(p)
 
     p = subparsers.add_parser(
@@ -198,7 +217,22 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument(
         "--time-zone",
         metavar="TZ",
-        help="IANA time zone of the hour-of-week profiles (default: the base scenario's)",
+        help="IANA time zone of the scenario (its days, months and default window; default: "
+        "the zone of the usage country with the most users, else the base scenario's)",
+    )
+    p.add_argument(
+        "--zone",
+        action="append",
+        type=_zone,
+        default=[],
+        metavar="COUNTRY=TZ",
+        help="time zone of the groups of a usage country (default: a table of one zone per "
+        "country, e.g. US=America/New_York); repeatable",
+    )
+    p.add_argument(
+        "--one-time-zone",
+        action="store_true",
+        help="read every group's profile in the scenario's time zone",
     )
     p.add_argument(
         "--holidays",
@@ -212,20 +246,23 @@ def add_commands(subparsers: Any) -> None:
         dest="window_from",
         type=_instant,
         metavar="TIME",
-        help="start of the observation window, UTC (default: 00:00 UTC of the first call's day)",
+        help="start of the observation window, UTC (default: local midnight of the first "
+        "call's day in the scenario's zone, not before 00:00 UTC of that UTC day)",
     )
     p.add_argument(
         "--to",
         dest="window_to",
         type=_instant,
         metavar="TIME",
-        help="end of the observation window, UTC, exclusive (default: the day after the last)",
+        help="end of the observation window, UTC, exclusive (default: local midnight after "
+        "the last call, not after the end of its UTC day)",
     )
     p.add_argument("--name", metavar="NAME", help="simulation.name (default: the file's stem)")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of the KS-test jitter")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    add_output_options(p)
     _import_options(p)
 
     p = subparsers.add_parser(
@@ -272,6 +309,7 @@ def add_commands(subparsers: Any) -> None:
     )
     p.add_argument("--no-plots", action="store_true", help="skip the PNG charts")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_output_options(p)
     _mapping_options(p)
     _import_options(p)
 
@@ -300,8 +338,41 @@ def add_commands(subparsers: Any) -> None:
         help="exit with code 1 unless every call matched",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
+    add_output_options(p)
     _mapping_options(p)
     _import_options(p)
+
+    p = subparsers.add_parser(
+        "synth-log",
+        help="write a synthetic call log (known truth, fake identities) from a scenario's "
+        "traffic, rated with its plans and rate tables",
+    )
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario .toml file")
+    p.add_argument(
+        "--days",
+        type=_positive_int,
+        metavar="N",
+        help="local days to simulate from the scenario's start (default: its horizon)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("graph-json", "graph-csv", "admin-csv"),
+        default="graph-json",
+        help="graph-json (getPstnCalls pages), graph-csv (pstnCallLogRow columns) or "
+        "admin-csv (Teams admin center export); default graph-json",
+    )
+    p.add_argument(
+        "--out", required=True, metavar="FILE", help="log file to create (.gz: gzip-compressed)"
+    )
+    p.add_argument(
+        "--seed",
+        type=_seed,
+        metavar="S",
+        help="seed of the traffic and of the fake identities (default: simulation.seed)",
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    add_output_options(p)
 
 
 def _options(args: argparse.Namespace, currency: str | None = None, **extra: Any) -> ImportOptions:
@@ -365,6 +436,14 @@ def _import_log(args: argparse.Namespace) -> int:
         bad_path, manifest_path = sidecar_paths(args.out)
         _say(f"  wrote {args.out} ({report.imported:,} calls, {wall:.1f} s)")
         _say(f"  bad and skipped rows: {bad_path}; manifest: {manifest_path}")
+    bad_path, manifest_path = sidecar_paths(args.out)
+    args.summary = {
+        "command": "import-log",
+        "output": str(args.out),
+        "bad_rows": str(bad_path),
+        "manifest": str(manifest_path),
+        **report.summary(),
+    }
     return 0
 
 
@@ -381,8 +460,14 @@ def _fit(args: argparse.Namespace) -> int:
     import numpy as np
 
     from sim.calllogs.fit_report import write_fit_report
-    from sim.calllogs.fitted_scenario import default_base, scenario_text, write_scenario_file
-    from sim.calllogs.fitting import fit_calls
+    from sim.calllogs.fitted_scenario import (
+        copy_warnings,
+        default_base,
+        scenario_text,
+        write_scenario_file,
+    )
+    from sim.calllogs.fitting import fit_calls, local_window, tenant_time_zone
+    from sim.core.units import load_time_zone
     from sim.scenario.folders import RunFolder
 
     base_path = Path(args.base) if args.base else default_base()
@@ -392,13 +477,18 @@ def _fit(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.force:
         raise InputError(f"{out}: exists already; choose a new file or give --force")
-    time_zone = args.time_zone or base.scenario.simulation.time_zone
     calls, report = _load_calls(args)
+    zones = dict(args.zone)
+    time_zone = (
+        args.time_zone or tenant_time_zone(calls, zones) or base.scenario.simulation.time_zone
+    )
+    try:
+        load_time_zone(time_zone)
+    except ValueError as exc:
+        raise InputError(f"--time-zone: {exc}") from None
     window = None
     if args.window_from or args.window_to:
-        from sim.calllogs.users import utc_window
-
-        lo, hi = utc_window(calls)
+        lo, hi = local_window(calls, time_zone)
         window = (args.window_from or lo, args.window_to or hi)
         if window[1] <= window[0]:
             raise InputError(f"--from/--to: empty window {window[0]} to {window[1]}")
@@ -408,7 +498,17 @@ def _fit(args: argparse.Namespace) -> int:
         holidays=args.holidays,
         window=window,
         rng=np.random.default_rng(args.seed),
+        zones=zones,
+        group_time_zones=not args.one_time_zone,
     )
+    warnings = copy_warnings(base_path)
+    if report.key_source.startswith("random"):
+        warnings.append(
+            "the pseudonym key is random for this import: service-number names and user "
+            "pseudonyms will differ in a refit (give --key-file or $CCSIM_PSEUDONYM_KEY)"
+        )
+    for w in warnings:
+        _warn(w)
     log_lines = report.lines(show=0)[:2]
     text = scenario_text(fit, base_path, out, log_lines=log_lines, name=args.name)
     report_dir = Path(args.report) if args.report else None
@@ -417,7 +517,11 @@ def _fit(args: argparse.Namespace) -> int:
     # The fitted scenario.toml stands in for the resolved one, and the manifest has no
     # base-scenario identity: the folder is written step by step, not with finish().
     with RunFolder(report_dir, f"fit-{out.stem}") as folder:
-        folder.add(*write_fit_report(fit, folder.staging, report=report, plots=not args.no_plots))
+        folder.add(
+            *write_fit_report(
+                fit, folder.staging, report=report, plots=not args.no_plots, warnings=warnings
+            )
+        )
         folder.path("scenario.toml").write_text(text)
         folder.write_manifest(
             {
@@ -428,6 +532,8 @@ def _fit(args: argparse.Namespace) -> int:
                 "time_zone": time_zone,
                 "window": [w.isoformat() for w in fit.exposure.window],
                 "holidays": [d.isoformat() for d in fit.holidays],
+                "group_time_zones": {h.name: h.time_zone for h in fit.holders if h.time_zone},
+                "warnings": warnings,
                 "import": report.summary(),
             }
         )
@@ -452,8 +558,21 @@ def _fit(args: argparse.Namespace) -> int:
                 _say(f"  {h.name}: {t.get('calls_per_day', 0):.3g} calls per day")
         for note in fit.notes:
             _say(f"  note: {note}")
+        _say(f"  window: {fit.exposure.days:.2f} ordinary days; time zone {time_zone}")
         _say(f"  scenario: {out}")
+        _say(f"  modelling choices and warnings: {final}/choices.txt")
         _say(f"  report: {final}/")
+    args.summary = {
+        "command": "fit",
+        "scenario": str(out),
+        "folder": str(final),
+        "time_zone": time_zone,
+        "window": [w.isoformat() for w in fit.exposure.window],
+        "ordinary_days": fit.exposure.days,
+        "holders": [{"name": h.name, "kind": h.kind, "users": h.users} for h in fit.holders],
+        "warnings": warnings,
+        "import": report.summary(),
+    }
     return 0
 
 
@@ -497,6 +616,14 @@ def _replay(args: argparse.Namespace) -> int:
     check = replay_check(result, info, loaded)
     for line in lines[:-1] + info.lines() + remap_lines + check + lines[-1:]:
         _say(line)
+    from sim.cli.summaries import run_summary
+
+    args.summary = {
+        **run_summary(loaded, result, folder),
+        "command": "replay --bootstrap" if args.bootstrap else "replay",
+        "check": [line.strip() for line in check],
+        "import": report.summary(),
+    }
     return 0
 
 
@@ -537,23 +664,107 @@ def _reconcile(args: argparse.Namespace) -> int:
         f"calls; {int(total['differing']):,} differing, {int(total['unratable']):,} unratable"
     )
     _say(f"  results: {folder}/")
+    from sim.cli.summaries import records
+
+    args.summary = {
+        "command": "reconcile",
+        "folder": str(folder),
+        "currency": loaded.scenario.simulation.currency,
+        "matched_share": float(rec.matched_share),
+        "calls": int(total["calls"]),
+        "matched": int(total["matched"]),
+        "differing": int(total["differing"]),
+        "unratable": int(total["unratable"]),
+        "by_call_type": records(rec.summary),
+        "import": report.summary(),
+    }
     if args.fail_on_difference and int(total["matched"]) != int(total["calls"]):
         return 1
     return 0
 
 
+def _synth_log(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from sim.calllogs.synthetic import synthesize_log, write_log
+    from sim.scenario.overrides import with_overrides
+
+    t0 = time.perf_counter()
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise InputError(f"{out}: exists already; choose a new file or give --force")
+    loaded = load_scenario(args.scenario)
+    if loaded.tariffs is None:
+        raise InputError(
+            f"{args.scenario}: synth-log needs rate tables ([tariffs]) to charge calls"
+        )
+    horizon = f"{args.days}d" if args.days else None
+    loaded = with_overrides(loaded, horizon=horizon, seed=args.seed)
+    assert loaded.tariffs is not None
+    seed = loaded.scenario.simulation.seed
+    log = synthesize_log(
+        loaded.scenario, loaded.tariffs, np.random.default_rng(seed), days=args.days
+    )
+    write_log(log.rows, out, args.format, force=args.force)
+    if not args.quiet:
+        total = int(log.truth["amount_micros"].sum())
+        from sim.core.units import format_money
+
+        _say(
+            f"ccsim synth-log: {len(log.rows):,} calls over {log.days} days from "
+            f"{loaded.name} (seed {seed}), {format_money(total)} "
+            f"{loaded.scenario.simulation.currency} charged"
+        )
+        if log.dropped_blocked:
+            _say(f"  {log.dropped_blocked:,} calls refused by a rule left out")
+        _say(f"  wrote {out} ({args.format}, {time.perf_counter() - t0:.1f} s)")
+    from sim.core.display import money_json
+
+    args.summary = {
+        "command": "synth-log",
+        "output": str(out),
+        "format": args.format,
+        "calls": len(log.rows),
+        "days": log.days,
+        "seed": seed,
+        "currency": loaded.scenario.simulation.currency,
+        "charged": money_json(int(log.truth["amount_micros"].sum())),
+    }
+    return 0
+
+
+HANDLERS = {
+    "import-log": _import_log,
+    "fit": _fit,
+    "replay": _replay,
+    "reconcile": _reconcile,
+    "synth-log": _synth_log,
+}
+
+
 def dispatch(args: argparse.Namespace) -> int | None:
-    """Run a call-log command; return its exit code, or None if ``args.command`` is not one."""
-    command = getattr(args, "command", None)
-    if command == "import-log":
-        return _import_log(args)
-    if command == "fit":
-        return _fit(args)
-    if command == "replay":
-        return _replay(args)
-    if command == "reconcile":
-        return _reconcile(args)
-    return None
+    """Run a call-log command; return its exit code, or None if ``args.command`` is not one.
+
+    ``--json`` prints the command's summary as one JSON object on standard output (the
+    usual lines go to standard error); ``-v`` adds the elapsed time on standard error.
+    """
+    handler = HANDLERS.get(getattr(args, "command", None) or "")
+    if handler is None:
+        return None
+    as_json = bool(getattr(args, "json", False))
+    _TO_STDERR["on"] = as_json
+    t0 = time.perf_counter()
+    try:
+        code = handler(args)
+    finally:
+        _TO_STDERR["on"] = False
+    if as_json and getattr(args, "summary", None) is not None:
+        from sim.cli.summaries import emit
+
+        emit(args.summary)
+    if getattr(args, "verbose", 0):
+        print(f"{args.command}: done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return code
 
 
 __all__ = ["COMMANDS", "add_commands", "dispatch"]

@@ -4,6 +4,11 @@ Every failure ends as one line on standard error and an exit code (``sim.cli.arg
 ``docs/errors.md``): bad input 2 (file, key and what is allowed), an I/O fault 3 (the
 path and what went wrong), Ctrl-C 130, a closed output pipe 141 (silently). No
 traceback reaches the user for any of them.
+
+``ccsim`` alone prints the help (the command list) on standard output and exits 0.
+Every command takes ``-v/--verbose`` (its elapsed time on standard error, and more
+lines where the command has them); the commands that print a summary take ``--json``
+(``sim.cli.summaries``): one JSON object on standard output and nothing else there.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ if _EARLY and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
+import time  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from concurrent.futures.process import BrokenProcessPool  # noqa: E402
 
@@ -46,6 +52,7 @@ from sim.cli.args import (  # noqa: E402
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
     EXIT_IO,
+    EXIT_OK,
 )
 from sim.core.errors import InputError  # noqa: E402
 from sim.core.version import __version__  # noqa: E402
@@ -92,10 +99,14 @@ def _quiet_stdout() -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
     for family in FAMILIES:
         code = family.dispatch(args)
         if code is not None:
             sys.stdout.flush()  # a closed pipe shows here, inside the error policy
+            if getattr(args, "verbose", 0):
+                elapsed_s = time.perf_counter() - started
+                _say(f"ccsim {args.command}: done in {elapsed_s:.1f} s (exit {code})")
             return code
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
 
@@ -106,7 +117,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # From here Ctrl-C raises KeyboardInterrupt, so run folders clean up.
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        args = _parser().parse_args(argv)
+        parser = _parser()
+        given = sys.argv[1:] if argv is None else list(argv)
+        if not given:
+            parser.print_help()
+            sys.stdout.flush()
+            return EXIT_OK
+        args = parser.parse_args(given)
         try:
             return _dispatch(args)
         except InputError as exc:

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from sim.cli.args import add_output_options
 from sim.core.errors import InputError
 
 COMMANDS = ("report",)
@@ -26,6 +27,7 @@ def add_commands(subparsers: Any) -> None:
         "compare folder: the answer, the charts and the key tables on one self-contained page.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a finished results folder")
+    add_output_options(p)
 
 
 def dispatch(args: argparse.Namespace) -> int | None:
@@ -38,5 +40,10 @@ def dispatch(args: argparse.Namespace) -> int | None:
     if not folder.is_dir():
         raise InputError(f"{folder}: no such folder")
     path = write_report(folder)
+    if args.json:
+        from sim.cli.summaries import emit
+
+        emit({"command": "report", "folder": str(folder), "report": str(path)})
+        return 0
     print(f"ccsim report: {path}")
     return 0

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sim.cli.args import add_output_options
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import seed as _seed
 from sim.core.errors import InputError
@@ -48,9 +49,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="licence prices CSV (default: the illustrative scenarios/prices/sample-licences.csv)",
     )
-    p.add_argument("--horizon", metavar="DURATION", help='override simulation.horizon, e.g. "90d"')
+    p.add_argument(
+        "--horizon", metavar="DURATION", help='override simulation.horizon, e.g. "90d" or "6mo"'
+    )
     p.add_argument("--seed", type=_seed, metavar="S", help="override simulation.seed")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_output_options(p)
 
 
 def add_commands(subparsers: Any) -> None:
@@ -105,10 +109,19 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _loaded(args: argparse.Namespace) -> tuple[LoadedScenario, LicencePrices]:
+    from sim.core.units import UnitError, parse_months
     from sim.reports.licences import find_prices
     from sim.scenario.overrides import with_overrides
 
-    loaded = with_overrides(load_scenario(args.scenario), horizon=args.horizon, seed=args.seed)
+    loaded = load_scenario(args.scenario)
+    horizon = args.horizon
+    try:
+        months = parse_months(horizon)
+    except UnitError as exc:
+        raise InputError(f"--horizon: {exc}") from None
+    if months is not None:  # calendar months from this scenario's start, as in the file
+        horizon = repr(loaded.scenario.calendar.add_months_s(0.0, months))
+    loaded = with_overrides(loaded, horizon=horizon, seed=args.seed)
     return loaded, find_prices(loaded, args.prices)
 
 
@@ -130,6 +143,11 @@ def _forecast(args: argparse.Namespace) -> int:
             progress=progress,
             command=["ccsim", *sys.argv[1:]],
         )
+    if args.json:
+        from sim.cli.summaries import emit, forecast_summary
+
+        emit(forecast_summary(fc, folder))
+        return 0
     for line in forecast.summary_lines(fc, folder):
         print(line)
     return 0
@@ -180,6 +198,11 @@ def _compare(args: argparse.Namespace) -> int:
             breakeven_progress=None if args.quiet else _breakeven_progress,
             command=["ccsim", *sys.argv[1:]],
         )
+    if args.json:
+        from sim.cli.summaries import compare_summary, emit
+
+        emit(compare_summary(cmp, folder))
+        return 0
     for line in compare.summary_lines(cmp, folder):
         print(line)
     return 0

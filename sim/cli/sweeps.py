@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim.cli.args import EXIT_OK
+from sim.cli.args import EXIT_OK, add_output_options
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import share as _share
 from sim.cli.args import workers as _workers
+from sim.core.display import count_text, money_text, percent_text
 from sim.core.errors import InputError
 from sim.core.units import Micros, UnitError, parse_money
 from sim.scenario.folders import RESULTS_ROOT
@@ -73,6 +74,7 @@ def add_commands(subparsers: Any) -> None:
             "cheapest with the fewest outages and the cheapest of all)",
         )
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        add_output_options(p)
         if name == "recommend":
             p.add_argument(
                 "--max-outage",
@@ -219,15 +221,38 @@ def _sweep(args: argparse.Namespace) -> int:
             if getattr(args, "annual_rate", None) is None
             else {"annual_rate": args.annual_rate},
         )
+    if args.json:
+        from sim.cli.summaries import emit, sweep_summary
+
+        emit(sweep_summary(args.command, loaded, result, rec, grid, executor, folder))
+        return EXIT_OK
     n_runs = len(result.runs)
     print(
-        f"ccsim {args.command}: {loaded.name}, {len(grid.variants)} settings, "
-        f"{n_runs} runs ({executor.kind}, {executor.workers} worker(s))"
+        f"ccsim {args.command}: {loaded.name}, {count_text(len(grid.variants))} settings, "
+        f"{count_text(n_runs)} runs ({executor.kind}, {executor.workers} worker(s))"
     )
     for line in rec.text:
         print(line)
+    if args.verbose:
+        labels = {v.variant: v.label for v in grid.variants}
+        for line in setting_lines(rec.summary, labels, loaded.scenario.simulation.currency):
+            print(line)
     print(f"results: {folder}/")
     return EXIT_OK
+
+
+def setting_lines(summary: Any, labels: dict[int, str], currency: str) -> list[str]:
+    """One line per setting (``-v``): replications, annual cost and P(outage)."""
+    lines = ["  settings (annual cost: mean +/- standard error; P(outage) over the horizon):"]
+    for r in summary.sort_values("annual_cost_micros").to_dict("records"):
+        se = r.get("annual_cost_se_micros", float("nan"))
+        lines.append(
+            f"    {int(r['variant']):>3} {labels.get(int(r['variant']), ''):30} "
+            f"{count_text(r['replications']):>6} replications, "
+            f"{money_text(r['annual_cost_micros'], currency)} +/- {money_text(se, currency)}, "
+            f"P(outage) {percent_text(r['p_outage'], 2)}"
+        )
+    return lines
 
 
 def _robust(
@@ -258,9 +283,14 @@ def _robust(
             progress=lambda done, total: progress(done, total, "futures"),
             command=["ccsim", *sys.argv[1:]],
         )
+    if args.json:
+        from sim.cli.summaries import emit, robust_summary
+
+        emit(robust_summary(loaded, result, executor, folder))
+        return EXIT_OK
     print(
-        f"ccsim recommend --robust: {loaded.name}, {len(result.variants)} settings x "
-        f"{len(result.futures)} futures, {len(result.runs)} runs "
+        f"ccsim recommend --robust: {loaded.name}, {count_text(len(result.variants))} settings "
+        f"x {count_text(len(result.futures))} futures, {count_text(len(result.runs))} runs "
         f"({executor.kind}, {executor.workers} worker(s))"
     )
     for line in result.text:

@@ -129,6 +129,55 @@ def parse_duration(text: str | int | float) -> Seconds:
     )
 
 
+_CALENDAR_SPAN_RE = re.compile(r"^(?:\s*\d+\s*(?:y|mo)\s*)+$")
+_CALENDAR_PART_RE = re.compile(r"(\d+)\s*(y|mo)")
+_CALENDAR_UNIT_RE = re.compile(r"\d\s*(?:y|mo)(?![a-z])")
+MAX_CALENDAR_MONTHS = 12 * 200
+"""Calendar spans longer than this are refused before any date arithmetic."""
+
+
+def parse_months(text: object) -> int | None:
+    """Read a calendar span such as ``"1y"``, ``"18mo"`` or ``"1y6mo"`` into months.
+
+    Returns None when ``text`` names no calendar unit (a fixed duration such as
+    ``"365d"``, or a number); ``y`` is 12 months, ``mo`` one. Calendar units take whole
+    numbers and are not mixed with fixed ones (``"1mo2d"`` is refused): a month has no
+    fixed length, so the span is only known once a start date and time zone are
+    (``Calendar.add_months_s``).
+    """
+    if not isinstance(text, str):
+        return None
+    s = text.strip().lower()
+    if _CALENDAR_SPAN_RE.match(s):
+        months = 0
+        for match in _CALENDAR_PART_RE.finditer(s):
+            if len(match.group(1)) > 6:
+                months = MAX_CALENDAR_MONTHS + 1
+                break
+            months += int(match.group(1)) * (12 if match.group(2) == "y" else 1)
+        if months > MAX_CALENDAR_MONTHS:
+            raise UnitError(
+                f"a calendar span must be at most {MAX_CALENDAR_MONTHS // 12} years, got {text!r}"
+            )
+        return months
+    if _CALENDAR_UNIT_RE.search(s):
+        raise UnitError(
+            "calendar units (y, mo) take whole numbers and are not mixed with fixed ones, "
+            f'e.g. "1y", "18mo" or "1y6mo", got {text!r}'
+        )
+    return None
+
+
+def days_before(start: date | datetime, months: int) -> int:
+    """Return the whole days from ``months`` calendar months before ``start`` to ``start``.
+
+    The day of the month is clamped (31 March - 1 month is 28 or 29 February).
+    """
+    day = start.date() if isinstance(start, datetime) else start
+    earlier = add_months(datetime(day.year, day.month, day.day), -months)
+    return (day - earlier.date()).days
+
+
 def format_duration(seconds: float) -> str:
     """Write seconds in the largest whole unit that represents them exactly."""
     for unit, size in (("w", SECONDS_PER_WEEK), ("d", SECONDS_PER_DAY), ("h", 3600), ("m", 60)):

@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.core.display import money_text
 from sim.core.errors import InputError
 from sim.core.schema import ConfigError, to_plain
-from sim.core.units import MICROS_PER_UNIT, format_money
+from sim.core.units import MICROS_PER_UNIT
 from sim.experiments.executors import Executor
 from sim.experiments.selection import ConstrainedSelection, SelectionResult, SelectionSettings
 from sim.experiments.sweeps import (
@@ -106,9 +107,8 @@ class Recommendation:
 
 
 def _money(micros: float, currency: str) -> str:
-    # Means over replications, not ledger amounts: shown to the cent.
-    cents = round(micros / (MICROS_PER_UNIT // 100))
-    return f"{format_money(cents * (MICROS_PER_UNIT // 100), 2)} {currency}"
+    # Means over replications, not ledger amounts: shown to the cent (sim.core.display).
+    return money_text(micros, currency)
 
 
 def _parts(row: dict[str, Any], currency: str) -> str:

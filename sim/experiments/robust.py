@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from sim.core.display import money_text
 from sim.core.errors import InputError
 from sim.core.schema import ConfigError
 from sim.core.units import parse_duration
@@ -266,7 +267,7 @@ def choose(
 
 
 def _money(micros: float, currency: str) -> str:
-    return f"{micros / 1_000_000:,.2f} {currency}"
+    return money_text(micros, currency)
 
 
 def robust_text(

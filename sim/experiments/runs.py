@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from sim.core.display import count_text, hours_text, money_text, percent_text, tally_text
 from sim.core.progress import share_bar
-from sim.core.units import SECONDS_PER_DAY, format_money
+from sim.core.units import SECONDS_PER_DAY
 from sim.engine.results import TABLES, RunResult
 from sim.experiments.replications import run_replications, with_seed
 from sim.reports.html import write_report
@@ -58,8 +59,15 @@ def run_and_write(
     return final, result
 
 
-def summary_lines(loaded: LoadedScenario, result: RunResult, folder: Path) -> list[str]:
-    """Return a short text summary of a run (means over replications if several)."""
+def summary_lines(
+    loaded: LoadedScenario, result: RunResult, folder: Path, verbose: bool = False
+) -> list[str]:
+    """Return a short text summary of a run (means over replications if several).
+
+    Counts are whole numbers for one replication and means with one decimal for several;
+    money is shown to the cent (``sim.core.display``). ``verbose`` adds one line per
+    replication.
+    """
     o = result["outcomes"]
     sc = loaded.scenario
     cur = sc.simulation.currency
@@ -68,16 +76,22 @@ def summary_lines(loaded: LoadedScenario, result: RunResult, folder: Path) -> li
     def money(col: str) -> str:
         if col not in o:
             return "-"
-        return f"{format_money(round(o[col].mean()))} {cur}"
+        return money_text(float(o[col].mean()), cur)
+
+    def tally(col: str) -> str:
+        return tally_text(o[col]) if col in o else "-"
 
     days = sc.horizon_s / SECONDS_PER_DAY
+    shown_days = f"{days:g}" if days == int(days) else f"{days:.2f}"
+    end = sc.calendar.to_datetime(sc.horizon_s)
     each = " (mean per replication)" if n > 1 else ""
     warm = sc.simulation.warm_up / SECONDS_PER_DAY
     after = f" after a {warm:g}-day warm-up" if warm else ""
     lines = [
         f"ccsim run: {loaded.name}, seed {int(o['seed'].iloc[0])}, {n} replication(s), "
-        f"{days:g} days{after}, {int(o['users'].iloc[0])} users{each}",
-        f"  calls {o['calls'].mean():,.0f} ({o['retries'].mean():,.0f} retries); "
+        f"{shown_days} days to {end:%Y-%m-%d %H:%M}{after}, "
+        f"{count_text(int(o['users'].iloc[0]))} users{each}",
+        f"  calls {tally('calls')} ({tally('retries')} retries); "
         f"spend {money('spent_micros')} ({money('cost_per_user_month_micros')} per user-month)",
     ]
     if "uncharged_cut_off_micros" in o and o["uncharged_cut_off_micros"].mean() > 0:
@@ -86,18 +100,33 @@ def summary_lines(loaded: LoadedScenario, result: RunResult, folder: Path) -> li
         )
     if sc.funding.mode == "prepaid":
         lines += [
-            f"  recharges: {o['recharges_requested'].mean():,.1f} requested, "
-            f"{o['recharges_settled'].mean():,.1f} settled, "
-            f"{o['recharges_declined'].mean():,.1f} declined; "
-            f"manual purchases {o['manual_purchases'].mean():,.1f}",
+            f"  recharges: {tally('recharges_requested')} requested, "
+            f"{tally('recharges_settled')} settled, {tally('recharges_declined')} declined; "
+            f"manual purchases {tally('manual_purchases')}",
             f"  bought {money('purchased_auto_micros')} auto + "
             f"{money('purchased_manual_micros')} manual; forfeited {money('forfeited_micros')}; "
             f"final balance {money('final_balance_micros')}",
-            f"  outages: {o['outages'].mean():,.2f} ({o['outage_hours'].mean():,.1f} h at zero); "
-            f"{o['blocked_attempts'].mean():,.1f} call attempts blocked; "
-            f"P(outage) {o['outage'].mean():.0%}",
+            f"  outages: {tally('outages')} ({hours_text(float(o['outage_hours'].mean()))} "
+            f"at zero); {tally('blocked_attempts')} call attempts blocked; "
+            f"P(outage) {percent_text(float(o['outage'].mean()))}",
         ]
     else:
-        lines.append(f"  postpaid invoices: {o['invoices'].mean():,.0f}")
+        lines.append(f"  postpaid invoices: {tally('invoices')}")
+    if verbose and n > 1:
+        for r in o.to_dict("records"):
+            line = (
+                f"    replication {int(r['replication'])}: calls {count_text(r['calls'])}, "
+                f"spend {money_text(r['spent_micros'], cur)}"
+            )
+            if sc.funding.mode == "prepaid":
+                line += (
+                    f", recharges {count_text(r['recharges_settled'])} settled of "
+                    f"{count_text(r['recharges_requested'])}, outages {count_text(r['outages'])} "
+                    f"({hours_text(r['outage_hours'])}), final balance "
+                    f"{money_text(r['final_balance_micros'], cur)}"
+                )
+            else:
+                line += f", invoices {count_text(r['invoices'])}"
+            lines.append(line)
     lines.append(f"  results: {folder}/")
     return lines

@@ -25,8 +25,8 @@ import pandas as pd
 from scipy import optimize, stats
 
 from sim.billing.policies import Admin, Postpaid, Recharge
+from sim.core.display import money_text
 from sim.core.errors import InputError
-from sim.core.units import MICROS_PER_UNIT
 from sim.core.workers import map_tasks
 from sim.engine import run_replication
 from sim.reports.licences import (
@@ -141,7 +141,7 @@ class BreakEven:
             f"break-even {a} vs {b} (group {self.group}, {self.country}): "
             f"{self.minutes:,.1f} outbound minutes per user-month "
             f"({self.calls_per_user_day:.3g} calls per user-day), "
-            f"{self.cost_micros / MICROS_PER_UNIT:,.2f} {cur} per user-month; "
+            f"{money_text(self.cost_micros, cur)} per user-month; "
             f"{a} is cheaper below, {b} above"
         )
 

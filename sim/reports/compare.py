@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.core.display import money_text, percent_text
 from sim.core.errors import InputError
-from sim.core.units import Micros, format_money
 from sim.core.workers import map_tasks
 from sim.reports.breakeven import BreakEven
 from sim.reports.licences import (
@@ -202,11 +202,11 @@ def _monthly(
 
 
 def summary_lines(cmp: Comparison, folder: Path | None = None) -> list[str]:
-    """Return the comparison as text: one line per plan, then the break-even."""
+    """Return the comparison as text: one line per plan, then the break-even (to the cent)."""
     cur = cmp.currency
 
     def money(v: Any) -> str:
-        return f"{format_money(Micros(int(v)), 2):>10}"
+        return f"{money_text(float(v)):>10}"
 
     lines = [
         f"ccsim compare: {cmp.name}, plans {', '.join(cmp.plans)} for groups "
@@ -219,11 +219,23 @@ def summary_lines(cmp: Comparison, folder: Path | None = None) -> list[str]:
         lines.append(
             f"  {r['plan']:22} {money(r['licences_per_user_month_micros'])} "
             f"{money(r['credits_per_user_month_micros'])} "
-            f"{money(r['total_per_user_month_micros'])} {r['p_outage']:>10.0%} "
+            f"{money(r['total_per_user_month_micros'])} "
+            f"{percent_text(float(r['p_outage'])):>10} "
             f"{r['outage_hours_mean']:>9.1f}"
         )
-    if cmp.breakeven is not None:
-        lines.append(f"  {cmp.breakeven.text()}")
+    be = cmp.breakeven
+    if be is not None:
+        a, b = be.plans
+        if be.minutes is None or be.cost_micros is None:
+            lines.append(f"  {be.text()}")
+        else:
+            lines.append(
+                f"  break-even {a} vs {b} (group {be.group}, {be.country}): "
+                f"{be.minutes:,.1f} outbound minutes per user-month "
+                f"({be.calls_per_user_day:.3g} calls per user-day), "
+                f"{money_text(be.cost_micros, be.currency)} per user-month; "
+                f"{a} is cheaper below, {b} above"
+            )
     if folder is not None:
         lines.append(f"  results: {folder}/")
     return lines

@@ -18,7 +18,7 @@ from matplotlib.ticker import FuncFormatter
 from sim.core.units import MICROS_PER_UNIT
 from sim.reports.breakeven import BreakEven
 from sim.reports.compare import Comparison
-from sim.reports.forecast import COMPONENT_TITLES, Forecast, components_of
+from sim.reports.forecast import COMPONENT_TITLES, Forecast, components_of, provenance_caption
 from sim.reports.licences import months_of
 
 COMPONENT_COLOURS = {
@@ -114,7 +114,8 @@ def forecast_figure(fc: Forecast) -> Figure:
     ax2.legend(loc="upper center", fontsize=8, ncol=3, markerscale=0.5)
     ax2.set_xticks(x, names, rotation=45, ha="right")
     ax2.set_xlabel("Invoice month (local calendar month in which the invoice arrives)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.035, 1, 1))
+    fig.text(0.01, 0.008, provenance_caption(fc), fontsize=7.5, color="#444444")
     return fig
 
 

@@ -32,8 +32,8 @@ import pandas as pd
 
 from sim.billing.account import PaymentState
 from sim.billing.ledger import EntryKind, LotSource
+from sim.core.display import money_text
 from sim.core.errors import InputError
-from sim.core.units import Micros, format_money
 from sim.core.workers import map_tasks
 from sim.engine import RunOutput, run_replication
 from sim.engine.results import local_times, tables_of
@@ -343,13 +343,50 @@ def _tables(
     )
 
 
-def forecast_tables(fc: Forecast) -> dict[str, pd.DataFrame]:
-    """Return every table of a forecast folder by its file name (``docs/tables.md``)."""
+def provenance(fc: Forecast) -> dict[str, str]:
+    """Return what a forecast rests on: its method, its data window and its last data.
+
+    A scenario fitted to a call log names the log's window; any other scenario is its own
+    data (assumptions), as of its start (the date its ``funding.lots`` describe).
+    """
+    sim = fc.scenario.simulation
+    start = sim.start.date().isoformat()
+    end = fc.scenario.calendar.to_datetime(fc.scenario.horizon_s).date().isoformat()
+    window = getattr(sim, "data_window", "") or f"scenario {fc.name} (its assumptions)"
+    last = getattr(sim, "last_data", None)
     return {
-        "forecast": fc.table,
-        "forecast_totals": fc.totals,
-        "forecast_components": fc.components,
-        "forecast_component_totals": fc.component_totals,
+        "method": (
+            f"ccsim simulation of {start} to {end}: {fc.replications} replication(s), "
+            f"seed {sim.seed}"
+        ),
+        "data_window": window,
+        "last_data": last.isoformat() if last is not None else start,
+    }
+
+
+def provenance_caption(fc: Forecast) -> str:
+    """Return the provenance as one line, for charts and pages."""
+    p = provenance(fc)
+    return f"Method: {p['method']}. Data: {p['data_window']}, last data {p['last_data']}."
+
+
+def _with_provenance(frame: pd.DataFrame, fc: Forecast) -> pd.DataFrame:
+    out = frame.copy()
+    for key, value in provenance(fc).items():
+        out[key] = pd.Series([value] * len(out), dtype="str", index=out.index)
+    return out
+
+
+def forecast_tables(fc: Forecast) -> dict[str, pd.DataFrame]:
+    """Return every table of a forecast folder by its file name (``docs/tables.md``).
+
+    The four summary tables name the method, the data window and the last data.
+    """
+    return {
+        "forecast": _with_provenance(fc.table, fc),
+        "forecast_totals": _with_provenance(fc.totals, fc),
+        "forecast_components": _with_provenance(fc.components, fc),
+        "forecast_component_totals": _with_provenance(fc.component_totals, fc),
         "monthly": fc.monthly,
         "invoices": fc.invoices,
         "licence_fees": fc.licences,
@@ -358,11 +395,11 @@ def forecast_tables(fc: Forecast) -> dict[str, pd.DataFrame]:
 
 
 def summary_lines(fc: Forecast, folder: Path | None = None) -> list[str]:
-    """Return the forecast as text: one line per month (P10 / P50 / P90, mean)."""
+    """Return the forecast as text: one line per month (P10 / P50 / P90, mean), to the cent."""
     cur = fc.currency
 
     def money(v: Any) -> str:
-        return f"{format_money(Micros(int(v)), 2):>12}"
+        return f"{money_text(float(v)):>12}"
 
     lines = [
         f"ccsim forecast: {fc.name}, {fc.replications} replication(s), "
@@ -400,6 +437,8 @@ __all__ = [
     "components_of",
     "forecast",
     "forecast_tables",
+    "provenance",
+    "provenance_caption",
     "replication_bills",
     "spread",
     "summary_lines",

@@ -37,6 +37,7 @@ CAPTIONS = {
     "balance": "Communications-credit balance over the horizon (replication 0).",
     "spend": "Spend by service, per week or month (replication 0).",
     "forecast-fan": "Monthly invoices: P10 to P90 across replications, median and mean.",
+    "runway": "Share of runs whose balance has reached zero, by date, with and without recharge.",
     "plans": "Cost per user-month by calling plan, with the outage risk.",
     "breakeven": "Cost per user-month against usage: where the plans break even.",
     "frontier": "Outage risk against annual cost for every setting.",
@@ -229,7 +230,44 @@ def _forecast_page(folder: Path, m: dict[str, Any], cur: str) -> tuple[list[str]
         "calls_charged_mean_micros",
         "forfeited_mean_micros",
     ]
-    tables = [_table(table, "Invoices by month", cols, cur)] if len(table) else []
+    caption = ""
+    if len(table) and "method" in table.columns:
+        r = table.iloc[0]
+        caption = f"Method: {r['method']}. Data: {r['data_window']}, last data {r['last_data']}."
+    tables = [_table(table, "Invoices by month", cols, cur, caption)] if len(table) else []
+    runway = _read(folder, "runway")
+    if len(runway):
+        cases = runway.to_dict("records")
+        for case in cases:
+            if case["case"] == "no recharge":
+                lines.append(
+                    f"Without any recharge the balance reaches zero around {case['p50_date']} "
+                    f"(P10 {case['p10_date']}, P90 {case['p90_date']})."
+                )
+        tables.append(
+            _table(
+                runway,
+                "Runway: when the balance reaches zero",
+                ["case", "reach_zero_share", "p10_date", "p50_date", "p90_date"],
+                cur,
+                f"Method: {cases[0].get('method', '')}. Data: {cases[0].get('data_window', '')}.",
+            )
+        )
+    for name, title in (("runway_lots", "Held lots: forfeits"), ("runway_pools", "Minute pools")):
+        frame = _read(folder, name)
+        if len(frame):
+            tables.append(_table(frame, title, list(frame.columns), cur))
+    leads = _read(folder, "alert_leads")
+    if len(leads):
+        tables.append(
+            _table(
+                leads,
+                "Low-balance e-mails: warning before the balance reaches zero (days)",
+                ["policy", "events", "lead_p10_days", "lead_p50_days", "lead_p90_days"],
+                cur,
+                "E-mails arrive 24-48 h after the balance falls (teams-credits.md §2.3).",
+            )
+        )
     return lines or ["This forecast folder has no invoices."], tables
 
 

@@ -135,7 +135,8 @@ def _runway_and_alerts(loaded: LoadedScenario, replications: int, workers: int) 
     if suggested:
         name = f"suggested {format_money(suggested)}"
         rows.append(lead_summary(runs, AlertPolicy(name, (int(suggested),))))
-    return {"runway": rw, "alerts": rows}
+    where = {"data_window": rw.meta["data_window"], "last_data": str(rw.meta["last_data"])}
+    return {"runway": rw, "alerts": [{**row, **where} for row in rows]}
 
 
 def write_comparison(

@@ -37,8 +37,9 @@ from numpy.typing import NDArray
 
 from sim.billing.ledger import EntryKind, LotSource
 from sim.billing.policies import NotificationKind
+from sim.core.display import money_text
 from sim.core.errors import InputError
-from sim.core.units import SECONDS_PER_DAY, Micros, Seconds, format_money
+from sim.core.units import SECONDS_PER_DAY, Micros, Seconds
 from sim.core.workers import map_tasks
 from sim.engine import RunOutput, run_replication
 from sim.scenario.loading import LoadedScenario
@@ -265,10 +266,10 @@ def runway_lines(rw: Runway) -> list[str]:
         share = r["forfeit_share"]
         lines.append(
             f"  lot {r['lot_id']} bought {r['purchased']}, "
-            f"{format_money(r['remaining_at_start_micros'])} {cur} left: expires {r['expires']}"
+            f"{money_text(r['remaining_at_start_micros'], cur)} left: expires {r['expires']}"
             + (
                 f", forfeits in {share:.0%} of runs (mean "
-                f"{format_money(r['forfeited_mean_micros'])} {cur})"
+                f"{money_text(r['forfeited_mean_micros'], cur)})"
                 if math.isfinite(share)
                 else ""
             )

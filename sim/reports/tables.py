@@ -328,12 +328,23 @@ _FEES = (
     _c("fee_micros", "money", "fee for the month (pro rata when partly inside the horizon)"),
 )
 
+_PROVENANCE = (
+    _c("method", "text", "how the forecast was made (simulation, replications, seed)"),
+    _c("data_window", "text", "the data the scenario rests on (a log's window, or itself)"),
+    _c("last_data", "text", "date of the last data (ISO 8601)"),
+)
+
 _FORECAST: tuple[TableSchema, ...] = (
     TableSchema(
         "forecast",
         "forecast",
         "one row per month: invoices' total across replications",
-        (CUR, _c("month", "text", "month the invoices arrive (YYYY-MM)"), *_FORECAST_VALUES),
+        (
+            CUR,
+            _c("month", "text", "month the invoices arrive (YYYY-MM)"),
+            *_FORECAST_VALUES,
+            *_PROVENANCE,
+        ),
     ),
     TableSchema(
         "forecast",
@@ -344,6 +355,7 @@ _FORECAST: tuple[TableSchema, ...] = (
             _c("first_month", "text", "first month (YYYY-MM)"),
             _c("last_month", "text", "last month (YYYY-MM)"),
             *_FORECAST_VALUES,
+            *_PROVENANCE,
         ),
     ),
     TableSchema(
@@ -355,13 +367,14 @@ _FORECAST: tuple[TableSchema, ...] = (
             _c("month", "text", "month (YYYY-MM)"),
             _c("component", "text", "licences, credits_auto, postpaid_usage, ..."),
             *_STATS,
+            *_PROVENANCE,
         ),
     ),
     TableSchema(
         "forecast",
         "forecast_component_totals",
         "one row per component: the whole horizon",
-        (CUR, _c("component", "text", "component"), *_STATS),
+        (CUR, _c("component", "text", "component"), *_STATS, *_PROVENANCE),
     ),
     TableSchema(
         "forecast",

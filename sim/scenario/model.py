@@ -28,16 +28,27 @@ from sim.billing.policies import (
 from sim.core import limits
 from sim.core.codes import currency_error
 from sim.core.files import name_error
-from sim.core.schema import Check, ConfigError, FieldError, Range, Rule, build, require
+from sim.core.schema import (
+    Check,
+    ConfigError,
+    FieldError,
+    Range,
+    Rule,
+    build,
+    convert,
+    require,
+)
 from sim.core.units import (
     Calendar,
     Micros,
     Seconds,
     UnitError,
+    days_before,
     format_duration,
     format_money,
     is_whole_units,
     load_time_zone,
+    parse_months,
 )
 from sim.scenario.costs import Costs
 from sim.scenario.rules import MONEY, POSITIVE_MONEY, RULES
@@ -60,7 +71,11 @@ class Simulation:
     stretch between events: the fewest entries, used by sweeps). Balances at every
     event, e-mail and recharge are the same in all three.
 
-    ``warm_up`` (whole days, default 0): the engine starts that much earlier and
+    ``horizon``: a fixed duration (``"365d"``) or calendar months (``"1y"``, ``"18mo"``:
+    the same local time that many months after ``start``, turned into seconds when the
+    file is read, ``calendar_spans``).
+
+    ``warm_up`` (whole days or calendar months, default 0): the engine starts that much earlier and
     discards it: outcomes (and so costs) are measured over ``[start, start + horizon)``,
     with the lots, payments and balance the warm-up left. With 12-month lots a warm-up of
     a year makes expiry, and so forfeits, happen as in steady state.
@@ -310,6 +325,66 @@ def expected_calls_per_day(scenario: Scenario) -> float:
     return math.inf if log_factor > 700 else per_day * math.exp(log_factor)
 
 
+def _months_at(table: Any, key: str, path: str) -> int | None:
+    """Return the calendar months of ``table[key]`` (``"1y"``, ``"18mo"``); None if fixed."""
+    if not isinstance(table, Mapping) or key not in table:
+        return None
+    try:
+        return parse_months(table[key])
+    except UnitError as exc:
+        raise ConfigError(path, str(exc)) from None
+
+
+def calendar_spans(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Return ``data`` with calendar horizons and warm-ups turned into fixed durations.
+
+    ``simulation.horizon = "1y"`` (or ``"18mo"``, ``"1y6mo"``) ends at the same local
+    wall-clock time that many calendar months after ``simulation.start``, in
+    ``simulation.time_zone``; the day is clamped to the month's end (31 January + 1 month
+    is 28 or 29 February). It becomes the seconds between the two instants, so a span
+    across a daylight-saving change is an hour shorter or longer than whole days.
+    ``simulation.warm_up`` and ``sweep.warm_up`` in calendar units become the whole days
+    from that many months before the start's date to it (warm-ups are whole days).
+    Fixed durations (``"365d"``) pass through unchanged; ``data`` is not modified.
+    """
+    if not isinstance(data, Mapping):
+        return data  # build names the wrong type
+    sim = data.get("simulation")
+    sweep = data.get("sweep")
+    horizon_m = _months_at(sim, "horizon", "simulation.horizon")
+    warm_m = _months_at(sim, "warm_up", "simulation.warm_up")
+    sweep_m = _months_at(sweep, "warm_up", "sweep.warm_up")
+    if (horizon_m is None and warm_m is None and sweep_m is None) or not isinstance(sim, Mapping):
+        return data
+    if "start" not in sim:
+        return data  # build names the missing key
+    start = convert(datetime, sim["start"], "simulation.start")
+    if start.tzinfo is not None:
+        raise ConfigError("simulation.start", "give a local date-time without offset")
+    zone = sim.get("time_zone", "UTC")
+    if not isinstance(zone, str):
+        return data  # build names the wrong type
+    try:
+        calendar = Calendar.from_local(start, zone)
+    except UnitError as exc:
+        raise ConfigError("simulation.time_zone", str(exc)) from None
+    out = dict(data)
+    new_sim = dict(sim)
+    if horizon_m is not None:
+        try:
+            new_sim["horizon"] = calendar.add_months_s(0.0, horizon_m)
+        except (ValueError, OverflowError):
+            raise ConfigError(
+                "simulation.horizon", f"{sim['horizon']!r} ends after the last allowed date"
+            ) from None
+    if warm_m is not None:
+        new_sim["warm_up"] = float(days_before(start, warm_m) * SECONDS_PER_DAY)
+    out["simulation"] = new_sim
+    if sweep_m is not None and isinstance(sweep, Mapping):
+        out["sweep"] = {**sweep, "warm_up": float(days_before(start, sweep_m) * SECONDS_PER_DAY)}
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     """A complete set of inputs for one simulation."""
@@ -368,6 +443,14 @@ class Scenario:
                 "funding.initial_funds",
                 "must be 0 in postpaid mode: NCE/MCA tenants cannot buy credits",
             )
+            for i, g in enumerate(self.user_groups):
+                require(
+                    g.conferencing != "pay_per_minute",
+                    f"user_groups[{i}].conferencing",
+                    "'pay_per_minute' needs Communications Credits, which postpaid (NCE/MCA) "
+                    "tenants cannot buy (teams-credits.md §10.4, §6): use 'standard' or "
+                    "funding.mode = 'prepaid'",
+                )
         if funding.initial_purchased is not None:
             require(
                 funding.initial_purchased <= self.simulation.start,
@@ -492,7 +575,7 @@ class Scenario:
         sampled future is a valid scenario.
         """
         try:
-            scenario = build(cls, data, rules=SCENARIO_RULES)
+            scenario = build(cls, calendar_spans(data), rules=SCENARIO_RULES)
         except ConfigError as exc:
             quoted = quote_setting_path(exc, data)
             if quoted is exc:
@@ -644,5 +727,6 @@ __all__ = [
     "Micros",
     "Scenario",
     "Simulation",
+    "calendar_spans",
     "expected_calls_per_day",
 ]

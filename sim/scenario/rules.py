@@ -67,6 +67,7 @@ RULES: dict[tuple[type, str], Rule] = {
     (UserGroup, "conferencing"): OneOf(tuple(CONFERENCING), "conferencing licence"),
     (UserGroup, "conferencing_assigned"): USERS,
     (UserGroup, "conferencing_purchased"): USERS,
+    (UserGroup, "spend_limit"): POSITIVE_MONEY,
     (ServiceNumber, "country"): COUNTRY,
     (ServiceNumber, "plan"): OneOf(tuple(CALLING_PLANS), "plan"),
     (TariffFiles, "scale"): Range(high=MAX_SCALE),

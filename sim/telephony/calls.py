@@ -292,6 +292,15 @@ class CallBatch:
         object.__setattr__(out, "countries", self.countries)
         return out
 
+    def rows(self, first: int, stop: int) -> CallBatch:
+        """Return rows ``first`` to ``stop - 1`` as views of this batch (no copy)."""
+        out = object.__new__(CallBatch)
+        for name in _COLUMNS:
+            object.__setattr__(out, name, getattr(self, name)[first:stop])
+        object.__setattr__(out, "groups", self.groups)
+        object.__setattr__(out, "countries", self.countries)
+        return out
+
     def is_time_sorted(self) -> bool:
         """Return True when ``start_s`` never decreases."""
         return bool(len(self) < 2 or (np.diff(self.start_s) >= 0).all())

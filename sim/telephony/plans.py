@@ -13,9 +13,12 @@ Readings of the sources, made here once:
 - A call is domestic when it stays in the usage country, or goes between the US (with
   PR) and Canada (§2.2: US↔CA calls count as domestic). Everything else is international.
 - Domestic & International ("international" here): "3000 domestic OR 600 international,
-  whichever is reached first in the calendar month" (§2.2) is read literally: the plan's
-  two pools are *linked*; once either runs out, both are used up for the rest of the month.
-  The minute-pools report shows the two as separate pools (§2.2), so each has its own key.
+  whichever is reached first in the calendar month" (§2.2, the US, UK and German pages)
+  is read literally: the plan's two pools are *linked*; once either runs out, both are
+  used up for the rest of the month. The Canada page says no such thing: it gives 3000
+  domestic minutes and 600 international (§2.2), so in Canada (``UNLINKED_COUNTRIES``)
+  the two pools are independent, each used up on its own. The minute-pools report shows
+  the two as separate pools (§2.2), so each has its own key.
 - Allowances by usage country follow the country pages (§2.2): 3000 domestic minutes in
   US/CA/PR, 1200 elsewhere (UK and EU included, although the licence table says 3000 for
   UK under MCOPSTN2).
@@ -25,7 +28,9 @@ Readings of the sources, made here once:
 - Service numbers (auto attendants, call queues) are resource accounts: they belong to
   their own "group", rate inbound toll-free minutes to credits and place outbound calls
   (``ucap_out``) on their own calling plan, PAYG by default. Each counts as one licence in
-  its plan's pool.
+  its plan's pool. From 1 Nov 2025 (``RESOURCE_ACCOUNT_PAYG_FROM``, §10.2) their outbound
+  calls need PAYG: on any other plan they are refused, so they are charged per minute and
+  never drawn from a domestic pool.
 
 Imports ``sim.core.units``, ``sim.core.schema`` and ``sim.telephony.calls`` only.
 """
@@ -34,10 +39,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from sim.core.schema import FieldError, require
-from sim.core.units import SECONDS_PER_MINUTE
+from sim.core.units import SECONDS_PER_MINUTE, Micros
 from sim.telephony.calls import check_country
 
 NANP_DOMESTIC = frozenset({"US", "PR", "CA"})
@@ -47,6 +53,12 @@ TENANT_SCOPE = "tenant"
 DIAL_OUT_ADDON_CODE = "MCOMEETADD_DIALOUT_US"
 DIAL_OUT_ADDON_COUNTRIES = frozenset({"US", "CA"})
 """Destinations the unlimited US/Canada dial-out add-on covers (§1)."""
+RESOURCE_ACCOUNT_PAYG_FROM = datetime(2025, 11, 1)
+"""From this local instant, resource accounts' outbound PSTN calls need a Pay-As-You-Go
+Calling Plan; on any other Calling Plan they fail (teams-credits.md §10.2, MC1123835)."""
+UNLINKED_COUNTRIES = frozenset({"CA"})
+"""Pool countries where Domestic & International's two pools are not linked: the Canada
+page lists 3000 domestic and 600 international minutes without "whichever first" (§2.2)."""
 CREDITS_LICENCE_CODES = ("MCOPSTNC", "MCOPSTNPP")
 """Communications Credits: SKU string and usage-report capability code (§1)."""
 
@@ -132,7 +144,8 @@ CALLING_PLANS: Mapping[str, CallingPlan] = {
             pooled=False,
             source="§2.2, §2.3",
         ),
-        # §2.2: US 3000 domestic OR 600 international; UK/DE/EU 1200 OR 600; CA 3000 + 600.
+        # §2.2: US 3000 domestic OR 600 international, UK/DE/EU 1200 OR 600, whichever
+        # first (linked); CA 3000 + 600, independent (UNLINKED_COUNTRIES).
         CallingPlan(
             "international",
             "Domestic and International Calling Plan",
@@ -251,9 +264,16 @@ class UserGroup:
     conferencing_purchased: int | None = None
     credits_licence: bool = True
     dial_out_us_ca_unlimited: bool = False
+    spend_limit: Micros | None = None
+    """The Teams calling policy's ``CallingSpendUserLimit`` (§10.1): what each user may
+    spend a calendar month on outgoing PSTN calls (PAYG minutes, overage, international
+    and premium calls); once reached, the user's calls that would be charged are refused
+    until the next month. None: no limit (``EnableSpendLimits`` off)."""
 
     def __post_init__(self) -> None:
         require(bool(self.name.strip()), "name", "must not be empty")
+        if self.spend_limit is not None:
+            require(self.spend_limit > 0, "spend_limit", "must be > 0 (omit it: no limit)")
         require(self.count >= 0, "count", f"must be >= 0, got {self.count}")
         _check_country(self.usage_country, "usage_country")
         _check_plan(self.plan, "plan")
@@ -343,6 +363,8 @@ class Holder:
     dial_out_us_ca_unlimited: bool
     count: int
     conferencing_assigned: int
+    spend_limit: int | None = None
+    """Monthly PSTN spend limit per user in micro-units (§10.1); None: none."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -432,6 +454,7 @@ class Tenant:
                 dial_out_us_ca_unlimited=g.dial_out_us_ca_unlimited,
                 count=g.count,
                 conferencing_assigned=g.assigned_conferencing,
+                spend_limit=g.spend_limit,
             )
         for s in self.service_numbers:
             holders[s.name] = Holder(
@@ -522,6 +545,8 @@ class Tenant:
         plan = CALLING_PLANS.get(plan_name)
         if plan is None or not plan.linked or key.scope == TENANT_SCOPE:
             return None
+        if key.scope in UNLINKED_COUNTRIES:
+            return None  # §2.2: Canada's 3000 + 600 minutes are not "whichever first"
         return (key.scope, plan_name, key.member)
 
 
@@ -532,7 +557,9 @@ __all__ = [
     "DIAL_OUT_ADDON_CODE",
     "DIAL_OUT_ADDON_COUNTRIES",
     "NANP_DOMESTIC",
+    "RESOURCE_ACCOUNT_PAYG_FROM",
     "TENANT_SCOPE",
+    "UNLINKED_COUNTRIES",
     "CallingPlan",
     "ConferencingLicence",
     "Holder",

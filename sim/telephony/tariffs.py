@@ -17,8 +17,15 @@ are inputs. A scenario names four tables:
 CSV columns: ``destination`` (ISO alpha-2 country, a zone name such as ``zone_a``, or
 ``default``), ``number_type`` (optional; blank = any), ``rate_per_min`` (decimal
 string), ``connection_fee`` (decimal string, optional, default 0), ``increment_s``
-(billing increment, optional, default 60). Lines starting with ``#`` are comments. Bad
-rows raise ``TariffFileError`` naming file, line and column.
+(billing increment, optional, default 60), ``origin`` (optional: the caller's usage
+country or a zone; blank or ``default`` = any origin) and ``call_type`` (optional: a
+``CallType`` value such as ``ucap_out``; blank = any). Microsoft's rate sheets are one
+sheet per origin country (teams-credits.md §7), so ``origin`` keys a row by where the
+call is placed from (the licence usage location, or the service number's country), and
+``call_type`` lets a connection fee (or a rate) differ by call type, e.g. forwarded
+calls or auto-attendant outbound calls. Lines starting with ``#`` are comments. Bad
+rows raise ``TariffFileError`` naming file, line and column. A table without the two
+optional key columns prices every call exactly as before they existed.
 
 Money rule (exact, integers only): billable seconds are the duration rounded **up** to the
 increment; ``charge = connection_fee + ceil(billable_s * rate_per_min / 60)`` micro-units,
@@ -58,7 +65,7 @@ from sim.core.files import FileRuleError, read_text, resolve_inside
 from sim.core.limits import MAX_TABLE_BYTES
 from sim.core.schema import ConfigError, FieldError, require
 from sim.core.units import SECONDS_PER_MINUTE, Micros, UnitError, format_money, parse_money
-from sim.telephony.calls import NUMBER_TYPES, NumberType, check_country
+from sim.telephony.calls import NUMBER_TYPES, CallType, NumberType, check_country
 
 DEFAULT_DESTINATION = "default"
 MAX_RATE = Micros(1_000 * 1_000_000)
@@ -72,7 +79,15 @@ TableName = Literal["outbound", "toll_free", "dial_out", "dial_in"]
 TABLE_NAMES: tuple[TableName, ...] = ("outbound", "toll_free", "dial_out", "dial_in")
 """Code table of the rate tables in the vectorised rating path."""
 
-_COLUMNS = ("destination", "number_type", "rate_per_min", "connection_fee", "increment_s")
+_COLUMNS = (
+    "destination",
+    "number_type",
+    "rate_per_min",
+    "connection_fee",
+    "increment_s",
+    "origin",
+    "call_type",
+)
 _REQUIRED = ("destination", "rate_per_min")
 
 
@@ -130,6 +145,10 @@ def charge_for(billable_s: int, rate_per_min: int, connection_fee: int) -> Micro
     return Micros(connection_fee + -(-billable_s * rate_per_min // SECONDS_PER_MINUTE))
 
 
+TariffKey = tuple[str | None, str, NumberType | None, CallType | None]
+"""(origin, destination, number type, call type) of a rate-table row; None: any."""
+
+
 @dataclass(frozen=True, slots=True)
 class Tariff:
     """Price of calls to one destination: a row of a rate table."""
@@ -141,6 +160,15 @@ class Tariff:
     number_type: NumberType | None = None
     source: str = ""
     """Where the row came from, e.g. ``sample-outbound.csv:7``."""
+    origin: str | None = None
+    """Usage country (or zone) of the caller the row applies to; None for any origin."""
+    call_type: CallType | None = None
+    """Call type the row applies to; None for any."""
+
+    @property
+    def key(self) -> TariffKey:
+        """Return the row's key: (origin, destination, number type, call type)."""
+        return (self.origin, self.destination, self.number_type, self.call_type)
 
     def __post_init__(self) -> None:
         require(0 <= self.rate_per_min <= MAX_RATE, "rate_per_min", "must be >= 0 and <= 1000")
@@ -160,47 +188,88 @@ class Tariff:
         return charge_for(billable_s, self.rate_per_min, self.connection_fee)
 
 
+def _places(country: str) -> list[str]:
+    """Return the country, then the zones holding it (sorted by name)."""
+    return [country, *sorted(z for z, members in ZONES.items() if country in members)]
+
+
 @dataclass(frozen=True, slots=True)
 class TariffTable:
-    """A rate table: destination (country, zone or ``default``) × number type → tariff.
+    """A rate table: origin × destination × number type × call type → tariff.
 
-    Lookup order for a called country and number type: the country's row for that number
-    type, then its any-type row, then the same two for each zone containing the country,
-    then the ``default`` rows. No match means the call cannot be rated.
+    Lookup for a call from ``origin`` to ``country``: the rows of the origin country come
+    first, then those of each zone holding it, then the any-origin rows (Microsoft's sheets
+    are per origin, so an origin's ``default`` row beats an any-origin country row).
+    Within one origin: the country's rows, then each zone's, then ``default``; within one
+    destination, the row for the number type before the any-type row, and within those the
+    row for the call type before the any-type row. No match: the call cannot be rated. A
+    table with no origin or call-type rows is looked up exactly as a destination table.
     """
 
     name: str
     rows: tuple[Tariff, ...] = ()
-    _index: dict[tuple[str, NumberType | None], int] = field(init=False, repr=False, compare=False)
+    _index: dict[TariffKey, int] = field(init=False, repr=False, compare=False)
+    _origins: frozenset[str | None] = field(init=False, repr=False, compare=False)
+    _typed: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        index: dict[tuple[str, NumberType | None], int] = {}
+        index: dict[TariffKey, int] = {}
         for i, row in enumerate(self.rows):
-            key = (row.destination, row.number_type)
-            if key in index:
-                raise ValueError(f"table {self.name!r}: duplicate row for {key}")
-            index[key] = i
+            if row.key in index:
+                raise ValueError(f"table {self.name!r}: duplicate row for {row.key}")
+            index[row.key] = i
         object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_origins", frozenset(r.origin for r in self.rows))
+        object.__setattr__(self, "_typed", any(r.call_type is not None for r in self.rows))
 
-    def find_index(self, country: str, number_type: NumberType) -> int:
+    @property
+    def by_origin(self) -> bool:
+        """Return True when some row is keyed by an origin."""
+        return self._origins != frozenset({None}) and bool(self.rows)
+
+    @property
+    def by_call_type(self) -> bool:
+        """Return True when some row is keyed by a call type."""
+        return self._typed
+
+    def find_index(
+        self,
+        country: str,
+        number_type: NumberType,
+        origin: str | None = None,
+        call_type: CallType | None = None,
+    ) -> int:
         """Return the position of the row pricing a call, or -1 when none does."""
-        destinations = [country]
-        destinations += sorted(z for z, members in ZONES.items() if country in members)
-        destinations.append(DEFAULT_DESTINATION)
-        for dest in destinations:
-            for nt in (number_type, None):
-                i = self._index.get((dest, nt))
-                if i is not None:
-                    return i
+        origins: list[str | None] = [None]
+        if origin is not None and self.by_origin:
+            origins = [o for o in _places(origin) if o in self._origins] + [None]
+        types = (call_type, None) if call_type is not None and self._typed else (None,)
+        destinations = [*_places(country), DEFAULT_DESTINATION]
+        for org in origins:
+            for dest in destinations:
+                for nt in (number_type, None):
+                    for ct in types:
+                        i = self._index.get((org, dest, nt, ct))
+                        if i is not None:
+                            return i
         return -1
 
-    def find(self, country: str, number_type: NumberType) -> Tariff | None:
+    def find(
+        self,
+        country: str,
+        number_type: NumberType,
+        origin: str | None = None,
+        call_type: CallType | None = None,
+    ) -> Tariff | None:
         """Return the tariff pricing a call to ``country``, or None when none does."""
-        i = self.find_index(country, number_type)
+        i = self.find_index(country, number_type, origin, call_type)
         return self.rows[i] if i >= 0 else None
 
     def lookup_grid(self, countries: Sequence[str]) -> NDArray[np.int32]:
-        """Return row positions for every (country code, number-type code); -1 for none."""
+        """Return row positions for every (country code, number-type code); -1 for none.
+
+        Any origin and call type: only rows keyed by neither take part.
+        """
         grid = np.full((len(countries), len(NUMBER_TYPES)), -1, dtype=np.int32)
         for ci, country in enumerate(countries):
             for ti, nt in enumerate(NUMBER_TYPES):
@@ -257,7 +326,7 @@ class TariffTable:
         """Parse CSV text (see the module docstring for the columns)."""
         header: list[str] | None = None
         rows: list[Tariff] = []
-        seen: dict[tuple[str, NumberType | None], int] = {}
+        seen: dict[TariffKey, int] = {}
         for line_no, line in enumerate(text.splitlines(), start=1):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
@@ -276,21 +345,39 @@ class TariffTable:
                     f"expected {len(header)} fields ({', '.join(header)}), got {len(fields)}",
                 )
             row = _parse_row(dict(zip(header, fields, strict=True)), file, line_no)
-            key = (row.destination, row.number_type)
-            if key in seen:
+            if row.key in seen:
                 raise TariffFileError(
                     file,
                     line_no,
                     "destination",
-                    f"duplicate row for {row.destination!r}"
-                    f"{'' if row.number_type is None else ' ' + row.number_type.value}"
-                    f" (first given on line {seen[key]})",
+                    f"duplicate row for {_describe_key(row)} (first given on line {seen[row.key]})",
                 )
-            seen[key] = line_no
+            seen[row.key] = line_no
             rows.append(row)
         if header is None:
             raise TariffFileError(file, 1, None, "empty rate table: expected a header line")
         return cls(name=name, rows=tuple(rows))
+
+
+def _describe_key(row: Tariff) -> str:
+    text = repr(row.destination)
+    if row.number_type is not None:
+        text += f" {row.number_type.value}"
+    if row.origin is not None:
+        text += f" from {row.origin}"
+    if row.call_type is not None:
+        text += f" ({row.call_type.value})"
+    return text
+
+
+def _parse_place(value: str, column: str, file: str, line_no: int) -> None:
+    """Raise ``TariffFileError`` unless ``value`` is a country, a zone or ``default``."""
+    if value != DEFAULT_DESTINATION and value not in ZONES:
+        error = country_error(value)
+        if error is not None:
+            zones = ", ".join(sorted(ZONES))
+            message = f"{error}; or a zone ({zones}) or 'default'"
+            raise TariffFileError(file, line_no, column, message)
 
 
 def _check_header(fields: list[str], file: str, line_no: int) -> list[str]:
@@ -314,13 +401,24 @@ def _check_header(fields: list[str], file: str, line_no: int) -> list[str]:
 
 def _parse_row(raw: dict[str, str], file: str, line_no: int) -> Tariff:
     dest = raw["destination"]
-    if dest != DEFAULT_DESTINATION and dest not in ZONES:
-        error = country_error(dest)
-        if error is not None:
-            zones = ", ".join(sorted(ZONES))
+    _parse_place(dest, "destination", file, line_no)
+    origin: str | None = raw.get("origin") or None
+    if origin is not None:
+        _parse_place(origin, "origin", file, line_no)
+        if origin == DEFAULT_DESTINATION:
+            origin = None
+    call_type: CallType | None = None
+    if raw.get("call_type"):
+        try:
+            call_type = CallType(raw["call_type"])
+        except ValueError:
+            allowed = ", ".join(t.value for t in CallType)
             raise TariffFileError(
-                file, line_no, "destination", f"{error}; or a zone ({zones}) or 'default'"
-            )
+                file,
+                line_no,
+                "call_type",
+                f"expected one of {allowed} or blank, got {raw['call_type']!r}",
+            ) from None
     number_type: NumberType | None = None
     if raw.get("number_type"):
         try:
@@ -360,6 +458,8 @@ def _parse_row(raw: dict[str, str], file: str, line_no: int) -> Tariff:
             destination=dest,
             number_type=number_type,
             source=f"{Path(file).name}:{line_no}",
+            origin=origin,
+            call_type=call_type,
         )
     except FieldError as exc:
         raise TariffFileError(file, line_no, exc.field, exc.message) from None
@@ -456,6 +556,7 @@ __all__ = [
     "TariffBook",
     "TariffFileError",
     "TariffFiles",
+    "TariffKey",
     "TariffTable",
     "billable_seconds",
     "charge_for",

@@ -11,9 +11,11 @@ expected count (fractions carried on) and calls are evenly spaced within it.
 
 Calls are drawn a chunk of days at a time (days 1-7, 8-14, 15-21 and 22 to the end of a
 calendar month), vectorised over the chunk's hour slots, and served a day (or a span of
-days) at a time. Random streams are keyed by (seed, replication, stream, group, first day
-of the chunk), never by a policy setting, so every recharge policy sees the same calls
-(common random numbers), and never by the horizon.
+days) at a time. A group with its own ``time_zone`` reads each hour slot's weight at its
+own local day and hour; the chunks and months stay the scenario's. Random streams are
+keyed by (seed, replication, stream, group, first day of the chunk), never by a policy
+setting, so every recharge policy sees the same calls (common random numbers), and never
+by the horizon.
 
 Imports the core and telephony only; no SimPy.
 """
@@ -22,8 +24,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,6 +53,16 @@ from sim.traffic.settings import (
 )
 
 _DEST_DOMESTIC, _DEST_ZONE_A, _DEST_OTHER, _DEST_PREMIUM = range(4)
+_SHARED_COLUMNS = (
+    "subscriber_id",
+    "group",
+    "usage_country",
+    "dest_country",
+    "number_type",
+    "call_type",
+    "start_s",
+    "duration_s",
+)
 _CT = {ct: np.int8(CALL_TYPES.index(ct)) for ct in CALL_TYPES}
 _NT = {nt: np.int8(NUMBER_TYPES.index(nt)) for nt in NUMBER_TYPES}
 
@@ -200,6 +213,12 @@ class TrafficModel:
             for d in (gt.calling.destinations, gt.meetings.dial_out_destinations):
                 countries |= set(d.domestic_countries) | set(d.zone_a_countries)
                 countries |= set(d.international_countries)
+        for name in population.service_names:
+            st = traffic.services.get(name)
+            if st is not None and st.outbound_per_day > 0:
+                d = st.outbound_destinations
+                countries |= set(d.domestic_countries) | set(d.zone_a_countries)
+                countries |= set(d.international_countries)
         self.countries: tuple[str, ...] = tuple(sorted(countries))
         self._country = {c: i for i, c in enumerate(self.countries)}
         self.groups: tuple[str, ...] = tuple(population.group_names) + tuple(
@@ -217,14 +236,18 @@ class TrafficModel:
         self._spill: dict[int, CallBatch] = {}  # first day of a chunk -> legs held back
         self._buffers: dict[int, CallBatch] = {}  # first day of a chunk -> its calls
         self._span_slots: dict[
-            tuple[tuple[int, int], int], tuple[NDArray[np.float64], NDArray[np.float64]]
+            tuple[tuple[int, int], int, str], tuple[NDArray[np.float64], NDArray[np.float64]]
         ] = {}
         self._bounds: dict[int, tuple[float, float, date]] = {}
-        self._slots: dict[tuple[int, int], tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
+        self._slots: dict[
+            tuple[int, int, str], tuple[NDArray[np.float64], NDArray[np.float64]]
+        ] = {}
+        self._zones: dict[str, ZoneInfo] = {}
         self._week_total: dict[int, float] = {}
         self._dest_tables: dict[
             tuple[int, str], tuple[NDArray[np.float64], tuple[NDArray[np.int16], ...]]
         ] = {}
+        self._dest_cdfs: dict[tuple[int, str], tuple[NDArray[np.float64] | None, ...]] = {}
         # Regular arrivals: per service, the expected count from the start to each day.
         self._expected: dict[int, list[float]] = {}
         # (organiser, leg start) -> meeting number, kept only when asked for (call logs).
@@ -278,25 +301,39 @@ class TrafficModel:
         return (d.year - s.year) * 12 + d.month - s.month
 
     def hour_slots(
-        self, day_index: int, profile: Profile
+        self, day_index: int, profile: Profile, zone: str = ""
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Return each UTC hour slot's start (s) and the profile weight of its local hour.
 
         A local day has 23, 24 or 25 hour slots around DST changes; each slot takes the
-        weight of the local hour it starts in. The arrays are shared: do not write to them.
+        weight of the local hour it starts in: in the scenario's time zone, or in ``zone``
+        (a group's own) at that zone's local date (weekday, holiday) and hour. The arrays
+        are shared: do not write to them.
         """
-        key = (day_index, id(profile))
+        key = (day_index, id(profile), zone)
         slots = self._slots.get(key)
         if slots is None:
-            slots = self._slots[key] = self._hour_slots(day_index, profile)
+            slots = self._slots[key] = self._hour_slots(day_index, profile, zone)
         return slots
 
     def _hour_slots(
-        self, day_index: int, profile: Profile
+        self, day_index: int, profile: Profile, zone: str = ""
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         start_s, end_s, d = self.day_bounds(day_index)
         n = round((end_s - start_s) / 3600)
         starts: NDArray[np.float64] = start_s + 3600.0 * np.arange(n, dtype=np.float64)
+        if zone and zone != self.calendar.time_zone.key:
+            tz = self._zones.get(zone)
+            if tz is None:
+                tz = self._zones[zone] = ZoneInfo(zone)
+            origin = self.calendar.start.astimezone(UTC)
+            values = []
+            for t in starts.tolist():
+                # The middle of the slot: zones offset by half an hour count it once.
+                local = (origin + timedelta(seconds=t + 1800.0)).astimezone(tz)
+                day_w = profile.day_weights(local.date(), local.date() in self.holidays)
+                values.append(day_w[local.hour])
+            return starts, np.asarray(values, dtype=np.float64)
         weights = profile.day_weights(d, d in self.holidays)
         if n == 24:
             return starts, np.asarray(weights, dtype=np.float64)
@@ -344,7 +381,7 @@ class TrafficModel:
             buffer = self._chunk(first, last)
             lo = int(np.searchsorted(buffer.start_s, start_s, side="left"))
             hi = int(np.searchsorted(buffer.start_s, end_s, side="left"))
-            pieces.append(buffer.take(np.arange(lo, hi)))
+            pieces.append(buffer.rows(lo, hi))
             day = last + 1
         batch = pieces[0] if len(pieces) == 1 else CallBatch.concat(pieces)
         n = len(batch)
@@ -373,6 +410,8 @@ class TrafficModel:
                 batch = merged.take(np.argsort(merged.start_s, kind="stable"))
             if len(self._buffers) >= 2:
                 self._buffers.pop(next(iter(self._buffers)))
+            for column in _SHARED_COLUMNS:  # the days served are views of these
+                getattr(batch, column).setflags(write=False)
             buffer = self._buffers[first] = batch
         return buffer
 
@@ -390,18 +429,25 @@ class TrafficModel:
             if n_users == 0:
                 continue
             weights = self._multipliers[g][:n_users]
+            zone = gt.time_zone
             if gt.calling.calls_per_user_day > 0 or gt.calling.inbound_per_user_day > 0:
                 rng = stream(self.seed, self.replication, "calling", g, first)
-                self._draw_calling(parts, rng, g, gt.calling, weights, usage, span)
+                self._draw_calling(parts, rng, g, gt.calling, weights, usage, span, zone)
             if gt.meetings.per_organiser_week > 0:
                 rng = stream(self.seed, self.replication, "meetings", g, first)
-                self._draw_meetings(parts, rng, g, gt.meetings, weights, usage, span)
+                self._draw_meetings(parts, rng, g, gt.meetings, weights, usage, span, zone)
         for k, name in enumerate(self.population.service_names):
             st = self.traffic.services.get(name)
-            if st is None or st.calls_per_day == 0:
+            if st is None:
                 continue
-            rng = stream(self.seed, self.replication, "services", k, first)
-            self._draw_service(parts, rng, k, st, usage, span)
+            if st.calls_per_day > 0:
+                rng = stream(self.seed, self.replication, "services", k, first)
+                self._draw_service(parts, rng, k, st, usage, span)
+            if st.outbound_per_day > 0:
+                # Outbound calls: the service's stream with a third key (1 = outbound), so
+                # the inbound calls' draws (keys k, first) stay as they were.
+                rng = stream(self.seed, self.replication, "services", k, first, 1)
+                self._draw_service_out(parts, rng, k, st, usage, span)
         return self._batch(parts)
 
     def _arrivals(
@@ -411,27 +457,33 @@ class TrafficModel:
         per_unit_day: float,
         total_weight: float,
         span: tuple[int, int],
+        zone: str = "",
     ) -> NDArray[np.float64]:
         """Draw the arrival times of a chunk of days of a non-homogeneous Poisson process.
 
         ``per_unit_day`` x ``total_weight`` events per day of an ordinary week, spread
-        over its hours by the profile's weights.
+        over its hours by the profile's weights (read in ``zone``, default the scenario's).
         """
-        slots, mean = self._slot_means(profile, per_unit_day, total_weight, span)
+        slots, mean = self._slot_means(profile, per_unit_day, total_weight, span, zone)
         counts = rng.poisson(mean)
         return sorted_uniform_times(rng, slots, counts, 3600.0)
 
     def _slot_means(
-        self, profile: Profile, per_unit_day: float, total_weight: float, span: tuple[int, int]
+        self,
+        profile: Profile,
+        per_unit_day: float,
+        total_weight: float,
+        span: tuple[int, int],
+        zone: str = "",
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Return each hour slot's start and its expected count of events, over days."""
         if span[0] == span[1]:
-            slots, w = self.hour_slots(span[0], profile)
+            slots, w = self.hour_slots(span[0], profile, zone)
         else:
-            key = (span, id(profile))
+            key = (span, id(profile), zone)
             both = self._span_slots.get(key)
             if both is None:
-                days = [self.hour_slots(day, profile) for day in range(span[0], span[1] + 1)]
+                days = [self.hour_slots(day, profile, zone) for day in range(span[0], span[1] + 1)]
                 both = (np.concatenate([a for a, _ in days]), np.concatenate([b for _, b in days]))
                 self._span_slots = {key: both}  # chunks come in order: keep the last
             slots, w = both
@@ -504,20 +556,42 @@ class TrafficModel:
                 for countries in (domestic, zone_a, dest.international_countries)
             )
             tables = self._dest_tables[key] = (choice_cdf(dest.shares), codes)
+            # Country weights within a class (None: drawn alike, as without weights).
+            cdfs: list[NDArray[np.float64] | None] = []
+            for cls, countries in (
+                ("domestic", dest.domestic_countries),
+                ("zone_a", dest.zone_a_countries),
+                ("international", dest.international_countries),
+            ):
+                w = dest.weights_of(cls)
+                if not w or not countries:
+                    cdfs.append(None)
+                    continue
+                kept = [x for c, x in zip(countries, w, strict=True) if c != home]
+                if cls == "zone_a" and kept and sum(kept) > 0:
+                    w = tuple(kept)
+                cdfs.append(choice_cdf(w))
+            self._dest_cdfs[key] = tuple(cdfs)
         return tables
 
     def _destinations(
         self, rng: np.random.Generator, dest: Destinations, home: str, n: int
     ) -> tuple[NDArray[np.int16], NDArray[np.int8]]:
         cdf, tables = self._destination_tables(dest, home)
+        cdfs = self._dest_cdfs[(id(dest), home)]
         classes = choose(rng, cdf, n)
         codes = np.empty(n, np.int16)
         numbers = np.full(n, _NT[NumberType.TOLL], np.int8)
-        for cls, table in zip((_DEST_DOMESTIC, _DEST_ZONE_A, _DEST_OTHER), tables, strict=True):
+        for cls, table, weights in zip(
+            (_DEST_DOMESTIC, _DEST_ZONE_A, _DEST_OTHER), tables, cdfs, strict=True
+        ):
             mask = classes == cls
             k = int(np.count_nonzero(mask))
             if k:
-                codes[mask] = table[rng.integers(0, len(table), size=k)]
+                if weights is None or len(weights) != len(table):
+                    codes[mask] = table[rng.integers(0, len(table), size=k)]
+                else:
+                    codes[mask] = table[choose(rng, weights, k)]
         premium = classes == _DEST_PREMIUM
         codes[premium] = self._country[home]
         numbers[premium] = _NT[NumberType.PREMIUM]
@@ -532,30 +606,42 @@ class TrafficModel:
         weights: NDArray[np.float64],
         usage: float,
         span: tuple[int, int],
+        zone: str = "",
     ) -> None:
         home = self.population.group_countries[g]
         home_code = self._country[home]
         profile = self.traffic.profile(calling.profile)
         total_w = float(weights.sum()) * usage
         # Outbound legs.
-        start = self._arrivals(rng, profile, calling.calls_per_user_day, total_w, span)
+        start = self._arrivals(rng, profile, calling.calls_per_user_day, total_w, span, zone)
         n = len(start)
         users = self._pick_users(rng, g, len(weights), n)
         duration = calling.duration.sample_array(rng, n)
         dest, number = self._destinations(rng, calling.destinations, home, n)
         u = rng.random(n)
         ctype = np.full(n, _CT[CallType.USER_OUT], np.int8)
+        if calling.conference_share > 0:
+            ctype[u < calling.transfer_share + calling.forward_share + calling.conference_share] = (
+                _CT[CallType.USER_OUT_CONF]
+            )
         ctype[u < calling.transfer_share + calling.forward_share] = _CT[
             CallType.USER_OUT_FORWARDING
         ]
         ctype[u < calling.transfer_share] = _CT[CallType.USER_OUT_TRANSFER]
+        # Legs of a type with its own law: drawn again, after the rest (so a scenario
+        # without such laws draws exactly as before).
+        for name in ("user_out_transfer", "user_out_forwarding", "user_out_conf"):
+            law = calling.durations.get(name)
+            if law is not None:
+                mask = ctype == _CT[CallType(name)]
+                duration[mask] = law.sample_array(rng, int(np.count_nonzero(mask)))
         subs = self._user_offset[g] + users
         parts.add(subs, g, home_code, dest, number, ctype, start, duration)
         # Inbound calls to users' regular numbers.
-        start = self._arrivals(rng, profile, calling.inbound_per_user_day, total_w, span)
+        start = self._arrivals(rng, profile, calling.inbound_per_user_day, total_w, span, zone)
         n = len(start)
         users = self._pick_users(rng, g, len(weights), n)
-        duration = calling.duration.sample_array(rng, n)
+        duration = calling.duration_of("user_in").sample_array(rng, n)
         parts.add(
             self._user_offset[g] + users,
             g,
@@ -576,12 +662,14 @@ class TrafficModel:
         weights: NDArray[np.float64],
         usage: float,
         span: tuple[int, int],
+        zone: str = "",
     ) -> None:
         home = self.population.group_countries[g]
         home_code = self._country[home]
         profile = self.traffic.profile(meetings.profile)
         total_w = float(weights.sum()) * usage
-        m_start = self._arrivals(rng, profile, meetings.per_organiser_week / 7.0, total_w, span)
+        per_day = meetings.per_organiser_week / 7.0
+        m_start = self._arrivals(rng, profile, per_day, total_w, span, zone)
         n = len(m_start)
         organiser = self._user_offset[g] + self._pick_users(rng, g, len(weights), n)
         p = np.asarray(meetings.scheduled_weights) / sum(meetings.scheduled_weights)
@@ -600,6 +688,9 @@ class TrafficModel:
             idx = np.repeat(np.arange(n), per)
             join = np.minimum(rng.exponential(meetings.join_delay, size=k), 0.5 * m_len[idx])
             stay = (m_len[idx] - join) * rng.uniform(0.5, 1.0, size=k)
+            leg_law = meetings.leg_durations.get(f"conf_{kind}")
+            if leg_law is not None:  # the leg's own law instead of the meeting's length
+                stay = leg_law.sample_array(rng, k)
             start = m_start[idx] + join
             order = np.argsort(start, kind="stable")
             idx, join, stay, start = idx[order], join[order], stay[order], start[order]
@@ -654,6 +745,29 @@ class TrafficModel:
         subs = np.full(n, self._service_offset + k, np.int64)
         group = len(self.population.group_names) + k
         parts.add(subs, group, country, country, number, _CT[CallType.UCAP_IN], start, duration)
+
+    def _draw_service_out(
+        self,
+        parts: _Parts,
+        rng: np.random.Generator,
+        k: int,
+        st: ServiceTraffic,
+        usage: float,
+        span: tuple[int, int],
+    ) -> None:
+        """Draw a service number's outbound calls (``ucap_out``), Poisson by its profile."""
+        home = self.population.service_countries[k]
+        profile = self.traffic.profile(st.profile)
+        start = self._arrivals(rng, profile, st.outbound_per_day, usage, span)
+        n = len(start)
+        law = st.outbound_duration if st.outbound_duration is not None else st.duration
+        duration = law.sample_array(rng, n)
+        dest, number = self._destinations(rng, st.outbound_destinations, home, n)
+        subs = np.full(n, self._service_offset + k, np.int64)
+        group = len(self.population.group_names) + k
+        parts.add(
+            subs, group, self._country[home], dest, number, _CT[CallType.UCAP_OUT], start, duration
+        )
 
     def _batch(self, parts: _Parts) -> CallBatch:
         cols: dict[str, Any]

@@ -30,6 +30,7 @@ DAYS = 28
 TRUTH = ROUND_TRIP["traffic"]
 GROUPS = {"us-domestic": "us-staff", "gb-payg": "uk-sales"}
 COUNTS = {"us-staff": 200, "uk-sales": 60}
+SVC = "svc-us-tollfree-bf645e3a"  # named from the number's pseudonym under the key "test"
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,7 @@ def roundtrip(tmp_path_factory):
         time_zone="America/New_York",
         window=(start, start + timedelta(days=DAYS)),
         rng=np.random.default_rng(3),
+        group_time_zones=False,  # the scenario draws every group in New York time
     )
     holders = {h.name: h for h in fit.holders}
     return {
@@ -76,8 +78,8 @@ def test_import_is_complete(roundtrip):
 
 def test_groups_and_services_are_found(roundtrip):
     holders = roundtrip["holders"]
-    assert set(holders) == {"us-domestic", "gb-payg", "svc-us-tollfree-1"}
-    us, gb, svc = holders["us-domestic"], holders["gb-payg"], holders["svc-us-tollfree-1"]
+    assert set(holders) == {"us-domestic", "gb-payg", SVC}
+    us, gb, svc = holders["us-domestic"], holders["gb-payg"], holders[SVC]
     assert (us.plan, us.conferencing, us.country, us.users) == ("domestic", "standard", "US", 200)
     assert (gb.plan, gb.country, gb.users) == ("payg", "GB", 60)
     assert (svc.number_type, svc.country) == ("toll_free", "US")
@@ -96,7 +98,7 @@ def test_call_rates_within_sampling_error(roundtrip, group, quantity):
 
 
 def test_service_rate_within_sampling_error(roundtrip):
-    fitted = roundtrip["holders"]["svc-us-tollfree-1"].traffic["calls_per_day"]
+    fitted = roundtrip["holders"][SVC].traffic["calls_per_day"]
     rate = TRUTH["services"]["support"]["calls_per_day"]
     assert abs(fitted - rate) / math.sqrt(rate / DAYS) < Z
 
@@ -120,9 +122,10 @@ def test_rate_cv_within_bootstrap_interval(roundtrip, group):
 @pytest.mark.parametrize(
     ("key", "group", "truth_of"),
     [
-        ("us-domestic-calling", "us-domestic", lambda t: t["groups"]["us-staff"]["calling"]),
-        ("gb-payg-calling", "gb-payg", lambda t: t["groups"]["uk-sales"]["calling"]),
-        ("svc-us-tollfree-1", "svc-us-tollfree-1", lambda t: t["services"]["support"]),
+        ("us-domestic-user_out", "us-domestic", lambda t: t["groups"]["us-staff"]["calling"]),
+        ("us-domestic-user_in", "us-domestic", lambda t: t["groups"]["us-staff"]["calling"]),
+        ("gb-payg-user_out", "gb-payg", lambda t: t["groups"]["uk-sales"]["calling"]),
+        (f"{SVC}-ucap_in", SVC, lambda t: t["services"]["support"]),
     ],
 )
 def test_lognormal_durations_within_sampling_error(roundtrip, key, group, truth_of):
@@ -208,7 +211,7 @@ def _profile_chi2(profile_fit, true_profile, exposure):
     [
         ("us-domestic-calling", "business"),
         ("gb-payg-calling", "business"),
-        ("svc-us-tollfree-1", "contact_centre"),
+        (SVC, "contact_centre"),
         ("us-domestic-meetings", "business"),
     ],
 )
@@ -295,7 +298,7 @@ def test_fit_command_writes_a_valid_commented_scenario_and_report(roundtrip, tmp
         assert (report / f"{name}.parquet").exists(), name
     plots = {p.name for p in (report / "plots").iterdir()}
     assert "profile-us-domestic-calling.png" in plots
-    assert "duration-us-domestic-calling.png" in plots
+    assert "duration-us-domestic-user_out.png" in plots
     assert (report / "manifest.json").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
     # The fitted scenario simulates: its traffic model draws calls.

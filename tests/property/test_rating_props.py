@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.core.units import Calendar, Micros
-from sim.telephony.calls import CallBatch
+from sim.telephony.calls import CallBatch, CallType, NumberType
 from sim.telephony.plans import ServiceNumber, UserGroup
 from sim.telephony.rating import Outcome, PoolBook, rate_batch, rate_call
 from sim.telephony.tariffs import Tariff, TariffBook, TariffTable, charge_for
@@ -46,6 +46,49 @@ SERVICE_TYPES = ("ucap_in", "ucap_out")
 COUNTRY = {g.name: g.usage_country for g in GROUPS} | {s.name: s.country for s in SERVICES}
 NEW_YORK = Calendar.from_local(datetime(2026, 1, 15, 9, 30), "America/New_York")
 
+
+def origin_tariffs() -> TariffBook:
+    """Rate tables keyed by origin and call type as well as destination (per-type fees)."""
+
+    def row(rate, fee=0, dest="default", origin=None, call_type=None, nt=None, inc=60):
+        ct = None if call_type is None else CallType(call_type)
+        number_type = None if nt is None else NumberType(nt)
+        return Tariff(Micros(rate), Micros(fee), inc, dest, number_type, "", origin, ct)
+
+    outbound = (
+        row(60_000),
+        row(90_000, origin="GB"),
+        row(70_000, 5_000, origin="zone_a", inc=6),
+        row(30_000, origin="US", dest="CA"),
+        row(45_000, origin="US", dest="zone_a"),
+        row(60_000, 40_000, call_type="user_out_forwarding"),
+        row(60_000, 15_000, origin="GB", call_type="ucap_out"),
+        row(240_000, 10_000, dest="GB", nt="premium"),
+        row(200_000, 20_000, dest="GB", nt="premium", origin="GB", call_type="user_out"),
+    )
+    toll_free = (
+        row(30_000),
+        row(20_000, 2_000, origin="US", call_type="conf_in"),
+        row(25_000, origin="US", dest="US", call_type="ucap_in", inc=1),
+    )
+    dial_out = (row(120_000), row(100_000, 50_000, origin="DE"), row(80_000, origin="zone_a"))
+    dial_in = (row(6_000), row(9_000, origin="PR", call_type="conf_in"))
+    return TariffBook(
+        outbound=TariffTable("outbound", outbound),
+        toll_free=TariffTable("toll_free", toll_free),
+        dial_out=TariffTable("dial_out", dial_out),
+        dial_in=TariffTable("dial_in", dial_in),
+    )
+
+
+# §10.1 spend limits small enough to bind within a few calls; the US group has none.
+LIMITED = tuple(
+    g if g.name == "us" else replace(g, spend_limit=Micros(limit))
+    for g, limit in zip(GROUPS, (0, 150_000, 90_000, 60_000, 200_000, 1), strict=True)
+)
+# The resource-account rule (§10.2) starts on 1 Nov 2025, inside these calls' span.
+OCTOBER = Calendar.from_local(datetime(2025, 10, 10, 8, 0), "Europe/London")
+
 CONTEXTS = [
     context(GROUPS, SERVICES),
     context(GROUPS, SERVICES, tariffs=flat_tariffs(increment_s=6, fee=20_000)),
@@ -55,6 +98,11 @@ CONTEXTS = [
     context(GROUPS, SERVICES, funding_mode="postpaid", calendar=NEW_YORK),
     context(GROUPS, SERVICES, funding_mode="postpaid", hard_cap=True),
     context(GROUPS, SERVICES, headcount_growth_per_month=0.4, calendar=NEW_YORK),
+    context(GROUPS, SERVICES, tariffs=origin_tariffs(), calendar=NEW_YORK),
+    context(GROUPS, SERVICES, tariffs=origin_tariffs(), funding_mode="postpaid"),
+    context(LIMITED, SERVICES, tariffs=origin_tariffs(), calendar=OCTOBER),
+    context(LIMITED, SERVICES, tariffs=flat_tariffs(increment_s=6, fee=20_000), calendar=NEW_YORK),
+    context(LIMITED, SERVICES, funding_mode="postpaid", pool_increment_s=6),
 ]
 
 durations = st.one_of(

@@ -43,6 +43,7 @@ def postpaid_tenant(tmp: Path) -> LoadedScenario:
         {
             "simulation": {"horizon": "59d", "name": "nce"},
             "funding": {"mode": "postpaid", "initial_funds": "0"},
+            "postpaid": {"hard_cap": False},  # overage invoiced (the MCA default caps)
             "recharge": {"policy": "none"},
             "admin": {"top_up": "0", "responds_to": []},
         },
@@ -75,6 +76,7 @@ def one_group(
             "seed": 7,
         },
         "funding": {"mode": "postpaid", "initial_funds": "0"},
+        "postpaid": {"hard_cap": False},  # overage invoiced (the MCA default caps)
         "recharge": {"policy": "none"},
         "admin": {"responds_to": []},
         "user_groups": [

@@ -50,7 +50,15 @@ def test_forecast_writes_a_run_folder(tmp_path, busy, capsys):
     assert (out / "plots" / "forecast-fan.png").stat().st_size > 20_000
     # The finance table: month, P10, P50, P90, mean and components, as decimal strings.
     csv = pd.read_csv(out / "forecast.csv", dtype=str)
-    assert list(csv.columns[:6]) == ["currency", "month", "p10", "p50", "p90", "mean"]
+    assert list(csv.columns[:2]) == ["currency", "month"]
+    money = [c for c in csv.columns if c in ("p10", "p50", "p90", "mean")]
+    assert money == ["p10", "p50", "p90", "mean"]
+    # Every summary table names its method, its data window and its last data.
+    assert csv["method"].iloc[0].startswith("ccsim simulation of 2026-01-01")
+    assert csv["data_window"].iloc[0] == "scenario busy (its assumptions)"
+    assert csv["last_data"].iloc[0] == "2026-01-01"
+    for name in ("forecast_totals", "forecast_components", "forecast_component_totals"):
+        assert {"method", "data_window", "last_data"} <= set(pd.read_csv(out / f"{name}.csv"))
     assert {"licences_mean", "credits_auto_mean", "forfeited_mean"} <= set(csv.columns)
     assert csv["month"].tolist() == ["2026-01"]  # tidy: the totals are a table of their own
     assert set(csv["currency"]) == {"USD"}

@@ -237,3 +237,50 @@ def test_tariff_scale_above_the_largest_rate_names_the_row(tmp_path):
         ConfigError, match=r"out\.csv:3: rate_per_min: 1200\.00 after tariffs\.scale"
     ):
         _book(tmp_path, 3000.0)
+
+
+def test_origin_and_call_type_columns_key_rows_most_specific_origin_first():
+    """Rows keyed by origin (usage country or zone) and call type, as per-origin sheets."""
+    from sim.telephony.calls import CallType
+
+    text = (
+        "origin,destination,number_type,call_type,rate_per_min,connection_fee\n"
+        ",default,,,0.05,0\n"
+        ",US,,,0.01,0\n"
+        "GB,default,,,0.09,0\n"
+        "zone_a,JP,,,0.07,0\n"
+        "GB,US,,user_out_forwarding,0.02,0.04\n"
+        "default,CA,,ucap_out,0.03,0.01\n"
+    )
+    table = TariffTable.from_text(text, "t.csv", "outbound")
+    toll = NumberType.TOLL
+    assert table.by_origin
+    assert table.by_call_type
+    assert table.find("US", toll).rate_per_min == 10_000  # no origin: any-origin rows
+    assert table.find("US", toll, "NG").rate_per_min == 10_000  # NG has no sheet
+    assert table.find("US", toll, "GB").rate_per_min == 90_000  # GB's default first
+    assert table.find("JP", toll, "DE").rate_per_min == 70_000  # DE is in Zone A
+    fwd = table.find("US", toll, "GB", CallType.USER_OUT_FORWARDING)
+    assert (fwd.rate_per_min, fwd.connection_fee) == (20_000, 40_000)
+    assert table.find("CA", toll, "US", CallType.UCAP_OUT).connection_fee == 10_000
+    assert table.find("CA", toll, "US", CallType.USER_OUT).connection_fee == 0
+    assert table.rows[5].origin is None  # "default" origin means any
+
+
+def test_old_tables_price_as_before_and_new_keys_are_checked():
+    old = TariffTable.from_text("destination,rate_per_min\nUS,0.02\ndefault,0.05\n")
+    assert not old.by_origin
+    assert not old.by_call_type
+    for origin in (None, "US", "GB"):
+        assert old.find("US", NumberType.TOLL, origin).rate_per_min == 20_000
+    bad = "origin,destination,rate_per_min\nXX,US,0.01\n"
+    with pytest.raises(TariffFileError, match=r"t\.csv:2: origin"):
+        TariffTable.from_text(bad, "t.csv")
+    bad = "call_type,destination,rate_per_min\nuser_up,US,0.01\n"
+    with pytest.raises(TariffFileError, match=r"t\.csv:2: call_type: expected one of"):
+        TariffTable.from_text(bad, "t.csv")
+    dup = "origin,destination,rate_per_min\nGB,US,0.01\nGB,US,0.02\n"
+    with pytest.raises(TariffFileError, match="duplicate row for 'US' from GB"):
+        TariffTable.from_text(dup, "t.csv")
+    # The same destination from two origins is no duplicate.
+    TariffTable.from_text("origin,destination,rate_per_min\nGB,US,0.01\nUS,US,0.02\n")

@@ -380,3 +380,105 @@ def stream_durations(first_day, n):
 def test_arrivals_setting_is_checked():
     with pytest.raises(ConfigError, match=r"^services\.q\.arrivals: must be one of"):
         build(Traffic, {"services": {"q": {"calls_per_day": 1, "arrivals": "scheduled"}}})
+
+
+# -- per-weekday profiles, country weights, group time zones, new call types ----------
+
+
+def _draw(m, days):
+    from sim.telephony.calls import CallBatch
+
+    return CallBatch.concat([m.draw_day(d) for d in range(days)])
+
+
+def test_per_weekday_profile_gives_each_day_its_share():
+    friday = tuple(0.25 for _ in range(24))
+    profile = Profile(weekday=(1.0,) * 24, friday=friday, saturday=(0.5,) * 24, sunday=(0.5,) * 24)
+    assert profile.week_total == pytest.approx(4 * 24 + 6 + 24)
+    tr = traffic_for(Calling(calls_per_user_day=2.0, profile="p"), profiles={"p": profile})
+    m = model(tr, counts=(100,), days=28)  # starts on a Monday, UTC
+    b = _draw(m, 28)
+    day = (b.start_s // DAY).astype(int) % 7
+    counts = np.bincount(day, minlength=7)
+    w = np.array([24, 24, 24, 24, 6, 12, 12], dtype=float)
+    expected = 100 * 2.0 * 7 * w / w.sum() * 4
+    assert abs(counts.sum() - expected.sum()) / math.sqrt(expected.sum()) < 4
+    shape = expected / expected.sum() * counts.sum()
+    assert stats.chisquare(counts, shape).pvalue > ALPHA
+
+
+def test_old_profiles_draw_as_before_and_load():
+    p = build(Profile, {"weekday": [1.0] * 24, "saturday": [0.1] * 24, "sunday": [0.1] * 24})
+    assert not p.by_day
+    assert p.week_total == 5 * 24 + 2.4 + 2.4
+    with pytest.raises(ConfigError, match="monday"):
+        build(Profile, {"monday": [1.0] * 23})
+
+
+def test_country_weights_within_a_class():
+    dest = Destinations(domestic=0.0, international=1.0, international_countries=("CA", "IN", "MX"),
+                        international_weights=(0.5, 0.125, 0.375))  # fmt: skip
+    tr = traffic_for(Calling(calls_per_user_day=5.0, destinations=dest, profile="flat"))
+    m = model(tr, counts=(100,), days=14)
+    b = _draw(m, 14)
+    out = b.call_type == CALL_TYPES.index(CallType.USER_OUT)
+    names = np.array(b.countries)[b.dest_country[out]]
+    counts = np.array([(names == c).sum() for c in ("CA", "IN", "MX")])
+    assert stats.chisquare(counts, counts.sum() * np.array([0.5, 0.125, 0.375])).pvalue > ALPHA
+    with pytest.raises(ConfigError, match="international_weights"):
+        build(Destinations, {"international_countries": ["CA"], "international_weights": [1, 2]})
+
+
+def test_group_time_zone_moves_the_profile_hours():
+    # A profile busy only at 09:00-10:00 local: a London group in a New York scenario calls
+    # at 09:00 London = 04:00 New York (winter).
+    hours = tuple(1.0 if h == 9 else 0.0 for h in range(24))
+    profile = Profile(weekday=hours, saturday=hours, sunday=hours)
+    calling = Calling(calls_per_user_day=1.0, profile="p")
+    g = GroupTraffic(calling=calling, time_zone="Europe/London")
+    tr = Traffic(groups={"g0": g}, profiles={"p": profile})
+    m = model(tr, counts=(50,), tz="America/New_York", days=7)
+    b = _draw(m, 7)
+    local_hours = {m.calendar.to_datetime(float(t)).hour for t in b.start_s}
+    assert local_hours == {4}
+    with pytest.raises(ConfigError, match="time_zone"):
+        build(GroupTraffic, {"time_zone": "Mars/Olympus"})
+
+
+def test_durations_per_type_and_conference_share():
+    calling = Calling(
+        calls_per_user_day=5.0,
+        inbound_per_user_day=5.0,
+        profile="flat",
+        transfer_share=0.1,
+        conference_share=0.2,
+        duration=Delay(kind="constant", mean=100.0),
+        durations={"user_in": Delay(kind="constant", mean=50.0),
+                   "user_out_conf": Delay(kind="constant", mean=300.0)},
+    )  # fmt: skip
+    m = model(traffic_for(calling), counts=(50,), days=7)
+    b = _draw(m, 7)
+    ct = np.array(CALL_TYPES)[b.call_type]
+    assert set(b.duration_s[ct == CallType.USER_IN]) == {50.0}
+    assert set(b.duration_s[ct == CallType.USER_OUT_CONF]) == {300.0}
+    assert set(b.duration_s[ct == CallType.USER_OUT_TRANSFER]) == {100.0}
+    out = np.isin(ct, [t.value for t in (CallType.USER_OUT, CallType.USER_OUT_CONF,
+                                         CallType.USER_OUT_TRANSFER)])  # fmt: skip
+    n, k = int(out.sum()), int((ct == CallType.USER_OUT_CONF).sum())
+    assert abs(k / n - 0.2) / math.sqrt(0.2 * 0.8 / n) < 4
+    with pytest.raises(ConfigError, match=r"durations\.user_out"):
+        build(Calling, {"durations": {"user_out": {"kind": "constant", "mean": "1m"}}})
+
+
+def test_service_outbound_calls_leave_inbound_calls_unchanged():
+    base = ServiceTraffic(calls_per_day=30.0, profile="flat")
+    out = ServiceTraffic(calls_per_day=30.0, profile="flat", outbound_per_day=10.0,
+                         outbound_duration=Delay(kind="constant", mean=60.0))  # fmt: skip
+    svc = (("svc", "US", False),)
+    a = _draw(model(Traffic(services={"svc": base}), counts=(), countries=(), services=svc), 14)
+    b = _draw(model(Traffic(services={"svc": out}), counts=(), countries=(), services=svc), 14)
+    ucap_out = b.call_type == CALL_TYPES.index(CallType.UCAP_OUT)
+    assert np.array_equal(a.start_s, b.start_s[~ucap_out])
+    n = int(ucap_out.sum())
+    assert abs(n - 140) / math.sqrt(140) < 4
+    assert set(b.duration_s[ucap_out]) == {60.0}

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from sim.core.units import SECONDS_PER_MINUTE, Calendar
 from sim.telephony.calls import CALL_TYPES, NUMBER_TYPES, CallBatch
-from sim.telephony.plans import Holder, LinkKey, PoolKey, Tenant
+from sim.telephony.plans import RESOURCE_ACCOUNT_PAYG_FROM, Holder, LinkKey, PoolKey, Tenant
 from sim.telephony.rating.rules import ChargeTo, Reason
 from sim.telephony.tariffs import Tariff, TariffBook
 
@@ -83,6 +83,11 @@ class RatingContext:
         """Return who pays charged amounts in this funding mode."""
         return ChargeTo.CREDITS if self.funding_mode == "prepaid" else ChargeTo.INVOICE
 
+    @property
+    def payg_only_from_s(self) -> float:
+        """The instant from which resource accounts' outbound calls need PAYG (§10.2)."""
+        return self.calendar.to_sim(RESOURCE_ACCOUNT_PAYG_FROM)
+
     def charge_refusal(self, holder: Holder) -> Reason:
         """Return why ``holder`` cannot be charged, or ``Reason.NONE`` when it can."""
         if self.funding_mode == "postpaid":
@@ -119,6 +124,13 @@ class _Routes:
     """Code into ``pool_classes`` of priced cells whose route draws a pool; -1 otherwise."""
     per_user: BoolArray | None
     """Pooled cells drawing a per-subscriber pool (MCOPSTN8); None when there are none."""
+    spend_limited: BoolArray | None
+    """Cells of outbound user calls whose group has a spend limit (§10.1); None if none."""
+    spend_limit: IntArray
+    """Per group: the monthly spend limit per user in micro-units; -1 when none."""
+    needs_payg: BoolArray | None
+    """Cells of resource accounts' outbound calls on a plan with included minutes, refused
+    from ``RESOURCE_ACCOUNT_PAYG_FROM`` (§10.2); None when there are none."""
     pool_classes: tuple[PoolKey, ...]
     """Pools without member, sorted by (allowance, scope) like the batch's ``pool_keys``."""
     tariff_rows: tuple[Tariff, ...]

@@ -38,13 +38,15 @@ class PoolState:
 
     ``used_s`` holds only pools with a positive draw this month; ``closed`` the linked
     (Domestic & International) pairs used up this month; ``last_start_s`` the start of the
-    last call rated, so that batches stay in time order.
+    last call rated, so that batches stay in time order; ``spent`` what each subscriber
+    with a spend limit (§10.1) has been charged this month, when positive.
     """
 
     month_start_s: float | None = None
     used_s: Mapping[PoolKey, int] = field(default_factory=dict)
     closed: frozenset[LinkKey] = frozenset()
     last_start_s: float = -math.inf
+    spent: Mapping[int, int] = field(default_factory=dict)
 
 
 class PoolBook:
@@ -61,6 +63,7 @@ class PoolBook:
         )
         self.used_s: dict[PoolKey, int] = dict(state.used_s)
         self.closed: set[LinkKey] = set(state.closed)
+        self.spent: dict[int, int] = dict(state.spent)
         self.last_start_s = state.last_start_s
         self.alerts: list[PoolAlert] = []
 
@@ -80,6 +83,7 @@ class PoolBook:
                 self.month_start_s = month_start_s
                 self.used_s.clear()
                 self.closed.clear()
+                self.spent.clear()
 
     def available_s(self, key: PoolKey) -> int:
         """Return the seconds left in a pool this month."""
@@ -125,6 +129,7 @@ class PoolBook:
             used_s={k: v for k, v in sorted(self.used_s.items()) if v > 0},
             closed=frozenset(self.closed),
             last_start_s=self.last_start_s,
+            spent={k: v for k, v in sorted(self.spent.items()) if v > 0},
         )
 
 

@@ -16,6 +16,7 @@ Rules (teams-credits.md; each is a ``Rule`` member citing its section):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -62,6 +63,9 @@ class Rule(IntEnum):
     """Outbound call by a holder without a calling plan: refused."""
     NO_CONFERENCING = 13
     """Meeting call organised by a holder without Audio Conferencing: refused."""
+    RESOURCE_ACCOUNT_NEEDS_PAYG = 14
+    """§10.2: from 1 Nov 2025 a resource account's outbound call on a Calling Plan other
+    than Pay-As-You-Go fails: refused (never drawn from a domestic pool)."""
 
 
 class Outcome(IntEnum):
@@ -95,6 +99,10 @@ class Reason(IntEnum):
     """No rate-table row prices the call (``on_unratable="block"``)."""
     INSUFFICIENT_BALANCE = 6
     """§1, §5: credit-funded calls need a positive balance at set-up (engine-applied)."""
+    NO_PAYG_PLAN = 7
+    """§10.2: a resource account's outbound call from 1 Nov 2025 without a PAYG plan."""
+    SPEND_LIMIT = 8
+    """§10.1: the user's monthly PSTN spend limit (``CallingSpendUserLimit``) is reached."""
 
 
 class ChargeTo(IntEnum):
@@ -110,6 +118,7 @@ _POOL_RULES = frozenset({Rule.DIAL_OUT_ZONE_A, Rule.DOMESTIC_PLAN, Rule.INTERNAT
 _BLOCK_RULES = {
     Rule.NO_CALLING_PLAN: Reason.NO_CALLING_PLAN,
     Rule.NO_CONFERENCING: Reason.NO_CONFERENCING,
+    Rule.RESOURCE_ACCOUNT_NEEDS_PAYG: Reason.NO_PAYG_PLAN,
 }
 _OUTBOUND_TABLE_RULES = frozenset(
     {
@@ -158,14 +167,26 @@ def _check_holder(call_type: CallType, holder: Holder, usage_country: str, call_
         )
 
 
-def route_call(call: Call, holder: Holder) -> Route:
+def needs_payg(call_type: CallType, holder: Holder) -> bool:
+    """Return True for a resource account's outbound call on a plan with included minutes.
+
+    From ``RESOURCE_ACCOUNT_PAYG_FROM`` such calls are refused (§10.2).
+    """
+    return call_type is CallType.UCAP_OUT and holder.is_service and holder.plan.has_pools
+
+
+def route_call(call: Call, holder: Holder, payg_only_from_s: float = math.inf) -> Route:
     """Return the rule, rate table and pool of a call (rule order matches ``rate_batch``).
 
     ``number_type`` is that of the called number: the tenant's own number for inbound
-    calls. Inbound premium numbers are treated as toll numbers.
+    calls. Inbound premium numbers are treated as toll numbers. ``payg_only_from_s``:
+    the instant from which resource accounts' outbound calls need PAYG (§10.2).
     """
     ct, nt = call.call_type, call.number_type
     plan, conf = holder.plan, holder.conferencing
+    if needs_payg(ct, holder) and call.start_s >= payg_only_from_s:
+        # §10.2: from 1 Nov 2025 only a PAYG Calling Plan places these calls.
+        return Route(Rule.RESOURCE_ACCOUNT_NEEDS_PAYG)
     if ct in (CallType.USER_IN, CallType.UCAP_IN):
         if nt is NumberType.TOLL_FREE:
             # §1 (1): all toll-free number usage, auto attendants and call queues included.
@@ -234,5 +255,6 @@ __all__ = [
     "Route",
     "Rule",
     "UnratableCallError",
+    "needs_payg",
     "route_call",
 ]

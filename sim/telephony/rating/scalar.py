@@ -26,6 +26,13 @@ Modelling choices (both paths):
   call this time, so a missing rate shows up deterministically. By default an unratable
   call raises ``UnratableCallError``; with ``on_unratable="block"`` it is refused with
   reason ``NO_TARIFF``. Never silently free.
+- A user group's monthly spend limit (§10.1, ``UserGroup.spend_limit``) counts what each
+  of its users' outbound calls (``user_out*``) are charged, credits or invoice, in order
+  of call start, each call's whole charge at once (like pool draws). A call that starts
+  once the month's spend has reached the limit cannot be charged: refused if charged
+  from set-up, cut off when its pool runs out (reason ``SPEND_LIMIT``); the call that
+  crosses the limit runs to its end. A charged call later refused for lack of balance
+  still counts (the rating does not see the balance). Calls covered by a pool count 0.
 - Pool alerts (80 % and 100 %, §3) are stamped at the instant the threshold minute is
   used, taking the crossing call to use its pool seconds from its start at one second per
   second.
@@ -37,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.core.units import Micros
-from sim.telephony.calls import Call
+from sim.telephony.calls import OUTBOUND_USER_TYPES, Call
 from sim.telephony.plans import PoolKey
 from sim.telephony.rating.context import RatingContext
 from sim.telephony.rating.pools import PoolBook
@@ -122,14 +129,16 @@ def rate_call(call: Call, ctx: RatingContext, book: PoolBook) -> Rating:
     holder = ctx.tenant.holder(call.group)
     _check_holder(call.call_type, holder, call.usage_country, call.call_id)
     book.roll(call.start_s)
-    route = route_call(call, holder)
+    route = route_call(call, holder, ctx.payg_only_from_s)
     rule = route.rule
     if rule in _BLOCK_RULES:
         return Rating(call.call_id, rule, Outcome.BLOCKED, _BLOCK_RULES[rule])
     if rule in _FREE_RULES:
         return Rating(call.call_id, rule, Outcome.FREE, served_s=call.duration_s)
     assert route.table is not None
-    tariff = ctx.tariffs.table(route.table).find(call.dest_country, call.number_type)
+    tariff = ctx.tariffs.table(route.table).find(
+        call.dest_country, call.number_type, call.usage_country, call.call_type
+    )
     if tariff is None:
         if ctx.on_unratable == "raise":
             raise UnratableCallError(
@@ -139,6 +148,17 @@ def rate_call(call: Call, ctx: RatingContext, book: PoolBook) -> Rating:
             )
         return Rating(call.call_id, rule, Outcome.BLOCKED, Reason.NO_TARIFF)
     refusal = ctx.charge_refusal(holder)
+    limited = holder.spend_limit is not None and call.call_type in OUTBOUND_USER_TYPES
+    if limited and refusal is Reason.NONE:
+        # §10.1: once the user's spend this month reaches the limit, nothing is charged.
+        assert holder.spend_limit is not None
+        if book.spent.get(call.subscriber_id, 0) >= holder.spend_limit:
+            refusal = Reason.SPEND_LIMIT
+
+    def spend(rating: Rating) -> Rating:
+        if limited and rating.amount:
+            book.spent[call.subscriber_id] = book.spent.get(call.subscriber_id, 0) + rating.amount
+        return rating
 
     def rated(outcome: Outcome, **fields: Any) -> Rating:
         return Rating(call.call_id, rule, outcome, pool=route.pool, tariff=tariff, **fields)
@@ -154,25 +174,29 @@ def rate_call(call: Call, ctx: RatingContext, book: PoolBook) -> Rating:
                 return rated(Outcome.CUT_OFF, reason=refusal, pool_s=pool_s, served_s=float(pool_s))
             # The pool admitted the call: its overrun is charged without a set-up check.
             charged_s = tariff.billable_seconds(call.duration_s, covered_s=pool_s)
-            return rated(
-                Outcome.POOL_CHARGED,
-                pool_s=pool_s,
-                charged_s=charged_s,
-                amount=tariff.charge(charged_s),
-                charged_to=ctx.charge_to,
-                served_s=call.duration_s,
+            return spend(
+                rated(
+                    Outcome.POOL_CHARGED,
+                    pool_s=pool_s,
+                    charged_s=charged_s,
+                    amount=tariff.charge(charged_s),
+                    charged_to=ctx.charge_to,
+                    served_s=call.duration_s,
+                )
             )
     # Charged from set-up: the route has no pool, or its pool was used up before the call.
     if refusal is not Reason.NONE:
         return rated(Outcome.BLOCKED, reason=refusal)
     charged_s = tariff.billable_seconds(call.duration_s)
-    return rated(
-        Outcome.CHARGED,
-        charged_s=charged_s,
-        amount=tariff.charge(charged_s),
-        charged_to=ctx.charge_to,
-        needs_balance_check=ctx.funding_mode == "prepaid",
-        served_s=call.duration_s,
+    return spend(
+        rated(
+            Outcome.CHARGED,
+            charged_s=charged_s,
+            amount=tariff.charge(charged_s),
+            charged_to=ctx.charge_to,
+            needs_balance_check=ctx.funding_mode == "prepaid",
+            served_s=call.duration_s,
+        )
     )
 
 

@@ -12,7 +12,7 @@ go through ``_draw_pools``, by cumulative sums per (pool, calendar month).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.core.units import SECONDS_PER_MINUTE, Calendar, Micros
-from sim.telephony.calls import CALL_TYPES, NUMBER_TYPES, CallBatch, CallType, NumberType
+from sim.telephony.calls import (
+    CALL_TYPES,
+    NUMBER_TYPES,
+    OUTBOUND_USER_TYPES,
+    CallBatch,
+    CallType,
+    NumberType,
+)
 from sim.telephony.plans import (
     CALLING_PLANS,
     CONFERENCING,
@@ -53,7 +60,7 @@ from sim.telephony.rating.rules import (
     _check_holder,
 )
 from sim.telephony.rating.scalar import Rating
-from sim.telephony.tariffs import TABLE_NAMES, ZONE_A, Tariff
+from sim.telephony.tariffs import TABLE_NAMES, ZONE_A, Tariff, TariffTable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -248,10 +255,8 @@ def _build_routes(
     needed = table >= 0
     row = np.full(len(rule), -1, dtype=np.int64)
     if needed.any():
-        grid = np.stack([t.lookup_grid(countries) for t in tables]).astype(np.int64)
-        tb = table[needed]
-        local = grid[tb, dc[needed], nt[needed]]
-        row[needed] = np.where(local >= 0, offsets[tb] + local, -1)
+        cells = (g[needed], ct[needed], nt[needed], dc[needed], table[needed])
+        row[needed] = _tariff_rows(tables, offsets, holders, countries, *cells)
     unratable = needed & (row < 0)
     priced = needed & ~unratable
 
@@ -282,6 +287,13 @@ def _build_routes(
     pool_class[pooled] = class_of[g[pooled] * n_rules + rule[pooled]]
     plan_pooled = np.array([CALLING_PLANS[p].pooled for p in _PLAN_NAMES])[plan]
     per_user = pooled & (rule == Rule.DOMESTIC_PLAN) & ~plan_pooled
+    plan_has_pools = np.array([CALLING_PLANS[p].has_pools for p in _PLAN_NAMES])[plan]
+    needs_payg = service & (ct == _CT[CallType.UCAP_OUT]) & plan_has_pools & (rule >= 0)
+    spend_limit = np.array(
+        [-1 if x.spend_limit is None else x.spend_limit for x in holders], dtype=np.int64
+    )
+    user_out = np.isin(ct, [_CT[t] for t in OUTBOUND_USER_TYPES])
+    spend_limited = user_out & (spend_limit[g] >= 0) & priced
 
     return _Routes(
         n_countries=len(countries),
@@ -294,6 +306,9 @@ def _build_routes(
         tariff_row=row,
         pool_class=pool_class,
         per_user=per_user if per_user.any() else None,
+        needs_payg=needs_payg if needs_payg.any() else None,
+        spend_limited=spend_limited if spend_limited.any() else None,
+        spend_limit=spend_limit,
         pool_classes=pool_classes,
         tariff_rows=rows,
         # A trailing zero row prices "no tariff" as 0, so the arrays index without masks.
@@ -301,6 +316,49 @@ def _build_routes(
         row_fee=np.array([r.connection_fee for r in rows] + [0], dtype=np.int64),
         row_increment=np.array([r.increment_s for r in rows] + [0], dtype=np.int64),
     )
+
+
+def _tariff_rows(
+    tables: tuple[TariffTable, ...],
+    offsets: IntArray,
+    holders: list[Holder],
+    countries: tuple[str, ...],
+    g: IntArray,
+    ct: IntArray,
+    nt: IntArray,
+    dc: IntArray,
+    tb: IntArray,
+) -> IntArray:
+    """Return the global tariff row of each cell (-1: none), as ``rate_call`` finds it.
+
+    ``g``, ``ct``, ``nt``, ``dc`` and ``tb`` (the rate table's code) list the cells.
+
+    The origin is the holder's usage country. A table keyed by neither origin nor call
+    type is looked up per (destination, number type) only; others per distinct
+    (holder, call type, number type, destination) of the needed cells.
+    """
+    local = np.full(len(tb), -1, dtype=np.int64)
+    for code, t in enumerate(tables):
+        in_table = tb == code
+        if not in_table.any():
+            continue
+        if not (t.by_origin or t.by_call_type):
+            grid = t.lookup_grid(countries).astype(np.int64)
+            local[in_table] = grid[dc[in_table], nt[in_table]]
+            continue
+        key = (g[in_table] * len(CALL_TYPES) + ct[in_table]) * len(NUMBER_TYPES) + nt[in_table]
+        key = key * len(countries) + dc[in_table]
+        uniq, inverse = np.unique(key, return_inverse=True)
+        found = np.empty(len(uniq), dtype=np.int64)
+        for i, k in enumerate(uniq.tolist()):
+            rest, d = divmod(k, len(countries))
+            rest, n = divmod(rest, len(NUMBER_TYPES))
+            grp, c = divmod(rest, len(CALL_TYPES))
+            found[i] = t.find_index(
+                countries[d], NUMBER_TYPES[n], holders[grp].usage_country, CALL_TYPES[c]
+            )
+        local[in_table] = found[inverse]
+    return np.where(local >= 0, offsets[tb] + local, -1)
 
 
 def _rule_cells(
@@ -552,6 +610,71 @@ def _draw_pools(
     return _Draws(pool_code, pool_s, pos, avail, d, draw, keys, tuple(alerts), new_state)
 
 
+def _spend_limits(
+    batch: CallBatch,
+    ctx: RatingContext,
+    routes: _Routes,
+    limited: BoolArray,
+    outcome: NDArray[np.int8],
+    reason: NDArray[np.int8],
+    amount: IntArray,
+    state: PoolState,
+) -> tuple[IntArray, dict[int, int]]:
+    """Refuse the charged calls that start once their user's monthly spend is reached.
+
+    §10.1, as ``rate_call`` (see the modelling notes): per (subscriber, local month), the
+    spend before a call is what earlier calls were charged, plus what ``state`` carries
+    for its month. Refusing a call leaves the spend where it was, so every later call of
+    that user and month is refused too, and the sums over all candidates give exactly the
+    spend of the admitted ones. Changes ``outcome``, ``reason`` and ``amount`` in place;
+    returns the positions cut off (admitted by a pool) and the spend carried on.
+    """
+    charged = (outcome == Outcome.CHARGED) | (outcome == Outcome.POOL_CHARGED)
+    idx = np.flatnonzero(limited & charged)
+    carried_month = state.month_start_s
+    if not len(idx):
+        months = _month_starts(ctx.calendar, float(batch.start_s[0]), float(batch.start_s[-1]))
+        keep = carried_month == months[-1]
+        return idx, dict(state.spent) if keep else {}
+    start = batch.start_s
+    months = _month_starts(ctx.calendar, float(start[0]), float(start[-1]))
+    month = np.searchsorted(months, start[idx], "right") - 1
+    sub = batch.subscriber_id[idx]
+    order = np.lexsort((idx, month, sub))
+    idx, month, sub = idx[order], month[order], sub[order]
+    a = amount[idx]
+    new_group = np.ones(len(idx), dtype=bool)
+    new_group[1:] = (sub[1:] != sub[:-1]) | (month[1:] != month[:-1])
+    g_start = np.flatnonzero(new_group)
+    counts = np.diff(np.append(g_start, len(idx)))
+    csum = np.cumsum(a)
+    excl = csum - a
+    before = excl - np.repeat(excl[g_start], counts)
+    carried = np.zeros(len(g_start), dtype=np.int64)
+    if carried_month is not None and state.spent:
+        in_carried = months[month[g_start]] == carried_month
+        for gi in np.flatnonzero(in_carried).tolist():
+            carried[gi] = state.spent.get(int(sub[g_start[gi]]), 0)
+    before += np.repeat(carried, counts)
+    limit = routes.spend_limit.take(batch.group[idx])
+    refused = before >= limit
+    pos = idx[refused]
+    split = outcome[pos] == Outcome.POOL_CHARGED
+    outcome[pos] = np.where(split, np.int8(Outcome.CUT_OFF), np.int8(Outcome.BLOCKED))
+    reason[pos] = Reason.SPEND_LIMIT
+    amount[pos] = 0
+    admitted = np.where(refused, 0, a)
+    totals = np.add.reduceat(admitted, g_start) + carried
+    spent: dict[int, int] = {}
+    if carried_month == months[-1]:
+        spent.update(state.spent)
+    last = month[g_start] == len(months) - 1
+    for gi in np.flatnonzero(last).tolist():
+        spent[int(sub[g_start[gi]])] = int(totals[gi])
+    spent = {k: v for k, v in sorted(spent.items()) if v > 0}
+    return pos[split], spent
+
+
 def rate_batch(batch: CallBatch, ctx: RatingContext, state: PoolState | None = None) -> RatedBatch:
     """Rate a time-sorted batch with numpy; row by row the same as ``rate_call``.
 
@@ -574,8 +697,15 @@ def rate_batch(batch: CallBatch, ctx: RatingContext, state: PoolState | None = N
     cell = routes.cells(batch)
     rule = routes.rule[cell]
     _check_holders(batch, routes, rule, ctx)
+    late = None
+    if routes.needs_payg is not None:
+        # §10.2: resource accounts' outbound calls need PAYG from 1 Nov 2025.
+        late = routes.needs_payg[cell] & (batch.start_s >= ctx.payg_only_from_s)
+        late = late if late.any() else None
     if routes.unratable is not None and ctx.on_unratable == "raise":
         unratable = routes.unratable[cell]
+        if late is not None:
+            unratable &= ~late
         if unratable.any():
             idx = np.flatnonzero(unratable)
             shown = "; ".join(
@@ -591,6 +721,13 @@ def rate_batch(batch: CallBatch, ctx: RatingContext, state: PoolState | None = N
     outcome = routes.outcome[cell]
     reason = routes.reason[cell]
     pool_class = routes.pool_class[cell]
+    tariff_row = routes.tariff_row[cell]
+    if late is not None:
+        rule[late] = Rule.RESOURCE_ACCOUNT_NEEDS_PAYG
+        outcome[late] = Outcome.BLOCKED
+        reason[late] = Reason.NO_PAYG_PLAN
+        pool_class[late] = -1
+        tariff_row[late] = -1
     pidx = np.flatnonzero(pool_class >= 0)
     dr = _draw_pools(batch, pidx, pool_class[pidx], cell, routes, ctx, state)
 
@@ -610,7 +747,6 @@ def rate_batch(batch: CallBatch, ctx: RatingContext, state: PoolState | None = N
             reason[cut] = refusal[cut_off]
 
     dur = batch.duration_s
-    tariff_row = routes.tariff_row[cell]
     rate = routes.row_rate[tariff_row]
     fee = routes.row_fee[tariff_row]
     increment = routes.row_increment[tariff_row]
@@ -624,6 +760,17 @@ def rate_batch(batch: CallBatch, ctx: RatingContext, state: PoolState | None = N
     amount[charged] = np.where(
         billable > 0, fee[charged] + -(-billable * rate[charged] // SECONDS_PER_MINUTE), 0
     )
+    # The monthly spend of §10.1 carries over a batch without spend-limited calls too.
+    same_month = dr.state.month_start_s == state.month_start_s
+    state_out = replace(dr.state, spent=dict(state.spent) if same_month else {})
+    if routes.spend_limited is not None and len(batch):
+        limited = routes.spend_limited[cell] & (routes.refusal.take(batch.group) == Reason.NONE)
+        more_cut, spent = _spend_limits(batch, ctx, routes, limited, outcome, reason, amount, state)
+        charged_s[outcome == Outcome.BLOCKED] = 0
+        charged_s[more_cut] = 0
+        cut = np.concatenate([cut, more_cut])
+        from_setup = outcome == Outcome.CHARGED
+        state_out = replace(dr.state, spent=spent)
     # Prepaid: a call charged from set-up needs a positive balance (see the module notes).
     needs_check = from_setup if ctx.funding_mode == "prepaid" else np.zeros_like(from_setup)
     served = np.where(outcome == Outcome.BLOCKED, 0.0, dur)
@@ -647,7 +794,7 @@ def rate_batch(batch: CallBatch, ctx: RatingContext, state: PoolState | None = N
         tariff_rows=routes.tariff_rows,
         charged_to=ctx.charge_to,
         alerts=dr.alerts,
-        state=dr.state,
+        state=state_out,
     )
 
 

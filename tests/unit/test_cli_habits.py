@@ -1,0 +1,221 @@
+"""Console style, ``--json``, ``ccsim`` alone, ``-v`` and ``run``'s default workers.
+
+Console rule (``sim.core.display``): money to the cent, counts as whole numbers for one
+replication and means with one decimal for several. ``--json``: one JSON object on
+standard output, money as exact decimal strings equal to the Parquet ``*_micros`` / 10^6.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from sim.cli.args import default_workers
+from sim.cli.main import _parser, main
+from sim.core.display import money_json, money_text, round_to_cents, tally_text
+from tests.scenario_support import merge, small_tenant, write_scenario
+
+MONEY = re.compile(r"(-?\d[\d,]*(?:\.(\d+))?) (USD|EUR|GBP)\b")
+COUNTED = re.compile(
+    r"(\d[\d,]*(?:\.(\d+))?) (?:requested|settled|declined|retries|call attempts blocked|"
+    r"settings|runs)\b|(?:calls|manual purchases|outages:) (\d[\d,]*(?:\.(\d+))?)"
+)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tiny")
+    data = merge(small_tenant(0.1), {"simulation": {"horizon": "5d", "name": "tiny"}})
+    return write_scenario(tmp, data, "tiny").path
+
+
+def money_places(text: str) -> list[int]:
+    """Decimal places of every amount written with a currency code."""
+    return [len(m.group(2) or "") for m in MONEY.finditer(text)]
+
+
+def count_places(text: str) -> list[int]:
+    """Decimal places of every count the summaries name (requested, calls, ...)."""
+    out = []
+    for m in COUNTED.finditer(text):
+        frac = m.group(2) if m.group(1) is not None else m.group(4)
+        out.append(len(frac or ""))
+    return out
+
+
+# -- the helpers, against hand-worked values ----------------------------------------
+
+
+def test_money_is_rounded_to_the_cent_half_away_from_zero():
+    assert money_text(9_512_852, "USD") == "9.51 USD"
+    assert money_text(35_333_333_333.333, "USD") == "35333.33 USD"
+    assert money_text(5_000) == "0.01"  # half a cent rounds up
+    assert money_text(4_999) == "0.00"
+    assert money_text(-15_000) == "-0.02"  # and away from zero below it
+    assert money_text(-1_000) == "0.00"  # no "-0.00"
+    assert round_to_cents(2_113_215_000) == 2_113_220_000
+    assert money_text(float("nan"), "USD") == "-"
+
+
+def test_json_money_is_exact_and_counts_stay_whole():
+    assert money_json(9_512_852) == "9.512852"
+    assert money_json(1_534_116_996.4) == "1534.116996"  # a mean: to the micro-unit
+    assert tally_text([20]) == "20"
+    assert tally_text([20, 19]) == "19.5"
+
+
+# -- console style per command family ------------------------------------------------
+
+
+def test_run_console_one_and_two_replications(tiny, tmp_path, capsys):
+    assert main(["run", str(tiny), "-q", "--no-plots", "--out", str(tmp_path / "a")]) == 0
+    one = capsys.readouterr().out
+    assert "requested" in one
+    assert "USD" in one
+    assert money_places(one)
+    assert set(money_places(one)) == {2}
+    assert count_places(one)
+    assert set(count_places(one)) == {0}, one
+    args = ["run", str(tiny), "-q", "--no-plots", "--replications", "2", "--workers", "1"]
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    two = capsys.readouterr().out
+    assert set(money_places(two)) == {2}
+    # Means over replications: one decimal (calls, recharges, outages).
+    assert count_places(two)
+    assert set(count_places(two)) == {1}, two
+
+
+def test_validate_shows_the_end(tiny, capsys):
+    assert main(["validate", str(tiny)]) == 0
+    out = capsys.readouterr().out
+    assert "ends 2026-01-06 00:00" in out  # default start 2026-01-01 + 5d
+    assert not re.search(r"\d\.\d{3,} USD", out)
+
+
+def test_sweep_console(tiny, tmp_path, capsys):
+    args = ["sweep", str(tiny), "--trigger", "100,200", "--amount", "500"]
+    args += ["--replications", "2", "--serial", "-q", "--out", str(tmp_path / "s"), "-v"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "settings (annual cost" in out  # -v: one line per setting
+    assert money_places(out)
+    assert set(money_places(out)) == {2}, out
+    assert set(count_places(out)) == {0}
+
+
+def test_forecast_and_compare_console(tiny, tmp_path, capsys):
+    args = ["forecast", str(tiny), "--replications", "2", "-q", "--out", str(tmp_path / "f")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if re.match(r"\s+(20\d\d-\d\d|total) ", line)]
+    assert rows
+    for line in rows:  # every amount in the month table to the cent
+        assert all(len(x.split(".")[1]) == 2 for x in re.findall(r"-?\d+\.\d+", line)), line
+    args = ["compare", str(tiny), "--replications", "2", "-q", "--no-breakeven"]
+    assert main([*args, "--out", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    plans = [line for line in out.splitlines() if re.match(r"\s+(payg|domestic|intern)", line)]
+    assert len(plans) == 3
+    for line in plans:
+        amounts = re.findall(r"-?\d+\.\d+", line)
+        assert [len(a.split(".")[1]) for a in amounts[:3]] == [2, 2, 2], line
+
+
+# -- --json ------------------------------------------------------------------------
+
+
+def test_run_json_is_one_object_equal_to_the_parquet(tiny, tmp_path, capsys):
+    out = tmp_path / "j"
+    args = ["run", str(tiny), "--no-plots", "--replications", "2", "--workers", "1"]
+    assert main([*args, "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)  # nothing else on stdout
+    assert summary["command"] == "run"
+    assert summary["currency"] == "USD"
+    assert summary["folder"] == str(out)
+    pq = pd.read_parquet(out / "outcomes.parquet")
+    assert len(summary["outcomes"]) == len(pq) == 2
+    money_cols = [c for c in pq.columns if c.endswith("_micros")]
+    assert "spent_micros" in money_cols
+    for row, (_, exact) in zip(summary["outcomes"], pq.iterrows(), strict=True):
+        for col in money_cols:
+            value = row[col.removesuffix("_micros")]
+            assert isinstance(value, str)
+            assert Decimal(value) == Decimal(int(exact[col])) / 10**6, col
+        for col in ("calls", "recharges_requested", "recharges_settled", "outages"):
+            assert type(row[col]) is int
+            assert row[col] == int(exact[col])
+    mean = Decimal(summary["mean"]["spent"])
+    assert abs(mean - Decimal(float(pq["spent_micros"].mean())) / 10**6) <= Decimal("0.000001")
+
+
+def test_forecast_and_compare_json(tiny, tmp_path, capsys):
+    out = tmp_path / "fj"
+    args = ["forecast", str(tiny), "--replications", "2", "-q", "--json", "--out", str(out)]
+    assert main(args) == 0
+    fc = json.loads(capsys.readouterr().out)
+    table = pd.read_parquet(out / "forecast.parquet")
+    assert [m["month"] for m in fc["months"]] == table["month"].astype(str).tolist()
+    for row, p50 in zip(fc["months"], table["p50_micros"], strict=True):
+        assert Decimal(row["p50"]) == Decimal(int(p50)) / 10**6
+    out = tmp_path / "cj"
+    args = ["compare", str(tiny), "--replications", "2", "-q", "--no-breakeven", "--json"]
+    assert main([*args, "--out", str(out)]) == 0
+    cmp = json.loads(capsys.readouterr().out)
+    plans = pd.read_parquet(out / "plans.parquet")
+    col = "total_per_user_month_micros"
+    got = {r["plan"]: Decimal(r["total_per_user_month"]) for r in cmp["summary"]}
+    want = {p: Decimal(round(v)) / 10**6 for p, v in zip(plans["plan"], plans[col], strict=True)}
+    assert got == want
+    assert cmp["breakeven"] is None
+    assert cmp["currency"] == "USD"
+
+
+def test_validate_json_names_each_file(tiny, tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[simulation]\nstart = 2026-01-01\nhorizon = "1mo2d"\n')
+    assert main(["validate", "--json", str(tiny), str(bad)]) == 2
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert [f["ok"] for f in summary["files"]] == [True, False]
+    assert summary["files"][0]["end"] == "2026-01-06T00:00:00-05:00"
+    assert "simulation.horizon" in captured.err
+
+
+# -- ccsim alone, -v, run's workers --------------------------------------------------
+
+
+def test_no_arguments_prints_the_command_list(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    for command in ("run", "sweep", "recommend", "forecast", "compare", "validate", "report"):
+        assert re.search(rf"^\s+{command}\s", out, re.M), command
+
+
+def test_verbose_adds_replications_and_time(tiny, tmp_path, capsys):
+    args = ["run", str(tiny), "-q", "--no-plots", "--replications", "2", "--workers", "1", "-v"]
+    assert main([*args, "--out", str(tmp_path / "v")]) == 0
+    captured = capsys.readouterr()
+    assert "replication 0:" in captured.out
+    assert "replication 1:" in captured.out
+    assert "1 worker process(es)" in captured.out
+    assert re.search(r"done in \d+\.\d s", captured.err)
+
+
+def test_run_uses_one_worker_per_core_by_default(tiny, tmp_path, capsys):
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert default_workers() == cores
+    assert _parser().parse_args(["run", str(tiny)]).workers is None  # resolved at run time
+    base = ["run", str(tiny), "-q", "--no-plots", "--replications", "2"]
+    assert main([*base, "--out", str(tmp_path / "d")]) == 0
+    assert main([*base, "--workers", "1", "--out", str(tmp_path / "one")]) == 0
+    manifest = json.loads((tmp_path / "d" / "manifest.json").read_text())
+    assert manifest["workers"] == cores
+    # The tables do not depend on the number of workers.
+    pooled = pd.read_parquet(tmp_path / "d" / "outcomes.parquet")
+    serial = pd.read_parquet(tmp_path / "one" / "outcomes.parquet")
+    pd.testing.assert_frame_equal(pooled, serial)
