@@ -51,6 +51,7 @@ from sim.experiments.sweeps import (
     write_json_atomic,
     write_table_atomic,
 )
+from sim.reports.html import write_report
 from sim.reports.tables import bands_table, settings_table
 from sim.scenario.costs import COMPONENT_TITLES, COMPONENTS, annual_costs
 from sim.scenario.folders import run_identity
@@ -463,6 +464,7 @@ def run(
     manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     manifest["recommended_variant"] = rec.chosen
     write_json_atomic(manifest_path, manifest)
+    write_report(folder)
     return result, rec, grid
 
 
