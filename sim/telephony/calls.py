@@ -136,7 +136,7 @@ def _encode(values: ArrayLike, table: Sequence[str] | None = None) -> tuple[Any,
     return mapped[inverse] if len(arr) else np.zeros(0, np.int64), tuple(table)
 
 
-_COLUMNS = (
+BATCH_COLUMNS = (
     "call_id",
     "subscriber_id",
     "group",
@@ -147,6 +147,7 @@ _COLUMNS = (
     "start_s",
     "duration_s",
 )
+"""The columns of a ``CallBatch``, in order."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -286,7 +287,7 @@ class CallBatch:
             raise ValueError("take: index must be a 1-d array of positions or a boolean mask")
         # Rows of a checked batch keep every column's dtype and code range: no new checks.
         out = object.__new__(CallBatch)
-        for name in _COLUMNS:
+        for name in BATCH_COLUMNS:
             object.__setattr__(out, name, getattr(self, name)[idx])
         object.__setattr__(out, "groups", self.groups)
         object.__setattr__(out, "countries", self.countries)
@@ -295,7 +296,7 @@ class CallBatch:
     def rows(self, first: int, stop: int) -> CallBatch:
         """Return rows ``first`` to ``stop - 1`` as views of this batch (no copy)."""
         out = object.__new__(CallBatch)
-        for name in _COLUMNS:
+        for name in BATCH_COLUMNS:
             object.__setattr__(out, name, getattr(self, name)[first:stop])
         object.__setattr__(out, "groups", self.groups)
         object.__setattr__(out, "countries", self.countries)
@@ -343,6 +344,7 @@ class CallBatch:
 
 
 __all__ = [
+    "BATCH_COLUMNS",
     "CALL_TYPES",
     "NUMBER_TYPES",
     "OUTBOUND_USER_TYPES",

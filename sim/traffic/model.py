@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from sim.core.rng import stream
 from sim.core.units import Calendar
 from sim.telephony.calls import (
+    BATCH_COLUMNS,
     CALL_TYPES,
     NUMBER_TYPES,
     CallBatch,
@@ -53,16 +54,7 @@ from sim.traffic.settings import (
 )
 
 _DEST_DOMESTIC, _DEST_ZONE_A, _DEST_OTHER, _DEST_PREMIUM = range(4)
-_SHARED_COLUMNS = (
-    "subscriber_id",
-    "group",
-    "usage_country",
-    "dest_country",
-    "number_type",
-    "call_type",
-    "start_s",
-    "duration_s",
-)
+_SHARED_COLUMNS = tuple(c for c in BATCH_COLUMNS if c != "call_id")  # numbered when served
 _CT = {ct: np.int8(CALL_TYPES.index(ct)) for ct in CALL_TYPES}
 _NT = {nt: np.int8(NUMBER_TYPES.index(nt)) for nt in NUMBER_TYPES}
 
