@@ -484,6 +484,13 @@ _COMPARE: tuple[TableSchema, ...] = (
     ),
 )
 
+_SWEPT = Column(
+    r"[a-z_]+(\.[a-z_0-9]+)+",
+    "number",
+    "each swept setting by its dotted path (e.g. recharge.trigger; money in currency units)",
+    pattern=True,
+)
+
 _SWEEP: tuple[TableSchema, ...] = (
     TableSchema(
         "sweep",
@@ -528,6 +535,100 @@ _SWEEP: tuple[TableSchema, ...] = (
             _c("p90_micros", "money", "90th percentile"),
             _c("min_micros", "money", "lowest"),
             _c("p_at_or_below_zero", "float", "share of replications at or below zero"),
+        ),
+    ),
+    TableSchema(
+        "sweep",
+        "variants",
+        "one row per setting: its swept values",
+        (
+            _c("variant", "int", "setting number"),
+            _c("setting", "text", "the swept values, as text"),
+            _SWEPT,
+            _c("baseline", "bool", "the scenario's own setting"),
+            _c("on_grid", "bool", "on the swept grid (false: the current setting added)"),
+        ),
+    ),
+    TableSchema(
+        "sweep",
+        "runs",
+        "setting (x future) x replication: the run table ``outcomes`` of each run",
+        (
+            _c("future", "int", "future number (robust studies)", True),
+            _c("variant", "int", "setting number"),
+            *_OUTCOME_COLUMNS,
+        ),
+    ),
+    TableSchema(
+        "sweep",
+        "futures",
+        "one row per future of a robust study: the sampled uncertainties",
+        (
+            _c("future", "int", "future number"),
+            Column(
+                r"[a-z_]+(\.[a-z_0-9]+)+",
+                "float",
+                "each uncertain setting by its dotted path (money in currency units)",
+                pattern=True,
+            ),
+        ),
+    ),
+    TableSchema(
+        "sweep",
+        "robust",
+        "one row per setting: its costs and outage risk across the futures",
+        (
+            _c("variant", "int", "setting number"),
+            _c("setting", "text", "the swept values, as text"),
+            _SWEPT,
+            _c("futures", "int", "futures run"),
+            _c("runs", "int", "runs (futures x replications)"),
+            _c("p_outage", "float", "share of runs with an outage"),
+            _c("share_meeting_target", "float", "share of futures meeting the outage target"),
+            Column(r".+_micros", "money", "annual costs and regrets (means)", pattern=True),
+            _c("robust_choice", "bool", "the robust choice"),
+            _c("current", "bool", "the scenario's own setting"),
+        ),
+    ),
+    TableSchema(
+        "sweep",
+        "boxes",
+        "PRIM boxes of the futures in which the choice fails: one row per box and input",
+        (
+            _c("box", "int", "box number (peeling order)"),
+            _c("input", "text", "uncertain setting (dotted path)"),
+            _c("low", "float", "lower limit of the box"),
+            _c("high", "float", "upper limit of the box"),
+            _c("coverage", "float", "share of the failing futures inside the box"),
+            _c("density", "float", "share of the futures inside the box that fail"),
+            _c("mass", "float", "share of all futures inside the box"),
+            _c("description", "text", "the box in words"),
+        ),
+    ),
+    TableSchema(
+        "sweep",
+        "morris",
+        "Morris screening (SALib): one row per output and input",
+        (
+            _c("output", "text", "what is explained (outage, annual cost, forfeits)"),
+            _c("input", "text", "uncertain setting (dotted path)"),
+            _c("mu", "float", "mean elementary effect"),
+            _c("mu_star", "float", "mean absolute elementary effect"),
+            _c("mu_star_conf", "float", "its 95 % confidence half-width"),
+            _c("sigma", "float", "spread of the elementary effects"),
+        ),
+    ),
+    TableSchema(
+        "sweep",
+        "sobol",
+        "Sobol' indices (SALib): one row per output and input",
+        (
+            _c("output", "text", "what is explained"),
+            _c("input", "text", "uncertain setting (dotted path)"),
+            _c("S1", "float", "first-order index"),
+            _c("S1_conf", "float", "its 95 % confidence half-width"),
+            _c("ST", "float", "total index"),
+            _c("ST_conf", "float", "its 95 % confidence half-width"),
         ),
     ),
 )

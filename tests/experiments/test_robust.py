@@ -10,6 +10,7 @@ from sim.cli.main import main
 from sim.experiments import robust
 from sim.experiments.executors import Executor
 from sim.experiments.sweeps import Variant
+from sim.reports.tables import parquet_problems
 from tests.scenario_support import merge, small_tenant, write_scenario
 
 LEVERS = {"recharge.trigger": "50,150", "recharge.amount": "100,300"}
@@ -172,8 +173,8 @@ def test_recommend_robust_command(uncertain, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "Criterion: the least expected annual cost" in text
     for name in ("runs", "robust", "futures"):
-        assert (out / f"{name}.parquet").exists()
         assert (out / f"{name}.csv").exists()
+        assert parquet_problems(out / f"{name}.parquet", name, "sweep") == [], name
     assert (out / "recommendation.txt").read_text().startswith("Criterion:")
     bare = tmp_path / "bare.toml"
     bare.write_text(uncertain.path.read_text().split("[uncertainties")[0])

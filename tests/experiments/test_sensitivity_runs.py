@@ -8,6 +8,7 @@ import pytest
 from sim.cli.main import main
 from sim.experiments.executors import Executor
 from sim.experiments.sensitivity_runs import run_sensitivity
+from sim.reports.tables import parquet_problems
 from tests.scenario_support import merge, small_tenant, write_scenario
 
 
@@ -56,8 +57,8 @@ def test_an_inert_setting_gets_no_index_and_a_driver_dominates(uncertain, tmp_pa
     morris = screening.morris.set_index(["output", "input"])
     assert morris.loc[("annual_cost", "funding.low_balance"), "mu_star"] == 0
     for name in ("morris", "sobol"):
-        assert (folder / f"{name}.parquet").exists()
         assert (folder / f"{name}.csv").exists()
+        assert parquet_problems(folder / f"{name}.parquet", name, "sweep") == [], name
     assert (folder / "plots" / "tornado-annual_cost.png").stat().st_size > 5_000
 
 

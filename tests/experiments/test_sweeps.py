@@ -11,6 +11,7 @@ from sim.core.units import Micros, Seconds
 from sim.experiments import recommend, sweeps
 from sim.experiments.executors import Executor
 from sim.experiments.sweeps import build_variants, pareto_front, replays_traffic
+from sim.reports.tables import parquet_problems
 from sim.scenario.costs import COMPONENTS
 from sim.scenario.loading import load_scenario
 from sim.scenario.model import Sweep, expand_values
@@ -333,8 +334,8 @@ def test_recommend_command(tiny, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "ccsim recommend: tiny, 4 settings" in text
     for name in ("runs", "settings", "bands", "variants"):
-        assert (out / f"{name}.parquet").exists()
         assert (out / f"{name}.csv").exists()
+        assert parquet_problems(out / f"{name}.parquet", name, "sweep") == [], name
     for png in ("heatmap-outage", "heatmap-cost", "heatmap-forfeited", "frontier", "balance-bands"):
         assert (out / "plots" / f"{png}.png").stat().st_size > 5_000
     assert (out / "recommendation.txt").read_text().strip()
