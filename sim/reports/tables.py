@@ -485,7 +485,7 @@ _COMPARE: tuple[TableSchema, ...] = (
 )
 
 _SWEPT = Column(
-    r"[a-z_]+(\.[a-z_0-9]+)+",
+    r"[A-Za-z_][\w-]*(\.[\w-]+)+",
     "number",
     "each swept setting by its dotted path (e.g. recharge.trigger; money in currency units)",
     pattern=True,
@@ -501,7 +501,7 @@ _SWEEP: tuple[TableSchema, ...] = (
             _c("variant", "int", "setting number"),
             _c("setting", "text", "the swept values, as text"),
             Column(
-                r"[a-z_]+(\.[a-z_0-9]+)+",
+                r"[A-Za-z_][\w-]*(\.[\w-]+)+",
                 "number",
                 "each swept setting by its dotted path (e.g. recharge.trigger; "
                 "money in currency units)",
@@ -566,7 +566,7 @@ _SWEEP: tuple[TableSchema, ...] = (
         (
             _c("future", "int", "future number"),
             Column(
-                r"[a-z_]+(\.[a-z_0-9]+)+",
+                r"[A-Za-z_][\w-]*(\.[\w-]+)+",
                 "float",
                 "each uncertain setting by its dotted path (money in currency units)",
                 pattern=True,
