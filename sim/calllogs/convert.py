@@ -230,11 +230,15 @@ class _Converter:
         if required:
             for i in [i for i, s in enumerate(texts) if not s]:
                 reasons.setdefault(i, (name, "missing"))
+        for i, s in enumerate(texts):
+            if s and _YEAR_RE.match(s) is None:  # "now", "today": pandas reads the clock
+                clean[i] = None
+                reasons.setdefault(i, (name, f"not an ISO 8601 date-time, got {_shown(s)}"))
         try:
             parsed = pd.to_datetime(
                 pd.Series(clean, dtype=object), format="ISO8601", utc=True, errors="coerce"
             )
-        except (ValueError, TypeError, OverflowError, NotImplementedError):
+        except (ValueError, TypeError, OverflowError):
             # Some value pandas cannot hold (year 0, ...): one at a time, years checked first.
             for i, s in enumerate(texts):
                 m = _YEAR_RE.match(s) if s else None
@@ -573,11 +577,11 @@ def _instant(text: str | None) -> pd.Timestamp | None:
         return None
     try:
         t = pd.Timestamp(text)
-    except (ValueError, TypeError, OverflowError, NotImplementedError):
+    except (ValueError, TypeError, OverflowError):
         return None
     try:
         return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-    except (ValueError, TypeError, OverflowError, NotImplementedError):
+    except (ValueError, TypeError, OverflowError):
         return None
 
 

@@ -38,6 +38,9 @@ DEFECTS: dict[str, tuple[dict[str, str], str, str]] = {
         "does not match start + duration",
     ),
     "end_unparsable": ({"endDateTime": "soon"}, "end", "not an ISO 8601"),
+    # pandas reads these words as the current time: a log's instant must be written out.
+    "start_now": ({"startDateTime": "now", "endDateTime": ""}, "start", "not an ISO 8601"),
+    "end_today": ({"endDateTime": "today"}, "end", "not an ISO 8601"),
     "days_long": (
         {"duration": "432000", "endDateTime": "2026-03-07T14:03:27.1234567Z"},
         "duration",

@@ -50,6 +50,7 @@ def _open_binary(path: Path) -> IO[bytes]:
             )
         try:
             return archive.open(chosen[0])
+        # zipfile raises NotImplementedError for a compression method it cannot read.
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
             _close_quietly(raw)
             raise InputError(
