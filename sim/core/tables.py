@@ -30,7 +30,7 @@ def to_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _money_text(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, int | np.integer):
         return format_money(int(value))

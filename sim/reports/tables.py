@@ -28,7 +28,8 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from sim.core.units import MICROS_PER_UNIT, format_money
+from sim.core.tables import to_csv_frame
+from sim.core.units import MICROS_PER_UNIT
 from sim.engine.records import SERVICES
 from sim.reports.forecast import POSTPAID_COMPONENTS, PREPAID_COMPONENTS
 from sim.scenario.model import Scenario
@@ -800,18 +801,11 @@ def parquet_problems(path: Path, name: str, folder: str = "run") -> list[str]:
 
 
 def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return the CSV form: money as decimal text (suffix dropped), times as ISO 8601."""
-    out = frame.copy()
-    for col in list(out.columns):
-        s = out[col]
-        if isinstance(s.dtype, pd.DatetimeTZDtype):
-            out[col] = ["" if pd.isna(v) else v.isoformat() for v in s]
-        elif col.endswith("_micros"):
-            out[col[: -len("_micros")]] = [
-                "" if pd.isna(v) else format_money(int(v)) for v in _money(s)
-            ]
-            out = out.drop(columns=col)
-    return out
+    """Return the CSV form: money as decimal text (suffix dropped), times as ISO 8601.
+
+    The one conversion every table uses (``sim.core.tables.to_csv_frame``).
+    """
+    return to_csv_frame(frame)
 
 
 def _replace_atomic(path: Path, write: object) -> None:
