@@ -53,6 +53,7 @@ def run_naive(scenario: Scenario, tariffs: TariffBook, replication: int = 0) -> 
         whole_units=f.portal_rules,
         low_balance=f.low_balance,
         allow_overshoot=f.at_zero == "overshoot",
+        postpaid_from_s=scenario.postpaid_from_s(),
     )
     account.start(0.0, f.initial_funds, scenario.initial_purchased_at_s(), lots=f.lots)
     ctx = RatingContext(

@@ -125,6 +125,13 @@ class CreditAccount:
     allow_overshoot
         A charge larger than the balance takes it below zero (the call ran on); when
         False the charge stops at zero (the call is cut off).
+    postpaid_from_s
+        The instant the tenant moves from credits to postpaid (teams-credits.md §10.3),
+        or None. From then on auto-recharge, scheduled purchases, payment retries and
+        admins' top-ups stop; the remaining credit is used first (lots still expire) and
+        the rest of every charge accrues to a monthly usage invoice (``postpaid``); calls
+        are never refused for want of credit. A negative balance at the switch (a call
+        that ran on past zero) stays owed on the credit balance.
     """
 
     def __init__(
@@ -142,6 +149,7 @@ class CreditAccount:
         whole_units: bool = True,
         low_balance: Micros | None = None,
         allow_overshoot: bool = True,
+        postpaid_from_s: float | None = None,
     ) -> None:
         self.calendar = calendar
         self.recharge = recharge
@@ -173,6 +181,11 @@ class CreditAccount:
         self._expiry_bound_s = float("-inf")
         self._schedule_anchor_s = 0.0
         self._schedule_step_s = recharge.interval_s
+        self.postpaid_from_s = postpaid_from_s
+        self.switched = False
+        self.postpaid: PostpaidAccount | None = None
+        if postpaid_from_s is not None:
+            self.postpaid = PostpaidAccount(calendar, start_s=max(postpaid_from_s, 0.0))
 
     # -- set-up ----------------------------------------------------------------------
     def start(
@@ -206,6 +219,13 @@ class CreditAccount:
             self._watch_expiry(t_s, lot.expires_at_s)
         if held or initial_funds > 0:
             self.ledger.expire_due(t_s)
+        if self.postpaid_from_s is not None:
+            if self.postpaid_from_s <= t_s:
+                self._switch(t_s)  # switched before the start: only held lots are left
+            else:
+                self.scheduler.schedule(self.postpaid_from_s, self._expire)
+        if self.switched:
+            return
         if self.recharge.policy == "scheduled":
             self._schedule_anchor_s = t_s
             self._buy_on_schedule(0, t_s)
@@ -226,9 +246,12 @@ class CreditAccount:
         return Micros(self.ledger.balance + self.pending)
 
     def has_credit(self, t_s: float) -> bool:
-        """Return True when credit-funded calls may start at ``t_s`` (balance > 0)."""
+        """Return True when credit-funded calls may start at ``t_s`` (balance > 0).
+
+        After the switch to postpaid (§10.3) they always may: usage is invoiced.
+        """
         self._expire(t_s)
-        return self.ledger.balance > 0
+        return self.switched or self.ledger.balance > 0
 
     def reaction_thresholds(self) -> list[tuple[int, bool]]:
         """Return the debit totals at which the account would react, from now on.
@@ -281,12 +304,25 @@ class CreditAccount:
 
     # -- operations ------------------------------------------------------------------
     def charge(self, t_s: float, amount: Micros, ref: str = "") -> DebitResult:
-        """Debit a charge at ``t_s``; then e-mails and the trigger check follow."""
+        """Debit a charge at ``t_s``; then e-mails and the trigger check follow.
+
+        After the switch to postpaid the credit left is used first and the rest accrues
+        to the usage invoice (``DebitResult.invoiced``).
+        """
         self._expire(t_s)
         previous = self.ledger.balance
-        result = self.ledger.debit(t_s, amount, allow_overshoot=self.allow_overshoot, ref=ref)
+        if not self.switched:
+            result = self.ledger.debit(t_s, amount, allow_overshoot=self.allow_overshoot, ref=ref)
+            self._after_change(t_s, previous)
+            return result
+        assert self.postpaid is not None
+        credit = Micros(min(amount, max(previous, 0)))
+        drawn = self.ledger.debit(t_s, credit, ref=ref).drawn if credit else Micros(0)
+        invoiced = Micros(amount - drawn)
+        if invoiced:
+            self.postpaid.charge(t_s, invoiced, ref)
         self._after_change(t_s, previous)
-        return result
+        return DebitResult(drawn=drawn, overshoot=Micros(0), uncharged=Micros(0), invoiced=invoiced)
 
     def buy_manual(self, t_s: float, amount: Micros) -> PaymentRecord:
         """Request a manual purchase (paid by card like any other)."""
@@ -294,6 +330,8 @@ class CreditAccount:
 
     # -- internals -------------------------------------------------------------------
     def _expire(self, t_s: float) -> None:
+        if not self.switched and self.postpaid_from_s is not None and t_s >= self.postpaid_from_s:
+            self._switch(self.postpaid_from_s)
         previous = self.ledger.balance
         if self.ledger.expire_due(t_s):
             self._after_change(t_s, previous)
@@ -317,6 +355,12 @@ class CreditAccount:
         self._expiry_bound_s = max(self._expiry_bound_s, expires_at_s)
         self._consider_recharge(t_s)
 
+    def _switch(self, t_s: float) -> None:
+        """Move to postpaid (§10.3): auto-recharge off; the credit left is used first."""
+        self.switched = True
+        self.auto_enabled = False
+        self._trigger_on = False
+
     def _schedule_s(self, k: int) -> float:
         """Instant of the ``k``-th scheduled purchase (0: the start)."""
         if self._schedule_step_s is None:  # calendar months, like lot expiry
@@ -325,6 +369,8 @@ class CreditAccount:
 
     def _buy_on_schedule(self, k: int, t_s: float) -> None:
         self._expire(t_s)
+        if self.switched:
+            return  # purchases end with the switch to postpaid
         if self.auto_enabled:  # switched off after declines, like auto-recharge
             self._request(t_s, self.recharge.amount, LotSource.AUTO)
         self.scheduler.schedule(
@@ -342,6 +388,8 @@ class CreditAccount:
 
     def _poll(self, t_s: float) -> None:
         self._expire(t_s)
+        if self.switched:
+            return
         if self._horizon_s is not None:
             self._expiry_bound_s = max(self._expiry_bound_s, t_s + self._horizon_s)
         self._consider_recharge(t_s)
@@ -412,7 +460,7 @@ class CreditAccount:
                     NotificationKind.AUTO_RECHARGE_DISABLED,
                     f"after {self.consecutive_declines} declined payments",
                 )
-            if record.attempts <= self.payment.max_retries:
+            if record.attempts <= self.payment.max_retries and not self.switched:
                 retry_at = t_s + self.payment.retry_delay_s(record.attempts)
                 self.scheduler.schedule(retry_at, lambda now: self._attempt(now, record))
                 return
@@ -451,8 +499,10 @@ class CreditAccount:
 
     def _admin_acts(self, t_s: float) -> None:
         self.admin_pending = False
-        self.admin_actions.append(t_s)
         self._expire(t_s)
+        if self.switched:
+            return  # nothing to buy or fix once usage is invoiced
+        self.admin_actions.append(t_s)
         if self.admin.fixes_card:
             self.card_renewed = True
             self.consecutive_declines = 0
@@ -499,12 +549,14 @@ class PostpaidAccount:
     included minutes are refused (hard cap) is decided by rating.
     """
 
-    def __init__(self, calendar: Calendar) -> None:
+    def __init__(self, calendar: Calendar, start_s: float = 0.0) -> None:
         self.calendar = calendar
+        self.start_s = start_s
+        """Usage accrues from here (0, or the switch from credits, §10.3)."""
         self.invoices: list[Invoice] = []
         self.accrued: Micros = Micros(0)
         self.consumed_total: Micros = Micros(0)
-        self._month = calendar.month_label(0.0)
+        self._month = calendar.month_label(start_s)
 
     def has_credit(self, t_s: float) -> bool:
         """Postpaid usage is never blocked for want of funds."""

@@ -97,11 +97,17 @@ class LedgerEntry:
 
 @dataclass(frozen=True, slots=True)
 class DebitResult:
-    """What a debit did: drawn from lots, charged below zero, and left uncharged."""
+    """What a debit did: drawn from lots, charged below zero, and left uncharged.
+
+    ``invoiced``: after a switch to postpaid (teams-credits.md §10.3), the part billed to
+    the usage invoice because the credit was used up (the account sets it; never the
+    ledger).
+    """
 
     drawn: Micros
     overshoot: Micros
     uncharged: Micros
+    invoiced: Micros = Micros(0)
 
     @property
     def charged(self) -> Micros:

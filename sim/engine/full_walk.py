@@ -285,6 +285,16 @@ def _post(
                 np.subtract.at(day_spend, service[rows], left)
                 if world.lean:
                     out.uncharged_log.append((t[rows][::-1], left[::-1]))
+            if result.invoiced:
+                # Switched to postpaid: the credit ran out part-way, the rest is invoiced.
+                out.invoiced_total += result.invoiced
+                rows, left = uncharged_tail(
+                    t[first : last + 1], amount[first : last + 1], result.invoiced
+                )
+                rows += first
+                out.invoiced_area += float((left * (world.horizon_s - t[rows])).sum())
+                if world.lean:
+                    out.invoiced_log.append((t[rows][::-1], left[::-1]))
         else:
             assert world.postpaid is not None
             world.postpaid.charge(at, Micros(amt), "calls")

@@ -184,7 +184,17 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
             if at >= 0:
                 amount = int(cum[last]) - base
                 out.charged_total += amount
-                left_over = acc.charge(float(ct[at]), Micros(amount), "calls").uncharged
+                result = acc.charge(float(ct[at]), Micros(amount), "calls")
+                left_over = result.uncharged
+                if result.invoiced:
+                    # Switched to postpaid: the credit ran out part-way, the rest invoiced.
+                    out.invoiced_total += result.invoiced
+                    rows, left = uncharged_tail(
+                        ct[k : last + 1], amt[k : last + 1], result.invoiced
+                    )
+                    rows += k
+                    out.invoiced_area += float((left * (horizon - ct[rows])).sum())
+                    out.invoiced_log.append((ct[rows][::-1], left[::-1]))
                 if left_over:
                     # Cut off at zero: the last charges of the debit were not paid for.
                     out.uncharged_total += left_over

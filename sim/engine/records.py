@@ -106,6 +106,8 @@ class WindowStart:
     uncharged_total: int = 0
     charge_area: float = 0.0
     uncharged_area: float = 0.0
+    invoiced_total: int = 0
+    invoiced_area: float = 0.0
     calls_total: int = 0
     retries_total: int = 0
 
@@ -141,6 +143,13 @@ class RunOutput:
     uncharged (``uncharged_tail``): added back, the balance area uses what was debited."""
     uncharged_log: list[tuple[NDArray[np.float64], NDArray[np.int64]]] = field(default_factory=list)
     """Lean runs: (instants, amounts) of the uncharged parts, for the day-end balances."""
+    invoiced_total: int = 0
+    """After a switch to postpaid (``funding.postpaid_from``, teams-credits.md §10.3): the
+    parts of charges billed to the usage invoice once the credit was used up."""
+    invoiced_area: float = 0.0
+    """As ``uncharged_area``, for the invoiced parts (never debited from credits)."""
+    invoiced_log: list[tuple[NDArray[np.float64], NDArray[np.int64]]] = field(default_factory=list)
+    """Lean runs: (instants, amounts) of the invoiced parts, for the day-end balances."""
     pending_at_horizon: int = 0
     calls_total: int = 0
     retries_total: int = 0

@@ -18,6 +18,7 @@ from datetime import datetime, time, timedelta
 
 import simpy
 
+from sim.billing.account import PostpaidAccount
 from sim.billing.policies import Notification, NotificationKind
 from sim.engine.full_walk import call_traffic
 from sim.engine.lean_walk import fast_traffic, lean_traffic
@@ -39,12 +40,18 @@ def daily_observer(env: simpy.Environment, world: World) -> ProcessGenerator:
         world.observe(env.now)
 
 
-def month_boundaries(env: simpy.Environment, world: World) -> ProcessGenerator:
-    """Process: issue each postpaid (NCE/MCA) invoice when its calendar month ends."""
-    assert world.postpaid is not None
+def month_boundaries(
+    env: simpy.Environment, world: World, account: PostpaidAccount
+) -> ProcessGenerator:
+    """Process: issue each postpaid (NCE/MCA) invoice when its calendar month ends.
+
+    After a switch from credits (§10.3) the first invoice is for the switch's month.
+    """
     for t in world.calendar.month_starts_s(world.horizon_s):
+        if t <= account.start_s:
+            continue
         yield env.timeout(t - env.now)
-        invoice = world.postpaid.close_month(env.now)
+        invoice = account.close_month(env.now)
         world.output.pool_alerts.append(
             Notification(env.now, NotificationKind.INVOICE_ISSUED, f"{invoice.month}")
         )
@@ -63,6 +70,8 @@ def window_opener(env: simpy.Environment, world: World) -> ProcessGenerator:
         uncharged_total=out.uncharged_total,
         charge_area=out.charge_area,
         uncharged_area=out.uncharged_area,
+        invoiced_total=out.invoiced_total,
+        invoiced_area=out.invoiced_area,
         calls_total=out.calls_total,
         retries_total=out.retries_total,
     )
@@ -79,8 +88,9 @@ def _start(world: World) -> None:
         )
     if not world.lean:
         world.env.process(daily_observer(world.env, world))
-    if world.postpaid is not None:
-        world.env.process(month_boundaries(world.env, world))
+    usage = world.postpaid or (world.account.postpaid if world.account else None)
+    if usage is not None:
+        world.env.process(month_boundaries(world.env, world, usage))
     if world.traffic is not None:
         if not world.lean:
             walker = call_traffic(world.env, world)

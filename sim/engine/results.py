@@ -21,7 +21,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from sim.billing.account import PaymentState
+from sim.billing.account import CreditAccount, PaymentState
 from sim.billing.ledger import EntryKind, LotSource
 from sim.billing.policies import NotificationKind
 from sim.core.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, Calendar
@@ -340,6 +340,9 @@ def _zero_intervals(
             start = None
     if start is not None:
         intervals.append((start, horizon))
+    switch_s = out.account.postpaid_from_s
+    if switch_s is not None:  # once usage is invoiced, no balance runs out (§10.3)
+        intervals = [(a, min(z, switch_s)) for a, z in intervals if a < switch_s]
     return intervals
 
 
@@ -449,7 +452,7 @@ def _mean_balance(out: RunOutput) -> float:
     """
     assert out.account is not None
     horizon = out.scenario.horizon_s
-    area = out.uncharged_area - out.charge_area
+    area = out.uncharged_area + out.invoiced_area - out.charge_area
     for e in out.account.ledger.entries:
         if e.kind in (EntryKind.PURCHASE, EntryKind.EXPIRE):
             area += e.amount * (horizon - max(e.t_s, 0.0))
@@ -522,11 +525,13 @@ def _window_fields(
     steps = [e for e in led.entries if e.kind in (EntryKind.PURCHASE, EntryKind.EXPIRE)]
     # The balance when the window opens: every purchase and forfeit before it, less the
     # charges debited before it.
-    opening = sum(e.amount for e in steps if e.t_s < w) - (a0.charged_total - a0.uncharged_total)
+    debited = a0.charged_total - a0.uncharged_total - a0.invoiced_total
+    opening = sum(e.amount for e in steps if e.t_s < w) - debited
     area = float(opening) * span
     area += sum(e.amount * (horizon - e.t_s) for e in steps if e.t_s >= w)
     area -= out.charge_area - a0.charge_area
     area += out.uncharged_area - a0.uncharged_area
+    area += out.invoiced_area - a0.invoiced_area
     inside = [bi for ti, bi in zip(t, b, strict=True) if ti >= w]
     pays = [p for p in acc.payments if p.requested_at_s >= w]
     auto = [p for p in pays if p.source is LotSource.AUTO]
@@ -555,7 +560,8 @@ def _window_fields(
                 p.state is PaymentState.SETTLED
                 for p in acc.payments
                 if p.completed_at_s is not None and p.completed_at_s >= w
-            ),
+            )
+            + _usage_invoices(acc, w),
             "admin_actions": sum(1 for a in acc.admin_actions if a >= w),
             "auto_recharge_disabled": sum(
                 n.kind is NotificationKind.AUTO_RECHARGE_DISABLED and n.t_s >= w
@@ -563,7 +569,17 @@ def _window_fields(
             ),
         }
     )
+    if acc.postpaid is not None:  # switched from credits to postpaid (§10.3)
+        row["usage_invoiced_micros"] = out.invoiced_total - a0.invoiced_total
+        row["accrued_at_horizon_micros"] = acc.postpaid.accrued
     return row
+
+
+def _usage_invoices(acc: CreditAccount, from_s: float) -> int:
+    """Usage invoices issued from ``from_s`` on, after a switch to postpaid (§10.3)."""
+    if acc.postpaid is None:
+        return 0
+    return sum(1 for inv in acc.postpaid.invoices if inv.issued_at_s >= from_s)
 
 
 def _outcome_fields(
@@ -632,13 +648,17 @@ def _outcome_fields(
                 # Every attempt is a charge put to the card, settled or declined.
                 "card_charges": sum(p.attempts for p in pays),
                 "manual_purchases": sum(1 for p in pays if p.source is LotSource.MANUAL),
-                "invoices": sum(p.state is PaymentState.SETTLED for p in pays),
+                "invoices": sum(p.state is PaymentState.SETTLED for p in pays)
+                + _usage_invoices(acc, 0.0),
                 "admin_actions": len(acc.admin_actions),
                 "auto_recharge_disabled": sum(
                     n.kind is NotificationKind.AUTO_RECHARGE_DISABLED for n in acc.notifications
                 ),
             }
         )
+        if acc.postpaid is not None:  # switched from credits to postpaid (§10.3)
+            row["usage_invoiced_micros"] = out.invoiced_total
+            row["accrued_at_horizon_micros"] = acc.postpaid.accrued
     elif out.postpaid is not None:
         row.update(
             {

@@ -193,6 +193,7 @@ class World:
                 whole_units=funding.portal_rules,
                 low_balance=funding.low_balance,
                 allow_overshoot=funding.at_zero == "overshoot",
+                postpaid_from_s=scenario.postpaid_from_s(),
             )
         else:
             self.postpaid = PostpaidAccount(self.calendar)
@@ -239,10 +240,17 @@ class World:
             except (LedgerError, AssertionError) as exc:
                 raise EngineError(f"ledger invariant broken: {exc}") from exc
             led = self.account.ledger
-            if led.consumed_total != out.charged_total - out.uncharged_total:
+            debited = out.charged_total - out.uncharged_total - out.invoiced_total
+            if led.consumed_total != debited:
                 raise EngineError(
-                    f"charges posted ({out.charged_total - out.uncharged_total}) differ from "
-                    f"the ledger's consumption ({led.consumed_total})"
+                    f"charges debited ({debited}) differ from the ledger's consumption "
+                    f"({led.consumed_total})"
+                )
+            billed = self.account.postpaid.consumed_total if self.account.postpaid else 0
+            if billed != out.invoiced_total:
+                raise EngineError(
+                    f"charges invoiced after the switch to postpaid ({out.invoiced_total}) "
+                    f"differ from the usage account's ({billed})"
                 )
         if self.postpaid is not None and self.postpaid.consumed_total != out.charged_total:
             raise EngineError("charges posted differ from the postpaid account's usage")
@@ -356,10 +364,13 @@ class World:
         if len(ct):
             j = np.searchsorted(ct, ends, side="left")
             level = level - np.where(j > 0, spent[np.maximum(j - 1, 0)], 0)
-        if out.uncharged_log:  # cut off at zero: those parts were never debited
-            ut = np.concatenate([t for t, _ in out.uncharged_log])
+        # Parts cut off at zero, or invoiced after a switch to postpaid, were never debited.
+        for log in (out.uncharged_log, out.invoiced_log):
+            if not log:
+                continue
+            ut = np.concatenate([t for t, _ in log])
             order = np.argsort(ut, kind="stable")
-            back = np.cumsum(np.concatenate([a for _, a in out.uncharged_log])[order])
+            back = np.cumsum(np.concatenate([a for _, a in log])[order])
             j = np.searchsorted(ut[order], ends, side="left")
             level = level + np.where(j > 0, back[np.maximum(j - 1, 0)], 0)
         out.day_balance = np.append(level.astype(np.int64), np.int64(acc.balance))

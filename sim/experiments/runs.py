@@ -110,6 +110,12 @@ def summary_lines(
             f"at zero); {tally('blocked_attempts')} call attempts blocked; "
             f"P(outage) {percent_text(float(o['outage'].mean()))}",
         ]
+        if "usage_invoiced_micros" in o and sc.funding.postpaid_from is not None:
+            lines.append(
+                f"  switched to postpaid on {sc.funding.postpaid_from.isoformat(sep=' ')}: "
+                f"{money('usage_invoiced_micros')} billed as usage after the credit ran out, "
+                f"{money('accrued_at_horizon_micros')} of it not yet invoiced at the horizon"
+            )
     else:
         lines.append(f"  postpaid invoices: {tally('invoices')}")
     if verbose and n > 1:

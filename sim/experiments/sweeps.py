@@ -55,6 +55,7 @@ POLICY_FUNDING = (
     "low_balance",
     "lot_lifetime",
     "lots",
+    "postpaid_from",
 )
 
 OUTCOME_MEANS = (

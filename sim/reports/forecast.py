@@ -66,8 +66,15 @@ INVOICE_COLUMNS = ["replication", "t_s", "month", "component", "ref", "amount_mi
 
 
 def components_of(scenario: Scenario) -> tuple[str, ...]:
-    """Return the invoice components of a scenario's funding mode."""
-    return PREPAID_COMPONENTS if scenario.funding.mode == "prepaid" else POSTPAID_COMPONENTS
+    """Return the invoice components of a scenario's funding mode.
+
+    Credits with a switch to postpaid (§10.3) have both: purchases, then usage invoices.
+    """
+    if scenario.funding.mode != "prepaid":
+        return POSTPAID_COMPONENTS
+    if scenario.funding.postpaid_from is not None:
+        return (*PREPAID_COMPONENTS, "postpaid_usage")
+    return PREPAID_COMPONENTS
 
 
 @dataclass
@@ -124,8 +131,9 @@ def bills_of(out: RunOutput) -> Bills:
             if e.kind is EntryKind.EXPIRE:
                 month = cal.month_label(max(e.t_s, 0.0))
                 forfeited[month] = forfeited.get(month, 0) - e.amount
-    elif out.postpaid is not None:
-        for inv in out.postpaid.invoices:
+    usage_account = out.postpaid or (out.account.postpaid if out.account else None)
+    if usage_account is not None:
+        for inv in usage_account.invoices:
             month = cal.month_label(inv.issued_at_s)
             add(inv.issued_at_s, month, "postpaid_usage", f"usage {inv.month}", inv.amount)
             purchased += inv.amount
@@ -137,9 +145,9 @@ def bills_of(out: RunOutput) -> Bills:
             month_label_after(sc, last_s),
             "postpaid_usage",
             usage_month,
-            out.postpaid.accrued,
+            usage_account.accrued,
         )
-        purchased += out.postpaid.accrued
+        purchased += usage_account.accrued
     usage: dict[str, int] = {}
     start = cal.start.date()
     for day, amounts in out.spend:

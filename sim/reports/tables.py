@@ -133,10 +133,16 @@ _OUTCOME_COLUMNS: tuple[Column, ...] = (
     _c("declined_attempts", "int", "card attempts declined, retries included (prepaid)", True),
     _c("card_charges", "int", "card attempts, settled or declined (prepaid)", True),
     _c("manual_purchases", "int", "admins' top-ups (prepaid)", True),
-    _c("invoices", "int", "invoices settled (prepaid) or issued (postpaid)", True),
+    _c("invoices", "int", "purchases settled (prepaid) and usage invoices issued", True),
     _c("admin_actions", "int", "admin interventions (prepaid)", True),
     _c("auto_recharge_disabled", "int", "times auto-recharge was switched off (prepaid)", True),
     _c("accrued_at_horizon_micros", "money", "usage not yet invoiced (postpaid)", True),
+    _c(
+        "usage_invoiced_micros",
+        "money",
+        "charges billed to the usage invoice after funding.postpaid_from (§10.3)",
+        True,
+    ),
 )
 
 _RUN: tuple[TableSchema, ...] = (

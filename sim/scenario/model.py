@@ -133,6 +133,11 @@ class Funding:
     the remainders, and each expires by the lifetime rule from its purchase date. Instead
     of ``initial_funds``/``initial_purchased`` (a lot bought at the start is a lot with
     ``purchased`` = the start and nothing spent).
+    ``postpaid_from``: the local date-time the tenant moves from credits to postpaid
+    (telco pay-as-you-go, teams-credits.md §10.3): auto-recharge and purchases stop, the
+    remaining credit is used first, then usage is invoiced monthly in arrears and calls
+    are no longer refused for want of credit. Before the start: only the held lots'
+    credit is used, then usage is invoiced.
     """
 
     mode: Literal["prepaid", "postpaid"] = "prepaid"
@@ -146,9 +151,16 @@ class Funding:
     low_balance: Micros | None = None
     lot_lifetime: Seconds | None = None
     lots: tuple[OpeningLot, ...] = ()
+    postpaid_from: datetime | None = None
 
     def __post_init__(self) -> None:
         require(self.initial_funds >= 0, "initial_funds", "must be >= 0")
+        require(
+            self.postpaid_from is None or self.mode == "prepaid",
+            "postpaid_from",
+            "applies to prepaid credits only: it is the date a credits tenant moves to "
+            "postpaid (a postpaid scenario has switched already; leave it out)",
+        )
         require(0 <= self.expiry_months <= 120, "expiry_months", "must be between 0 and 120")
         if self.low_balance is not None:
             require(self.low_balance > 0, "low_balance", "must be > 0")
@@ -451,6 +463,15 @@ class Scenario:
                     "tenants cannot buy (teams-credits.md §10.4, §6): use 'standard' or "
                     "funding.mode = 'prepaid'",
                 )
+        if funding.postpaid_from is not None:
+            for i, g in enumerate(self.user_groups):
+                require(
+                    g.conferencing != "pay_per_minute",
+                    f"user_groups[{i}].conferencing",
+                    "'pay_per_minute' needs Communications Credits, which end with the "
+                    "switch to postpaid in funding.postpaid_from (teams-credits.md §10.4, "
+                    "§10.3): use 'standard' or leave funding.postpaid_from out",
+                )
         if funding.initial_purchased is not None:
             require(
                 funding.initial_purchased <= self.simulation.start,
@@ -636,6 +657,12 @@ class Scenario:
             return 0.0
         return self.calendar.to_sim(self.funding.initial_purchased)
 
+    def postpaid_from_s(self) -> float | None:
+        """Return the simulation time of the switch from credits to postpaid, or None."""
+        if self.funding.postpaid_from is None:
+            return None
+        return self.calendar.to_sim(self.funding.postpaid_from)
+
     def describe(self) -> list[str]:
         """Return a short human-readable summary, one line per topic."""
         sim, f, r, p, a = self.simulation, self.funding, self.recharge, self.payment, self.admin
@@ -674,6 +701,11 @@ class Scenario:
             f"funding: prepaid, {held}, lots expire after {expiry}, at zero: {f.at_zero}, "
             f"charged at call {f.charge_at}"
         )
+        if f.postpaid_from is not None:
+            lines.append(
+                f"switch to postpaid on {f.postpaid_from.isoformat(sep=' ')}: purchases stop, "
+                "the credit left is used first, then usage is invoiced monthly (§10.3)"
+            )
         if r.policy == "scheduled":
             lines.append(f"scheduled purchases: {format_money(r.amount)} {cur} every {r.interval}")
         if r.policy == "none" or not r.has_trigger:

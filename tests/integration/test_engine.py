@@ -103,6 +103,15 @@ VARIANTS = {
             ],
         },
     },
+    # §10.3: the tenant moves to postpaid part-way; the credit left is used first.
+    "switch-to-postpaid": {"funding": {"postpaid_from": "2026-01-21T09:30:00"}},
+    "switch-to-postpaid-cut-off": {
+        "funding": {"postpaid_from": "2026-01-21T09:30:00", "at_zero": "cut_off"},
+    },
+    "switch-to-postpaid-scheduled": {
+        "funding": {"postpaid_from": "2026-01-18T00:00:00"},
+        "recharge": {"policy": "scheduled", "interval": "1w", "trigger": "0", "amount": "40"},
+    },
 }
 
 
@@ -125,6 +134,11 @@ def test_batched_engine_equals_naive_per_call_engine(tmp_path, variant):
     assert [(x.t_s, x.call_id, x.attempt) for x in fast.blocked] == slow.blocked
     for total in ("purchased_total", "consumed_total", "expired_total", "balance", "debt"):
         assert getattr(a.ledger, total) == getattr(b.ledger, total), total
+    if variant.startswith("switch"):
+        assert a.postpaid is not None
+        assert b.postpaid is not None
+        assert a.postpaid.consumed_total == b.postpaid.consumed_total > 0
+        assert fast.invoiced_total == a.postpaid.consumed_total
     # The stress settings must really stress: this is not a test of a quiet account.
     if variant != "no-recharge":
         assert len(a.payments) > 3
@@ -298,6 +312,9 @@ def test_outcomes_alone_equal_the_full_tables(tmp_path):
         "lot-lifetime",
         "lot-history",
         "mid-day-horizon",
+        "switch-to-postpaid",
+        "switch-to-postpaid-cut-off",
+        "switch-to-postpaid-scheduled",
     ],
 )
 def test_lean_walk_gives_the_same_outcomes_and_day_balances(tmp_path, variant):

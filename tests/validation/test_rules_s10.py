@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import pytest
 
 from sim.core.schema import ConfigError
@@ -156,3 +157,153 @@ def test_s2_2_domestic_and_international_whichever_first_except_canada(country, 
         assert ratings[1].outcome is Outcome.POOL
     whole = rate_batch(CallBatch.from_calls(calls), ctx)
     assert bool(whole.state.closed) is linked
+
+
+# -- §10.3: a dated switch from credits to postpaid ------------------------------------
+
+SWITCH_AT = "2026-01-21T09:30:00"
+# A small tenant whose card expires before the switch: outages before it, and an admin
+# who would buy (top-ups) and a card that declines (retries) to show they stop.
+SWITCHING = {
+    "simulation": {"horizon": "70d", "seed": 11},
+    "funding": {"portal_rules": False, "initial_funds": "80", "low_balance": "40"},
+    "recharge": {"trigger": "25", "amount": "40"},
+    "payment": {"decline_probability": 0.3, "max_retries": 1, "card_expires": "2026-01-15"},
+    "admin": {
+        "response_delay": {"kind": "lognormal", "mean": "2d", "cv": 0.5},
+        "top_up": "50",
+        "fixes_card": False,
+    },
+    "traffic": {"retry": {"probability": 0.8, "delay": {"kind": "exponential", "mean": "1h"}}},
+}
+
+
+def _switching(tmp_path, over=None, name="switch"):
+    from tests.scenario_support import small_tenant, write_scenario
+
+    data = merge(merge(small_tenant(0.15), SWITCHING), {"funding": {"postpaid_from": SWITCH_AT}})
+    return write_scenario(tmp_path, merge(data, over or {}), name)
+
+
+@pytest.mark.parametrize("at_zero", ["overshoot", "cut_off"])
+def test_s10_3_switch_uses_the_credit_left_first_then_invoices_usage(tmp_path, at_zero):
+    """§10.3: from ``funding.postpaid_from`` auto-recharge is off and nothing is bought;
+    the remaining credit is used first, then usage is billed monthly in arrears, and no
+    call is refused for want of credit. Every micro-unit is accounted for."""
+    from sim.billing.ledger import EntryKind
+    from sim.engine import run_replication
+    from sim.engine.results import tables_of
+
+    sc = _switching(tmp_path, {"funding": {"at_zero": at_zero}}, f"switch-{at_zero}")
+    out = run_replication(sc.scenario, sc.tariffs, 0)
+    switch_s = sc.scenario.postpaid_from_s()
+    assert switch_s is not None
+    assert 0 < switch_s < sc.scenario.horizon_s
+    acc = out.account
+    assert acc is not None
+    assert acc.postpaid is not None
+    # Before: a stressed prepaid account (purchases, outages). After: none of either.
+    assert any(p.requested_at_s < switch_s for p in acc.payments)
+    assert all(p.requested_at_s < switch_s for p in acc.payments)
+    assert all(t < switch_s for t in acc.admin_actions)
+    assert out.blocked
+    assert all(x.t_s < switch_s for x in out.blocked)
+    # Lots bought after the switch come only from payments already under way.
+    late = [e for e in acc.ledger.entries if e.kind is EntryKind.PURCHASE and e.t_s >= switch_s]
+    in_flight = [p for p in acc.payments if p.completed_at_s and p.completed_at_s >= switch_s]
+    assert len(late) == sum(p.state.value == "settled" for p in in_flight)
+    # Credit first: once usage is invoiced, the credit is spent (nothing debited later).
+    first_billed = min(inv.issued_at_s for inv in acc.postpaid.invoices)
+    consumes = [e for e in acc.ledger.entries if e.kind is EntryKind.CONSUME]
+    assert consumes[-1].t_s < first_billed
+    assert acc.ledger.balance <= 0
+    # Money: charged = credits consumed + invoiced (+ cut off before the switch).
+    assert out.invoiced_total > 0
+    assert out.charged_total == (
+        acc.ledger.consumed_total + out.invoiced_total + out.uncharged_total
+    )
+    assert acc.postpaid.consumed_total == out.invoiced_total
+    billed = sum(inv.amount for inv in acc.postpaid.invoices) + acc.postpaid.accrued
+    assert billed == out.invoiced_total
+    # Monthly in arrears: one invoice per month end after the switch, the first for
+    # the switch's own month.
+    starts = [t for t in sc.scenario.calendar.month_starts_s(out.scenario.horizon_s)]
+    assert [inv.issued_at_s for inv in acc.postpaid.invoices] == [t for t in starts if t > switch_s]
+    assert acc.postpaid.invoices[0].month == "2026-01"
+    o = tables_of(out)["outcomes"].iloc[0]
+    assert o["usage_invoiced_micros"] == out.invoiced_total
+    assert o["invoices"] == sum(p.state.value == "settled" for p in acc.payments) + len(
+        acc.postpaid.invoices
+    )
+    assert o["outage_hours"] * 3600 <= switch_s  # zero after the switch is no outage
+
+
+def test_s10_3_mean_balance_after_a_switch_is_the_time_average_of_the_ledger(tmp_path):
+    """§10.3: invoiced parts are never debited, so the mean balance leaves them out."""
+    from sim.engine import run_replication
+    from sim.engine.results import tables_of
+
+    over = {"simulation": {"debits": "per_call"}}
+    out = run_replication(*_loaded(_switching(tmp_path, over)), 0)
+    o = tables_of(out)["outcomes"].iloc[0]
+    assert out.account is not None
+    horizon = out.scenario.horizon_s
+    entries = out.account.ledger.entries
+    t = np.clip([e.t_s for e in entries], 0, horizon)
+    b = np.asarray([e.balance_after for e in entries], dtype=float)
+    widths = np.diff(np.concatenate([t, [horizon]]))
+    assert o["mean_balance_micros"] == pytest.approx(float((b * widths).sum()) / horizon, abs=1)
+
+
+def test_s10_3_switch_before_the_start_spends_the_held_lots_then_invoices(tmp_path):
+    """§10.3: a tenant that switched already, still holding credit: only the held lots
+    are used (nothing is bought), then usage is invoiced; no outage at all."""
+    from sim.engine import run_replication
+
+    over = {
+        "funding": {
+            "postpaid_from": "2025-11-01",
+            "initial_funds": "0",
+            "lots": [{"amount": "100", "remaining": "60", "purchased": "2025-10-15"}],
+        }
+    }
+    out = run_replication(*_loaded(_switching(tmp_path, over, "already")), 0)
+    acc = out.account
+    assert acc is not None
+    assert acc.postpaid is not None
+    assert acc.payments == []
+    assert out.blocked == []
+    assert acc.ledger.consumed_total == 60_000_000
+    assert out.invoiced_total == out.charged_total - 60_000_000 > 0
+
+
+def test_s10_3_switch_is_a_prepaid_setting_and_ends_pay_per_minute(tmp_path):
+    """§10.3 with §10.4: the switch belongs to credits tenants; pay-per-minute
+    conferencing needs credits, which the switch ends: one line naming the field."""
+    data = merge(default_data(), {"funding": {"postpaid_from": SWITCH_AT}})
+    assert Scenario.from_dict(data).postpaid_from_s() is not None
+    post = merge(data, {"funding": {"mode": "postpaid", "initial_funds": "0"},
+                        "recharge": {"policy": "none"}})  # fmt: skip
+    with pytest.raises(ConfigError, match=r"^funding\.postpaid_from: applies to prepaid"):
+        Scenario.from_dict(post)
+    data["user_groups"][1]["conferencing"] = "pay_per_minute"
+    with pytest.raises(ConfigError) as info:
+        Scenario.from_dict(data)
+    assert "user_groups[1].conferencing" in str(info.value)
+    assert "§10.3" in str(info.value)
+
+
+def test_s10_3_forecast_has_the_usage_invoices_after_the_switch(tmp_path):
+    """§10.3: the invoices after the switch are usage invoices, and they add up."""
+    from sim.reports.forecast import components_of, replication_bills
+
+    sc = _switching(tmp_path)
+    assert "postpaid_usage" in components_of(sc.scenario)
+    bills = replication_bills(sc.scenario, sc.tariffs, 0)
+    usage = bills.invoices[bills.invoices["component"] == "postpaid_usage"]
+    assert len(usage) >= 2
+    assert int(usage["amount_micros"].sum()) == int(bills.outcomes["usage_invoiced_micros"].iloc[0])
+
+
+def _loaded(sc):
+    return sc.scenario, sc.tariffs
