@@ -51,6 +51,11 @@ def add_commands(subparsers: Any) -> None:
     )
     p.add_argument("--workers", type=_workers, metavar="N", help="worker processes")
     p.add_argument("--serial", action="store_true", help="run in this process")
+    p.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run on Dask: a scheduler address (tcp://host:8786) or 'local'",
+    )
     p.add_argument("--out", metavar="DIR", help="run folder to create (must not exist)")
     p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted study")
     p.add_argument(
@@ -83,7 +88,12 @@ def _sensitivity(args: argparse.Namespace) -> int:
             warm_up = float(sweep.warm_up)
     except UnitError as exc:
         raise InputError(f"--warm-up: {exc}") from None
-    executor = Executor("serial", 1) if args.serial else Executor("pool", args.workers)
+    if args.dask:
+        executor = Executor("dask", args.workers, args.dask)
+    elif args.serial:
+        executor = Executor("serial", 1)
+    else:
+        executor = Executor("pool", args.workers)
     if args.resume:
         folder = Path(args.resume)
     elif args.out:

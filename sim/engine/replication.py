@@ -26,6 +26,7 @@ from sim.engine.records import ProcessGenerator, RunOutput, WindowStart
 from sim.engine.world import RatedTraffic, TrafficSource, World
 from sim.scenario.model import Scenario
 from sim.telephony.tariffs import TariffBook
+from sim.traffic.model import TrafficModel
 
 
 def daily_observer(env: simpy.Environment, world: World) -> ProcessGenerator:
@@ -134,19 +135,29 @@ def run_replication(
     traffic: TrafficSource | None = None,
     rated: RatedTraffic | None = None,
     lean: bool = False,
+    draw_ahead: bool = False,
 ) -> RunOutput:
     """Run one replication of a scenario to its horizon and return its raw records.
 
     ``traffic`` replaces the scenario's synthetic traffic (for example recorded calls);
     ``rated`` caches the drawn and rated calls across runs of the same replication with
-    different policy settings (see ``RatedTraffic``). With ``simulation.warm_up`` the run
+    different policy settings (see ``RatedTraffic``). ``draw_ahead`` draws the next chunk
+    of synthetic calls on a second thread while this one is walked (the same calls; worth
+    it with a core to spare). With ``simulation.warm_up`` the run
     starts that much earlier (``Scenario.with_warm_up``) and its output says where the
     measured window starts (``RunOutput.window_s``, ``RunOutput.at_window``).
     """
     engine_scenario, window_s = scenario.with_warm_up()
     world = World(engine_scenario, tariffs, replication, progress, traffic, rated, lean)
     world.output.window_s = window_s
-    return _run(world)
+    model = world.traffic if draw_ahead and isinstance(world.traffic, TrafficModel) else None
+    if model is None:
+        return _run(world)
+    model.draw_ahead()
+    try:
+        return _run(world)
+    finally:
+        model.close()
 
 
 __all__ = [

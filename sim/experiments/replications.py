@@ -35,9 +35,11 @@ def replication_tables(
     tariffs: TariffBook | None,
     replication: int,
     progress: Callable[[float], None] | None = None,
+    draw_ahead: bool = False,
 ) -> Tables:
     """Run one replication and return its result tables."""
-    return tables_of(run_replication(scenario, tariffs, replication, progress=progress))
+    out = run_replication(scenario, tariffs, replication, progress=progress, draw_ahead=draw_ahead)
+    return tables_of(out)
 
 
 def run_replications(
@@ -60,7 +62,9 @@ def run_replications(
                 if progress is not None:
                     progress((rep + share) / replications)
 
-            out.append(replication_tables(scenario, tariffs, rep, step))
+            # One replication with cores to spare: draw the next calls while walking.
+            ahead = replications == 1 and workers > 1
+            out.append(replication_tables(scenario, tariffs, rep, step, ahead))
         return out
     results: dict[int, Tables] = {}
     context = multiprocessing.get_context("spawn")

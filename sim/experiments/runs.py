@@ -15,6 +15,7 @@ from pathlib import Path
 from sim.core.display import count_text, hours_text, money_text, percent_text, tally_text
 from sim.core.progress import share_bar
 from sim.core.units import SECONDS_PER_DAY
+from sim.core.workers import release_free_memory
 from sim.engine.results import TABLES, RunResult
 from sim.experiments.replications import run_replications, with_seed
 from sim.reports.html import write_report
@@ -41,6 +42,7 @@ def run_and_write(
         bar, progress = share_bar(f"{loaded.name}: {n} replication(s)", show_progress)
         with bar:
             per_rep = run_replications(scenario, loaded.tariffs, n, progress, workers)
+        release_free_memory()  # the calls are gone: tables and charts need less
         result = RunResult.from_tables(per_rep)
         for name in TABLES:
             written = write_typed_table(result[name], folder.staging, name)

@@ -23,6 +23,7 @@ Imports the core and telephony only; no SimPy.
 from __future__ import annotations
 
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -57,6 +58,28 @@ _DEST_DOMESTIC, _DEST_ZONE_A, _DEST_OTHER, _DEST_PREMIUM = range(4)
 _SHARED_COLUMNS = tuple(c for c in BATCH_COLUMNS if c != "call_id")  # numbered when served
 _CT = {ct: np.int8(CALL_TYPES.index(ct)) for ct in CALL_TYPES}
 _NT = {nt: np.int8(NUMBER_TYPES.index(nt)) for nt in NUMBER_TYPES}
+
+
+def _merge_sorted(first: CallBatch, then: CallBatch) -> CallBatch:
+    """Merge two batches sorted by start, ``first``'s rows first on ties.
+
+    The same rows in the same order as a stable sort of the two joined, with one copy
+    of each column and no sort.
+    """
+    if first.groups != then.groups or first.countries != then.countries:
+        merged = CallBatch.concat([first, then])
+        return merged.take(np.argsort(merged.start_s, kind="stable"))
+    at = np.searchsorted(then.start_s, first.start_s, side="left")
+    out = object.__new__(CallBatch)
+    for name in BATCH_COLUMNS:
+        object.__setattr__(out, name, np.insert(getattr(then, name), at, getattr(first, name)))
+    object.__setattr__(out, "groups", then.groups)
+    object.__setattr__(out, "countries", then.countries)
+    return out
+
+
+DAILY_CHUNK_USERS = 250_000
+"""Above this many users, traffic is drawn (and its streams keyed) a day at a time."""
 
 
 @dataclass(slots=True)
@@ -224,6 +247,15 @@ class TrafficModel:
         self._user_offset = offsets[:-1]
         self._service_offset = int(offsets[-1])
         self._next_call_id = 0
+        self.horizon_s = horizon_s
+        # Very large tenants draw a day at a time, so a chunk's arrays stay a few hundred
+        # MiB (a million users make about 4.4 million calls a day).
+        self.daily_chunks = sum(population.group_counts) > DAILY_CHUNK_USERS
+        # Drawing ahead (``draw_ahead``): one thread draws the next chunk while the caller
+        # rates and walks this one. Chunks depend only on their own streams, and every
+        # chunk is drawn on that one thread, in order, so the calls are the same.
+        self._ahead_pool: ThreadPoolExecutor | None = None
+        self._ahead: dict[int, Future[CallBatch]] = {}
         self._alias: dict[tuple[int, int], tuple[NDArray[np.float64], NDArray[np.int64]]] = {}
         self._spill: dict[int, CallBatch] = {}  # first day of a chunk -> legs held back
         self._buffers: dict[int, CallBatch] = {}  # first day of a chunk -> its calls
@@ -339,8 +371,11 @@ class TrafficModel:
         Calls are drawn a chunk at a time: the days 1-7, 8-14, 15-21 and 22 to the end of
         each calendar month (the first chunk starts at the start). A chunk never spans
         two months, so head-count and usage growth are constant within it, and chunks are
-        fixed by the calendar, so a day's calls do not depend on the horizon.
+        fixed by the calendar, so a day's calls do not depend on the horizon. Tenants of
+        more than ``DAILY_CHUNK_USERS`` users draw each day as a chunk of its own.
         """
+        if self.daily_chunks:
+            return day_index, day_index
         _, _, d = self.day_bounds(day_index)
         block = min((d.day - 1) // 7, 3)
         first_dom = 1 + 7 * block
@@ -385,27 +420,57 @@ class TrafficModel:
     def _chunk(self, first: int, last: int) -> CallBatch:
         """Return the calls of a chunk (held-back legs of the chunk before included).
 
-        The last two chunks are kept; one asked for again after that is drawn again, the
-        same calls from the same streams.
+        The last two chunks are kept (the last one when drawing ahead); one asked for again
+        after that is drawn again, the same calls from the same streams.
         """
         buffer = self._buffers.get(first)
         if buffer is None:
-            batch = self._draw_chunk(first, last)
+            batch = self._drawn(first, last)
             end_s = self.day_bounds(last)[1]
-            late = batch.start_s >= end_s
-            if late.any():
-                self._spill[last + 1] = batch.take(late)
-                batch = batch.take(~late)
+            # Sorted by start: the legs after the chunk's end are its last rows.
+            cut = int(np.searchsorted(batch.start_s, end_s, side="left"))
+            if cut < len(batch):
+                self._spill[last + 1] = batch.take(np.arange(cut, len(batch)))
+                batch = batch.rows(0, cut)
             spill = self._spill.get(first)
             if spill is not None:
-                merged = CallBatch.concat([spill, batch])
-                batch = merged.take(np.argsort(merged.start_s, kind="stable"))
-            if len(self._buffers) >= 2:
+                batch = _merge_sorted(spill, batch)
+            # Drawing ahead holds the next chunk already: keep only this one then.
+            while len(self._buffers) >= (1 if self._ahead_pool is not None else 2):
                 self._buffers.pop(next(iter(self._buffers)))
             for column in _SHARED_COLUMNS:  # the days served are views of these
                 getattr(batch, column).setflags(write=False)
             buffer = self._buffers[first] = batch
         return buffer
+
+    def draw_ahead(self) -> None:
+        """Draw each next chunk on a thread of its own while this one is used.
+
+        Worth it with a core to spare (one replication on a multi-core machine): numpy
+        releases the interpreter lock in its bulk steps. Call ``close`` when done.
+        """
+        if self._ahead_pool is None:
+            self._ahead_pool = ThreadPoolExecutor(1, thread_name_prefix="ccsim-draw")
+
+    def close(self) -> None:
+        """Stop drawing ahead (chunks under way are finished and dropped)."""
+        if self._ahead_pool is not None:
+            self._ahead_pool.shutdown(wait=True, cancel_futures=True)
+            self._ahead_pool = None
+            self._ahead.clear()
+
+    def _drawn(self, first: int, last: int) -> CallBatch:
+        """Draw a chunk's calls, or take them from the thread drawing ahead."""
+        pool = self._ahead_pool
+        if pool is None:
+            return self._draw_chunk(first, last)
+        future = self._ahead.pop(first, None)
+        if future is None:
+            future = pool.submit(self._draw_chunk, first, last)
+        nxt = last + 1
+        if nxt not in self._ahead and self.day_bounds(nxt)[0] < self.horizon_s:
+            self._ahead[nxt] = pool.submit(self._draw_chunk, *self.chunk_of(nxt))
+        return future.result()
 
     def _draw_chunk(self, first: int, last: int) -> CallBatch:
         span = (first, last)

@@ -71,6 +71,15 @@ def test_sensitivity_is_the_same_whatever_the_executor(uncertain, tmp_path):
     )
     pd.testing.assert_frame_equal(a.sobol, b.sobol)
     pd.testing.assert_frame_equal(a.morris, b.morris)
+    c, _ = run_sensitivity(
+        uncertain,
+        executor=Executor("dask", 2, "local"),
+        folder=tmp_path / "c",
+        n_base=8,
+        trajectories=2,
+    )
+    pd.testing.assert_frame_equal(a.sobol, c.sobol)
+    pd.testing.assert_frame_equal(a.morris, c.morris)
 
 
 def test_the_command(uncertain, tmp_path, capsys):
