@@ -99,7 +99,10 @@ def _quiet_stdout() -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from sim.core.workers import keep_large_arrays_in_the_heap
+
     started = time.perf_counter()
+    keep_large_arrays_in_the_heap()
     for family in FAMILIES:
         code = family.dispatch(args)
         if code is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sim.core.workers import (
     _single_threaded,
+    keep_large_arrays_in_the_heap,
     single_threaded_workers,
     stop_pool,
 )
@@ -91,16 +92,23 @@ class Executor:
 
         cluster = None
         if self.address in ("", "local"):
-            cluster = LocalCluster(
-                n_workers=self.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-            )
+            import dask
+
+            # One BLAS thread per worker, as in the pool, and no statistical profiler:
+            # sampling the stack every 10 ms costs a Python-heavy walk about a tenth.
+            quiet = {"distributed.worker.profile.enabled": False}
+            with single_threaded_workers(), dask.config.set(quiet):
+                cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
             client = Client(cluster)
         else:
             client = Client(self.address)
         try:
+            client.run(keep_large_arrays_in_the_heap)  # as the pool's workers do
             # The variants and rate tables go to every worker once, not with each task.
             variants = client.scatter(args[0], broadcast=True)
             tariffs = None if args[1] is None else client.scatter(args[1], broadcast=True)
