@@ -29,23 +29,15 @@ import tomli_w
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+from bench_engine import scaled  # noqa: E402  (the benchmarks folder, as a script)
 
 
 def scaled_tenant(folder: Path, users: int) -> Path:
     """Write the 10k tenant scaled to ``users`` users; return its path."""
-    data = tomllib.loads((HERE / "tenant-10k.toml").read_text())
-    base = sum(g["count"] for g in data["user_groups"])
-    factor = users / base
-    for g in data["user_groups"]:
-        g["count"] = max(1, round(g["count"] * factor))
-        for key in ("conferencing_assigned", "conferencing_purchased"):
-            if key in g:
-                g[key] = max(1, round(g[key] * factor))
-    for s in data["traffic"]["services"].values():
-        s["calls_per_day"] = s["calls_per_day"] * factor
-    for key, rel in data["tariffs"].items():
-        if isinstance(rel, str):
-            data["tariffs"][key] = str((HERE / rel).resolve())
+    base = tomllib.loads((HERE / "tenant-10k.toml").read_text())
+    factor = users / sum(g["count"] for g in base["user_groups"])
+    data = tomllib.loads(scaled(factor, "365d", folder).read_text())
     data["simulation"]["name"] = f"tenant-{users}"
     # Funds and the trigger grow with the tenant, so the account behaves alike.
     money = {"funding": ("initial_funds", "low_balance"), "recharge": ("trigger", "amount")}

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sim.cli.args import EXIT_OK, add_output_options
+from sim.cli.args import EXIT_OK, add_output_options, executor_of
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import workers as _workers
 from sim.scenario.folders import RESULTS_ROOT
@@ -72,7 +72,6 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
     from sim.core.errors import InputError
     from sim.core.units import SECONDS_PER_DAY, UnitError, days_before, parse_duration, parse_months
-    from sim.experiments.executors import Executor
     from sim.experiments.sensitivity_runs import run_sensitivity
     from sim.scenario.model import Sweep
 
@@ -88,12 +87,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
             warm_up = float(sweep.warm_up)
     except UnitError as exc:
         raise InputError(f"--warm-up: {exc}") from None
-    if args.dask:
-        executor = Executor("dask", args.workers, args.dask)
-    elif args.serial:
-        executor = Executor("serial", 1)
-    else:
-        executor = Executor("pool", args.workers)
+    executor = executor_of(args)
     if args.resume:
         folder = Path(args.resume)
     elif args.out:

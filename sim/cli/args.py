@@ -18,6 +18,7 @@ from sim.core.limits import (
     MAX_SWEEP_REPLICATIONS,
     MAX_WORKERS,
 )
+from sim.experiments.executors import Executor
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -90,3 +91,12 @@ def add_output_options(p: argparse.ArgumentParser, json: bool = True) -> None:
             help="print the summary as one JSON object on standard output (money as "
             "decimal strings with a currency field, counts as integers) and nothing else",
         )
+
+
+def executor_of(args: argparse.Namespace) -> Executor:
+    """Return the executor a command's ``--dask``, ``--serial`` and ``--workers`` ask for."""
+    if getattr(args, "dask", None):
+        return Executor("dask", args.workers, args.dask)
+    if args.serial:
+        return Executor("serial", 1)
+    return Executor("pool", args.workers)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim.cli.args import EXIT_OK, add_output_options
+from sim.cli.args import EXIT_OK, add_output_options, executor_of
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import share as _share
 from sim.cli.args import workers as _workers
@@ -150,7 +150,6 @@ def _sweep(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sim.experiments import recommend
-    from sim.experiments.executors import Executor
 
     loaded = load_scenario(args.scenario)
     refine = args.command == "recommend"
@@ -164,12 +163,7 @@ def _sweep(args: argparse.Namespace) -> int:
         refine_replications=getattr(args, "refine_replications", None),
         max_replications=getattr(args, "max_replications", None),
     )
-    if args.dask:
-        executor = Executor("dask", args.workers, args.dask)
-    elif args.serial:
-        executor = Executor("serial", 1)
-    else:
-        executor = Executor("pool", args.workers)
+    executor = executor_of(args)
     if args.resume:
         folder = Path(args.resume)
         if not (folder / "manifest.json").exists():

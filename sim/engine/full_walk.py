@@ -37,7 +37,7 @@ from sim.engine.records import (
     _Charges,
     _Day,
     _first_undecided,
-    uncharged_tail,
+    book_not_debited,
 )
 from sim.engine.world import World
 from sim.traffic.settings import Retry
@@ -274,27 +274,14 @@ def _post(
         at = float(t[last])
         if world.account is not None:
             result = world.account.charge(at, Micros(amt), "calls")
-            if result.uncharged:
-                # Cut off at zero: the last charges of the debit were not paid for.
-                out.uncharged_total += result.uncharged
-                rows, left = uncharged_tail(
-                    t[first : last + 1], amount[first : last + 1], result.uncharged
-                )
-                rows += first
-                out.uncharged_area += float((left * (world.horizon_s - t[rows])).sum())
-                np.subtract.at(day_spend, service[rows], left)
-                if world.lean:
-                    out.uncharged_log.append((t[rows][::-1], left[::-1]))
-            if result.invoiced:
-                # Switched to postpaid: the credit ran out part-way, the rest is invoiced.
-                out.invoiced_total += result.invoiced
-                rows, left = uncharged_tail(
-                    t[first : last + 1], amount[first : last + 1], result.invoiced
-                )
-                rows += first
-                out.invoiced_area += float((left * (world.horizon_s - t[rows])).sum())
-                if world.lean:
-                    out.invoiced_log.append((t[rows][::-1], left[::-1]))
+            span = slice(first, last + 1)
+            if result.uncharged:  # cut off at zero: never paid, not spent
+                parts = (t[span], amount[span], result.uncharged, world.horizon_s)
+                rows, left = book_not_debited(out, *parts, "uncharged", world.lean)
+                np.subtract.at(day_spend, service[rows + first], left)
+            if result.invoiced:  # after the switch to postpaid: spent, on the invoice
+                parts = (t[span], amount[span], result.invoiced, world.horizon_s)
+                book_not_debited(out, *parts, "invoiced", world.lean)
         else:
             assert world.postpaid is not None
             world.postpaid.charge(at, Micros(amt), "calls")

@@ -30,7 +30,7 @@ from sim.engine.records import (
     _Day,
     _FastStart,
     _is_charged,
-    uncharged_tail,
+    book_not_debited,
 )
 from sim.engine.world import World
 
@@ -185,23 +185,13 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
                 amount = int(cum[last]) - base
                 out.charged_total += amount
                 result = acc.charge(float(ct[at]), Micros(amount), "calls")
-                left_over = result.uncharged
-                if result.invoiced:
-                    # Switched to postpaid: the credit ran out part-way, the rest invoiced.
-                    out.invoiced_total += result.invoiced
-                    rows, left = uncharged_tail(
-                        ct[k : last + 1], amt[k : last + 1], result.invoiced
-                    )
-                    rows += k
-                    out.invoiced_area += float((left * (horizon - ct[rows])).sum())
-                    out.invoiced_log.append((ct[rows][::-1], left[::-1]))
-                if left_over:
-                    # Cut off at zero: the last charges of the debit were not paid for.
-                    out.uncharged_total += left_over
-                    rows, left = uncharged_tail(ct[k : last + 1], amt[k : last + 1], left_over)
-                    rows += k
-                    out.uncharged_area += float((left * (horizon - ct[rows])).sum())
-                    out.uncharged_log.append((ct[rows][::-1], left[::-1]))
+                span = slice(k, last + 1)
+                if result.uncharged:  # cut off at zero
+                    parts = (ct[span], amt[span], result.uncharged, horizon)
+                    book_not_debited(out, *parts, "uncharged", True)
+                if result.invoiced:  # after the switch to postpaid (§10.3)
+                    parts = (ct[span], amt[span], result.invoiced, horizon)
+                    book_not_debited(out, *parts, "invoiced", True)
             k = last + 1
         if not reacts:
             if t1 >= horizon:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import simpy
@@ -269,6 +269,38 @@ def uncharged_tail(
     take[-1] -= int(cum[n - 1]) - uncharged
     rows = (len(amount) - 1 - np.arange(n)).astype(np.int64)
     return rows, take
+
+
+def book_not_debited(
+    out: RunOutput,
+    t: NDArray[np.float64],
+    amount: NDArray[np.int64],
+    part: int,
+    horizon_s: float,
+    kind: Literal["uncharged", "invoiced"],
+    lean: bool,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Book the part of one debit's charges that credits did not pay.
+
+    ``uncharged``: cut off at zero (``funding.at_zero = "cut_off"``); ``invoiced``: billed
+    to the usage invoice after a switch to postpaid (§10.3). Either way the last charges
+    of the debit (``uncharged_tail``) were never debited: their total, their balance area
+    and, for lean runs, their (instant, amount) log are recorded. Returns their rows and
+    amounts.
+    """
+    rows, left = uncharged_tail(t, amount, part)
+    area = float((left * (horizon_s - t[rows])).sum())
+    if kind == "uncharged":
+        out.uncharged_total += part
+        out.uncharged_area += area
+        log = out.uncharged_log
+    else:
+        out.invoiced_total += part
+        out.invoiced_area += area
+        log = out.invoiced_log
+    if lean:
+        log.append((t[rows][::-1], left[::-1]))
+    return rows, left
 
 
 def _posted_total(cum: NDArray[np.int64], n: int) -> int:
