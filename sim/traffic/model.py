@@ -830,18 +830,26 @@ class TrafficModel:
         cols: dict[str, Any]
         if parts.start:
             start = np.concatenate(parts.start)
+            parts.start.clear()
             # Each part is sorted already: a stable sort merges the runs quickly.
             order = np.argsort(start, kind="stable")
+
+            def joined(pieces: list[NDArray[Any]]) -> NDArray[Any]:
+                out = np.concatenate(pieces)[order]
+                pieces.clear()  # each column's parts go as soon as it is joined
+                return out
+
             cols = {
-                "subscriber_id": np.concatenate(parts.subscriber)[order],
+                "subscriber_id": joined(parts.subscriber),
                 "group": np.repeat(np.asarray(parts.group, np.int32), parts.counts)[order],
                 "usage_country": np.repeat(np.asarray(parts.usage, np.int16), parts.counts)[order],
-                "dest_country": np.concatenate(parts.dest)[order],
-                "number_type": np.concatenate(parts.number)[order],
-                "call_type": np.concatenate(parts.ctype)[order],
+                "dest_country": joined(parts.dest),
+                "number_type": joined(parts.number),
+                "call_type": joined(parts.ctype),
                 "start_s": start[order],
-                "duration_s": np.concatenate(parts.duration)[order],
+                "duration_s": joined(parts.duration),
             }
+            del start
         else:
             cols = {
                 "subscriber_id": np.zeros(0, np.int64),

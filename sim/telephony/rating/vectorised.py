@@ -776,7 +776,7 @@ def rate_batch(batch: CallBatch, ctx: RatingContext, state: PoolState | None = N
     served = np.where(outcome == Outcome.BLOCKED, 0.0, dur)
     served[cut] = dr.pool_s[cut]
     return RatedBatch(
-        call_id=batch.call_id.copy(),
+        call_id=batch.call_id,  # the batch's own ids (never written to)
         rule=rule,
         outcome=outcome,
         reason=reason,
