@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from sim.core.errors import InputError
+from sim.core.files import FileRuleError, read_bytes
 
 KEY_ENV = "CCSIM_PSEUDONYM_KEY"
 """Environment variable holding the pseudonym key (text), used when no key file is given."""
@@ -79,17 +80,10 @@ def load_key(
         raise InputError("--key-file and --salt: give one of them, not both")
     if key_file is not None:
         p = Path(key_file)
-        try:
-            with open(p, "rb") as f:
-                data = f.read(_MAX_KEY_FILE_BYTES + 1)
-        except FileNotFoundError:
-            raise InputError(f"--key-file {p}: no such file") from None
-        except IsADirectoryError:
-            raise InputError(f"--key-file {p}: is a directory, expected a key file") from None
-        except OSError as exc:
-            raise InputError(f"--key-file {p}: cannot read: {exc.strerror}") from None
-        if len(data) > _MAX_KEY_FILE_BYTES:
-            raise InputError(f"--key-file {p}: longer than {_MAX_KEY_FILE_BYTES} bytes")
+        try:  # a regular file of at most the cap (sim.core.files), one line on error
+            data = read_bytes(p, _MAX_KEY_FILE_BYTES, "key file")
+        except FileRuleError as exc:
+            raise InputError(f"--key-file {exc}") from None
         key = data.rstrip(b"\r\n")
         if not key:
             raise InputError(f"--key-file {p}: empty; expected a secret of at least 16 bytes")

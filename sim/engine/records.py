@@ -19,23 +19,15 @@ from numpy.typing import NDArray
 
 from sim.billing.account import CreditAccount, PostpaidAccount
 from sim.billing.policies import Notification
+from sim.scenario.costs import SERVICES
 from sim.scenario.model import Scenario
 from sim.telephony.calls import CALL_TYPES, CallBatch
 from sim.telephony.rating import Outcome, RatedBatch, Rule
 
 ProcessGenerator = Generator[simpy.Event, Any, None]
 
-# Services that draw on credits, for spend and outage reports (teams-credits.md §1).
-SERVICES: tuple[str, ...] = (
-    "toll_free",
-    "dial_out",
-    "overage",
-    "international",
-    "payg",
-    "premium",
-    "conferencing_ppm",
-    "other",
-)
+# Services that draw on credits, for spend and outage reports (teams-credits.md §1):
+# ``sim.scenario.costs.SERVICES``, whose refused calls the costs price by name.
 _SERVICE_OF_RULE = np.full(len(Rule), SERVICES.index("other"), dtype=np.int8)
 for _rule, _service in (
     (Rule.TOLL_FREE_INBOUND, "toll_free"),

@@ -49,7 +49,8 @@ SERVICES: tuple[str, ...] = (
     "conferencing_ppm",
     "other",
 )
-"""The services of refused calls (the engine's ``SERVICES``, by name)."""
+"""The services that draw on credits (teams-credits.md §1), in the order of the engine's
+service codes: spend, refused calls and their costs are reported by these names."""
 
 COMPONENTS: tuple[str, ...] = (
     "card_charges",

@@ -18,7 +18,7 @@ from sim.core import limits
 from sim.core.codes import country_error
 from sim.core.distributions import Delay
 from sim.core.schema import Check, OneOf, Range, Rule
-from sim.scenario.costs import Costs, RefusedCallCosts
+from sim.scenario.costs import SERVICES, Costs, RefusedCallCosts
 from sim.telephony.plans import CALLING_PLANS, CONFERENCING, ServiceNumber, UserGroup
 from sim.telephony.tariffs import MAX_SCALE, TariffFiles
 from sim.traffic.settings import (
@@ -105,16 +105,7 @@ RULES: dict[tuple[type, str], Rule] = {
     (Costs, "min_amount"): POSITIVE_MONEY,
     (Costs, "max_recharges_per_month"): Range(high=1e6),
 }
-for _name in (
-    "toll_free",
-    "dial_out",
-    "overage",
-    "international",
-    "payg",
-    "premium",
-    "conferencing_ppm",
-    "other",
-):
+for _name in SERVICES:
     RULES[(RefusedCallCosts, _name)] = MONEY
 
 __all__ = ["COUNTRY", "MONEY", "POSITIVE_MONEY", "RULES", "SHARE"]
