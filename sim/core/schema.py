@@ -398,6 +398,8 @@ def to_plain(obj: Any) -> Any:
         hints = _hints(type(obj))
         out: dict[str, Any] = {}
         for f in dataclasses.fields(obj):
+            if not f.init:  # derived and kept, not a setting
+                continue
             value = getattr(obj, f.name)
             if value is None:
                 continue

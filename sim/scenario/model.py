@@ -416,6 +416,11 @@ class Scenario:
     uncertainties: Uncertainties | None = None
     """Distributions over settings (``sim.scenario.uncertainties``): a run ignores them;
     robust studies and sensitivity analyses sample futures from them."""
+    _warmed: tuple[Scenario, float] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    """``with_warm_up``'s answer, kept: building it validates a scenario, and a sweep asks
+    for it once per setting and replication."""
 
     def __post_init__(self) -> None:
         check_unique_names(self.user_groups, self.service_numbers)
@@ -643,6 +648,13 @@ class Scenario:
         sim = self.simulation
         if sim.warm_up <= 0:
             return self, 0.0
+        if self._warmed is None:
+            object.__setattr__(self, "_warmed", self._build_warm_up())
+        assert self._warmed is not None
+        return self._warmed
+
+    def _build_warm_up(self) -> tuple[Scenario, float]:
+        sim = self.simulation
         start = sim.start - timedelta(days=round(sim.warm_up / SECONDS_PER_DAY))
         early = replace(self, simulation=replace(sim, start=start, warm_up=Seconds(0.0)))
         window_s = early.calendar.to_sim(sim.start)
