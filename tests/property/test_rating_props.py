@@ -131,7 +131,9 @@ def call_lists(draw, max_size=40):
                 number_type=draw(st.sampled_from(["toll", "toll", "toll_free", "premium"])),
                 start_s=t,
                 duration_s=draw(durations),
-                subscriber_id=draw(st.integers(0, 3)),
+                # Each holder's subscribers have ids of their own, as the traffic model
+                # numbers them: a subscriber is in one group, under one spend limit.
+                subscriber_id=4 * sorted(COUNTRY).index(holder) + draw(st.integers(0, 3)),
                 call_id=i,
             )
         )
