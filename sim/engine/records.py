@@ -335,9 +335,6 @@ def _concat_rated(first: RatedBatch, *more: RatedBatch) -> RatedBatch:
                 "needs_balance_check",
                 "served_s",
                 "tariff_row",
-                "rate_per_min",
-                "connection_fee",
-                "increment_s",
             )
         },
     )
@@ -368,9 +365,6 @@ def _take_rated(r: RatedBatch, idx: NDArray[np.int64]) -> RatedBatch:
         needs_balance_check=r.needs_balance_check[idx],
         served_s=r.served_s[idx],
         tariff_row=r.tariff_row[idx],
-        rate_per_min=r.rate_per_min[idx],
-        connection_fee=r.connection_fee[idx],
-        increment_s=r.increment_s[idx],
     )
 
 
