@@ -64,7 +64,7 @@ def setting_type(path: str, root: type) -> Any:
             continue
         if not (is_dataclass(hint) and isinstance(hint, type)):
             raise PathError(path, f"cannot set a value inside {part!r}")
-        names = {f.name for f in fields(hint)}
+        names = {f.name for f in fields(hint) if f.init}  # derived fields are no settings
         if part not in names:
             raise PathError(path, f"unknown setting {part!r}")
         hint = get_type_hints(hint)[part]

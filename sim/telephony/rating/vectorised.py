@@ -644,8 +644,9 @@ def _spend_limits(
     for its month. Refusing a call leaves the spend where it was, so every later call of
     that user and month is refused too, and the sums over all candidates give exactly the
     spend of the admitted ones. That needs each subscriber in one group (one limit), as
-    the traffic model and the call-log mapping number them. Changes ``outcome``, ``reason`` and ``amount`` in place;
-    returns the positions cut off (admitted by a pool) and the spend carried on.
+    the traffic model and the call-log mapping number them. Changes ``outcome``,
+    ``reason`` and ``amount`` in place; returns the positions cut off (admitted by a pool)
+    and the spend carried on.
     """
     charged = (outcome == Outcome.CHARGED) | (outcome == Outcome.POOL_CHARGED)
     idx = np.flatnonzero(limited & charged)
