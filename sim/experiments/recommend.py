@@ -483,8 +483,8 @@ def write_outputs(
     write_table_atomic(result.runs, folder, "runs")
     summary = rec.summary.copy()
     if rec.selection is not None:
-        status = rec.selection.status
-        summary["feasibility"] = [status.get(int(v), "not considered") for v in summary["variant"]]
+        verdict = rec.selection.verdicts
+        summary["feasibility"] = [verdict.get(int(v), "not considered") for v in summary["variant"]]
     summary["wilson_under_target"] = summary["p_outage_high"] <= sweep.max_outage
     summary["on_frontier"] = summary["variant"].isin(rec.front)
     summary["recommended"] = summary["variant"] == rec.chosen

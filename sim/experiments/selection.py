@@ -378,6 +378,24 @@ class SelectionResult:
         return {s.system: s.feasibility.value for s in self.systems}
 
     @property
+    def verdicts(self) -> dict[int, str]:
+        """What the procedure concluded of each system, in words for the tables.
+
+        ``feasible`` and ``infeasible`` are feasibility decisions; a system eliminated on
+        cost before its feasibility was decided is ``dropped on cost``; one the cap left
+        without a decision is ``undecided``.
+        """
+        out = {}
+        for s in self.systems:
+            if s.feasibility is not Feasibility.UNDECIDED:
+                out[s.system] = s.feasibility.value
+            elif s.eliminated_at is not None:
+                out[s.system] = "dropped on cost"
+            else:
+                out[s.system] = Feasibility.UNDECIDED.value
+        return out
+
+    @property
     def undecided(self) -> tuple[int, ...]:
         """Systems the cap left in the contest, neither eliminated nor infeasible.
 

@@ -521,7 +521,14 @@ _SWEEP: tuple[TableSchema, ...] = (
             Column(r".+_micros", "money", "means of money (cost parts, outcomes)", pattern=True),
             Column(r"mean_.+|diff_.+", "float", "means and paired differences", pattern=True),
             _c("meets_constraints", "bool", "meets the [costs] constraints"),
-            _c("feasibility", "text", "the selection's verdict", True),
+            _c(
+                "feasibility",
+                "text",
+                "the selection's verdict: feasible, infeasible, dropped on cost (a cheaper "
+                "feasible setting beat it first), undecided (the cap stopped the procedure) "
+                "or not considered (outside the [costs] constraints)",
+                True,
+            ),
             _c("wilson_under_target", "bool", "Wilson high end under the target"),
             _c("on_frontier", "bool", "on the Pareto frontier"),
             _c("recommended", "bool", "the recommended setting"),

@@ -339,3 +339,20 @@ def test_bad_use_is_refused():
         sel.add([1, 2], ok_costs, ok_outages)
     with pytest.raises(ValueError, match="stage"):
         run_selection([0], settings, constant_sampler(1.0, 0.0), stage=0)
+
+
+def test_verdicts_name_what_the_procedure_concluded():
+    # System 0 has no outage and is declared feasible at 40 replications; system 1 costs
+    # far more and sits on the target, so its check goes on until system 0 eliminates it
+    # on cost; system 2 is always in outage. Then a cap that stops before any decision.
+    settings = SelectionSettings(indifference=1.0, target=0.1, tolerance=0.05, first_stage=10)
+    problem = KnownMeans([0.0, 50.0, -5.0], [0.0, 0.1, 1.0], seed=7, cap=400)
+    result = run_selection(range(3), settings, problem, stage=10)
+    assert result.guaranteed
+    assert result.chosen == 0
+    assert result.outcome(1).feasibility is Feasibility.UNDECIDED
+    assert result.outcome(1).eliminated_at is not None
+    assert result.verdicts == {0: "feasible", 1: "dropped on cost", 2: "infeasible"}
+    capped = replace(settings, max_replications=30)
+    result = run_selection(range(2), capped, KnownMeans([0.0, 0.1], [0.0, 0.0], 5, 30), 10)
+    assert result.verdicts == {0: "undecided", 1: "undecided"}
