@@ -302,7 +302,8 @@ def _posted_total(cum: NDArray[np.int64], n: int) -> int:
 def _retry_ratings(rated: RatedBatch, rows: NDArray[np.int64]) -> RatedBatch:
     """Return the ratings of calls tried again: as first rated.
 
-    Pool and tariff indices are cleared: they index tables of the day of the first try.
+    Pool and tariff indices are cleared: they index tables of the day of the first try
+    (so their tariff terms, ``RatedBatch.rate_per_min`` and the others, read 0).
     """
     r = _take_rated(rated, rows)
     return replace(

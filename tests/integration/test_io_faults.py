@@ -157,7 +157,8 @@ def test_closed_pipe_ends_quietly(tmp_path, scenario_file):
 
 
 def test_ctrl_c_while_workers_start_prints_one_line(tmp_path):
-    data = merge(small_tenant(0.5), {"simulation": {"horizon": "180d", "name": "longer"}})
+    # Long enough (about 10 s on 2 cores) that the interrupt always lands during the run.
+    data = merge(small_tenant(0.5), {"simulation": {"horizon": "365d", "name": "longer"}})
     scenario_file = write_scenario(tmp_path, data, "longer").path
     out = tmp_path / "never"
     proc = subprocess.Popen(
@@ -171,7 +172,7 @@ def test_ctrl_c_while_workers_start_prints_one_line(tmp_path):
             "--workers",
             "2",
             "--replications",
-            "6",
+            "40",
             str(scenario_file),
             "--out",
             str(out),
