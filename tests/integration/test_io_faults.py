@@ -157,8 +157,7 @@ def test_closed_pipe_ends_quietly(tmp_path, scenario_file):
 
 
 def test_ctrl_c_while_workers_start_prints_one_line(tmp_path):
-    # Long enough (about 10 s on 2 cores) that the interrupt always lands during the run.
-    data = merge(small_tenant(0.5), {"simulation": {"horizon": "365d", "name": "longer"}})
+    data = merge(small_tenant(0.5), {"simulation": {"horizon": "180d", "name": "longer"}})
     scenario_file = write_scenario(tmp_path, data, "longer").path
     out = tmp_path / "never"
     proc = subprocess.Popen(
@@ -172,7 +171,7 @@ def test_ctrl_c_while_workers_start_prints_one_line(tmp_path):
             "--workers",
             "2",
             "--replications",
-            "40",
+            "6",
             str(scenario_file),
             "--out",
             str(out),
