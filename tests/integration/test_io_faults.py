@@ -156,11 +156,8 @@ def test_closed_pipe_ends_quietly(tmp_path, scenario_file):
     assert err == ""
 
 
-def test_ctrl_c_while_workers_start_prints_one_line(tmp_path):
-    data = merge(small_tenant(0.5), {"simulation": {"horizon": "180d", "name": "longer"}})
-    scenario_file = write_scenario(tmp_path, data, "longer").path
-    out = tmp_path / "never"
-    proc = subprocess.Popen(
+def _start_longer_run(scenario_file: Path, out: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -181,6 +178,20 @@ def test_ctrl_c_while_workers_start_prints_one_line(tmp_path):
         text=True,
         start_new_session=True,  # its own process group, like a terminal's job
     )
+
+
+def test_ctrl_c_while_workers_start_prints_one_line(tmp_path):
+    data = merge(small_tenant(0.5), {"simulation": {"horizon": "180d", "name": "longer"}})
+    scenario_file = write_scenario(tmp_path, data, "longer").path
+    out = tmp_path / "never"
+    # A background job starts with SIGINT ignored, and a child inherits that: with
+    # Python's own handler here for the moment of the start, the child starts with the
+    # default, as from a terminal.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = _start_longer_run(scenario_file, out)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     time.sleep(1.5)  # the modules are loaded and the workers are starting
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
