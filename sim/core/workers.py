@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import signal
@@ -69,8 +70,12 @@ _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
 
 
+@functools.cache
 def _libc() -> Any:
-    """Return glibc through ctypes, or None elsewhere (musl, macOS, Windows)."""
+    """Return glibc through ctypes, or None elsewhere (musl, macOS, Windows).
+
+    Looked up once per process: ``find_library`` runs ``ldconfig`` (about 2 ms).
+    """
     import ctypes
     import ctypes.util
 
