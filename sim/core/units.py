@@ -15,8 +15,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import NewType
+from typing import NewType, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_D = TypeVar("_D", date, datetime)
 
 Micros = NewType("Micros", int)
 """Money in integer micro-units of the billing currency."""
@@ -186,8 +188,8 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def add_months(when: datetime, months: int) -> datetime:
-    """Add calendar months to a wall-clock time, clamping the day to the month's end.
+def add_months(when: _D, months: int) -> _D:
+    """Add calendar months to a date or wall-clock time, clamping the day to the month's end.
 
     31 March + 12 months is 31 March; 29 February + 12 months is 28 February.
     """
@@ -227,9 +229,20 @@ class Calendar:
     start: datetime
     time_zone: ZoneInfo
     _start_utc: datetime = field(init=False, repr=False, compare=False)
+    _start_tod_s: float = field(init=False, repr=False, compare=False)
+    _days: dict[int, tuple[timedelta, timedelta]] = field(init=False, repr=False, compare=False)
+    """Local days met so far (days after the start's date): their midnights since the start."""
+    _shifts: dict[tuple[int, int], timedelta | None] = field(
+        init=False, repr=False, compare=False
+    )
+    """(day, months) -> from that day's midnight to the midnight months later, or None."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_start_utc", self.start.astimezone(UTC))
+        local = self.start
+        object.__setattr__(self, "_start_tod_s", local.hour * 3_600.0 + local.minute * 60.0)
+        object.__setattr__(self, "_days", {})
+        object.__setattr__(self, "_shifts", {})
 
     @classmethod
     def from_local(cls, start: date | datetime, time_zone: str) -> Calendar:
@@ -252,9 +265,47 @@ class Calendar:
         return (when.astimezone(UTC) - self._start_utc).total_seconds()
 
     def add_months_s(self, t_s: float, months: int) -> float:
-        """Return the simulation time ``months`` calendar months after ``t_s`` (local)."""
-        local = self.to_datetime(t_s).replace(tzinfo=None)
-        return self.to_sim(add_months(local, months))
+        """Return the simulation time ``months`` calendar months after ``t_s`` (local).
+
+        The same instant as converting to local time, moving the date and converting
+        back, without the time-zone arithmetic when neither day has a clock change:
+        then the answer is ``t_s`` plus the time between the two days' midnights.
+        """
+        since = timedelta(seconds=t_s)  # to the microsecond, as ``to_datetime`` rounds
+        day = int((t_s + self._start_tod_s) // SECONDS_PER_DAY)  # a guess, +-1
+        span = self._days.get(day) or self._day_span(day)
+        while not span[0] <= since < span[1]:
+            day += 1 if since >= span[1] else -1
+            span = self._days.get(day) or self._day_span(day)
+        shift = self._shifts.get((day, months), False)
+        if shift is False:
+            shift = self._shift(day, months)
+        if shift is None:  # a clock change on either day
+            local = self.to_datetime(t_s).replace(tzinfo=None)
+            return self.to_sim(add_months(local, months))
+        return (since + shift).total_seconds()
+
+    def _day_span(self, day: int) -> tuple[timedelta, timedelta]:
+        """Local day ``day`` (days after the start's date) as times since the start."""
+        span = (self._midnight(day), self._midnight(day + 1))
+        self._days[day] = span
+        return span
+
+    def _shift(self, day: int, months: int) -> timedelta | None:
+        """Midnight of local day ``day`` to that ``months`` later; None on a clock change."""
+        first = self.start.date()
+        target = (add_months(first + timedelta(days=day), months) - first).days
+        here, there = self._day_span(day), self._day_span(target)
+        one_day = timedelta(days=1)
+        regular = here[1] - here[0] == one_day and there[1] - there[0] == one_day
+        shift = there[0] - here[0] if regular else None
+        self._shifts[day, months] = shift
+        return shift
+
+    def _midnight(self, day: int) -> timedelta:
+        """Time from the start to local midnight ``day`` days after the start's date."""
+        local = datetime.combine(self.start.date() + timedelta(days=day), datetime.min.time())
+        return local.replace(tzinfo=self.time_zone).astimezone(UTC) - self._start_utc
 
     def month_start_s(self, t_s: float) -> float:
         """Return the simulation time of local midnight on the 1st of ``t_s``'s month."""

@@ -10,6 +10,7 @@ Imports the pure core only; no SimPy.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -347,6 +348,12 @@ def _months_at(table: Any, key: str, path: str) -> int | None:
         raise ConfigError(path, str(exc)) from None
 
 
+@functools.lru_cache(maxsize=64)
+def _calendar(start: datetime, time_zone: str) -> Calendar:
+    """Calendars are immutable: the runs of a sweep share one, and its cached midnights."""
+    return Calendar.from_local(start, time_zone)
+
+
 def calendar_spans(data: Mapping[str, Any]) -> Mapping[str, Any]:
     """Return ``data`` with calendar horizons and warm-ups turned into fixed durations.
 
@@ -630,8 +637,8 @@ class Scenario:
 
     @property
     def calendar(self) -> Calendar:
-        """The local calendar of the scenario."""
-        return Calendar.from_local(self.simulation.start, self.simulation.time_zone)
+        """The local calendar of the scenario (one object per start and zone)."""
+        return _calendar(self.simulation.start, self.simulation.time_zone)
 
     @property
     def horizon_s(self) -> float:
