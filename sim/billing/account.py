@@ -179,6 +179,7 @@ class CreditAccount:
         # purchase already inside the horizon, a poll), so debits never move it.
         self._horizon_s = recharge.expiry_horizon
         self._expiry_bound_s = float("-inf")
+        self._expiry_armed_s: float | None = None  # the soonest expiry event due
         self._schedule_anchor_s = 0.0
         self._schedule_step_s = recharge.interval_s
         self.postpaid_from_s = postpaid_from_s
@@ -339,7 +340,7 @@ class CreditAccount:
     def _watch_expiry(self, t_s: float, expires_at_s: float) -> None:
         if expires_at_s == float("inf"):
             return
-        self.scheduler.schedule(expires_at_s, self._expire)
+        self._arm_expiry(expires_at_s)
         horizon = self._horizon_s
         if horizon is None:
             return
@@ -348,6 +349,27 @@ class CreditAccount:
             self._expiry_bound_s = max(self._expiry_bound_s, expires_at_s)
         elif self.recharge.check == "after_debit":  # polls look ahead themselves
             self.scheduler.schedule(check_at, lambda now: self._expiry_check(now, expires_at_s))
+
+    def _arm_expiry(self, at_s: float) -> None:
+        """Have an expiry event due at ``at_s`` unless one is due sooner.
+
+        Only the soonest-expiring lot with funds needs an event: when it fires, the next
+        is armed (``_expiry_due``). A lot spent before its expiry then costs no event,
+        and every forfeit still happens at its own instant.
+        """
+        armed = self._expiry_armed_s
+        if armed is None or at_s < armed:
+            self._expiry_armed_s = at_s
+            self.scheduler.schedule(at_s, self._expiry_due)
+
+    def _expiry_due(self, t_s: float) -> None:
+        armed = self._expiry_armed_s
+        if armed is not None and armed <= t_s:
+            self._expiry_armed_s = None
+        self._expire(t_s)
+        nxt = self.ledger.next_expiry_s()
+        if nxt is not None:
+            self._arm_expiry(nxt)
 
     def _expiry_check(self, t_s: float, expires_at_s: float) -> None:
         """Count a lot that comes within the expiry horizon as forfeited for the trigger."""

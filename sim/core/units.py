@@ -232,9 +232,7 @@ class Calendar:
     _start_tod_s: float = field(init=False, repr=False, compare=False)
     _days: dict[int, tuple[timedelta, timedelta]] = field(init=False, repr=False, compare=False)
     """Local days met so far (days after the start's date): their midnights since the start."""
-    _shifts: dict[tuple[int, int], timedelta | None] = field(
-        init=False, repr=False, compare=False
-    )
+    _shifts: dict[tuple[int, int], timedelta | None] = field(init=False, repr=False, compare=False)
     """(day, months) -> from that day's midnight to the midnight months later, or None."""
 
     def __post_init__(self) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sim.billing.account import CreditAccount, HeapScheduler, PaymentState, PostpaidAccount
-from sim.billing.ledger import LotSource
+from sim.billing.ledger import EntryKind, LotSource
 from sim.billing.policies import Admin, NotificationKind, Payment, Recharge
 from sim.core.distributions import Delay
 from sim.core.schema import ConfigError, FieldError
@@ -262,6 +262,32 @@ def test_expiry_can_trigger_a_recharge():
     assert len(acc.payments) == 1
     assert acc.payments[0].requested_at_s == expiry
     assert any(n.kind is NotificationKind.BALANCE_ZERO for n in acc.notifications)
+
+
+def test_only_the_soonest_lot_with_funds_waits_on_an_expiry_event():
+    """Lots spent before they expire cost no event; a forfeit still comes at its instant."""
+    acc, sched = make(initial="500", low_balance="50")
+    for day in range(1, 200):  # 10 a day: a recharge of 250 every 25 days or so
+        charge(acc, sched, day * 86_400.0, "10")
+    spent = [lot for lot in acc.ledger.lots if lot.remaining == 0]
+    assert len(spent) >= 6
+    waiting = [e for e in sched._heap if getattr(e[2], "__name__", "") == "_expiry_due"]
+    assert len(waiting) == 1  # the initial lot's event, armed at the start
+    acc.recharge = Recharge(policy="none")  # spending stops: what is left expires
+    holders = [lot for lot in acc.ledger.lots if lot.remaining > 0]
+    left = {lot.lot_id: lot.remaining for lot in holders}
+    assert len(holders) == 2  # the last two recharges share the balance
+    last = max(lot.expires_at_s for lot in holders)
+    sched.run_until(last - 1)
+    assert acc.ledger.expired_total == left[holders[0].lot_id]
+    sched.run_until(last)
+    forfeits = [e for e in acc.ledger.entries if e.kind is EntryKind.EXPIRE]
+    assert [(e.t_s, e.lot_id, -e.amount) for e in forfeits] == [
+        (lot.expires_at_s, lot.lot_id, left[lot.lot_id]) for lot in holders
+    ]
+    zero = [n for n in acc.notifications if n.kind is NotificationKind.BALANCE_ZERO]
+    assert zero[-1].t_s == last
+    acc.invariants()
 
 
 def test_cut_off_mode_never_goes_negative():
