@@ -275,9 +275,8 @@ class Calendar:
         while not span[0] <= since < span[1]:
             day += 1 if since >= span[1] else -1
             span = self._days.get(day) or self._day_span(day)
-        shift = self._shifts.get((day, months), False)
-        if shift is False:
-            shift = self._shift(day, months)
+        key = (day, months)
+        shift = self._shifts[key] if key in self._shifts else self._shift(day, months)
         if shift is None:  # a clock change on either day
             local = self.to_datetime(t_s).replace(tzinfo=None)
             return self.to_sim(add_months(local, months))
