@@ -26,6 +26,7 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from sim.core.units import Calendar, Micros
 
@@ -76,9 +77,8 @@ class Lot:
         return self.remaining > 0 and t_s < self.expires_at_s
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """One movement of money.
+class LedgerEntry(NamedTuple):
+    """One movement of money (immutable; a named tuple, quick to make: a run posts many).
 
     ``amount`` is the signed change of the balance (debits < 0); ``lot_amount`` is the
     signed change of lot ``lot_id`` (a repayment moves money out of a lot without
@@ -95,8 +95,7 @@ class LedgerEntry:
     ref: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class DebitResult:
+class DebitResult(NamedTuple):
     """What a debit did: drawn from lots, charged below zero, and left uncharged.
 
     ``invoiced``: after a switch to postpaid (teams-credits.md §10.3), the part billed to
@@ -339,6 +338,8 @@ def check_entries(entries: Sequence[LedgerEntry], lots: Sequence[Lot]) -> None:
     debt = 0
     last_t = float("-inf")
     purchased = consumed = expired = 0
+    overshoot, purchase, consume = EntryKind.OVERSHOOT, EntryKind.PURCHASE, EntryKind.CONSUME
+    repay, expire = EntryKind.REPAY, EntryKind.EXPIRE
     for i, e in enumerate(entries):
         if e.seq != i:
             raise LedgerError(f"entry {i}: sequence number {e.seq}")
@@ -348,7 +349,7 @@ def check_entries(entries: Sequence[LedgerEntry], lots: Sequence[Lot]) -> None:
         balance += e.amount
         if e.balance_after != balance:
             raise LedgerError(f"entry {i}: balance_after {e.balance_after} != {balance}")
-        if e.kind is EntryKind.OVERSHOOT:
+        if e.kind is overshoot:
             if e.amount >= 0 or e.lot_id != -1:
                 raise LedgerError(f"entry {i}: malformed overshoot")
             if any(by_id[k].expires_at_s > e.t_s for k in funded):
@@ -359,18 +360,20 @@ def check_entries(entries: Sequence[LedgerEntry], lots: Sequence[Lot]) -> None:
         lot = by_id.get(e.lot_id)
         if lot is None:
             raise LedgerError(f"entry {i}: unknown lot {e.lot_id}")
-        if e.kind is EntryKind.PURCHASE:
+        if e.kind is purchase:
             if e.amount <= 0 or e.lot_amount != e.amount or e.amount != lot.amount:
                 raise LedgerError(f"entry {i}: malformed purchase")
             purchased += e.amount
-        elif e.kind is EntryKind.CONSUME:
+        elif e.kind is consume:
             if e.amount >= 0 or e.lot_amount != e.amount:
                 raise LedgerError(f"entry {i}: malformed consume")
             if e.t_s >= lot.expires_at_s:
                 raise LedgerError(f"entry {i}: drew from lot {lot.lot_id} after its expiry")
+            # Only another funded lot can expire sooner (usually the lot drawn is alone).
+            others = len(funded) > 1 or (funded and lot.lot_id not in funded)
             sooner = [
                 k
-                for k in sorted(funded)
+                for k in (sorted(funded) if others else ())
                 if e.t_s < by_id[k].expires_at_s
                 and (by_id[k].expires_at_s, k) < (lot.expires_at_s, lot.lot_id)
             ]
@@ -380,11 +383,11 @@ def check_entries(entries: Sequence[LedgerEntry], lots: Sequence[Lot]) -> None:
                     "expires sooner and holds funds"
                 )
             consumed -= e.amount
-        elif e.kind is EntryKind.REPAY:
+        elif e.kind is repay:
             if e.amount != 0 or e.lot_amount >= 0 or -e.lot_amount > debt:
                 raise LedgerError(f"entry {i}: malformed repayment")
             debt += e.lot_amount
-        elif e.kind is EntryKind.EXPIRE:
+        elif e.kind is expire:
             if abs(e.t_s - lot.expires_at_s) > CLOCK_TOLERANCE_S:
                 raise LedgerError(f"entry {i}: lot {lot.lot_id} forfeited off its expiry instant")
             if e.amount != e.lot_amount or -e.amount != remaining[lot.lot_id]:

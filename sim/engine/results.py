@@ -522,13 +522,28 @@ def _window_fields(
     for lot in led.lots:
         if lot.purchased_at_s >= w:
             by_source[lot.source] += lot.amount
-    steps = [e for e in led.entries if e.kind in (EntryKind.PURCHASE, EntryKind.EXPIRE)]
-    # The balance when the window opens: every purchase and forfeit before it, less the
-    # charges debited before it.
+    # One pass over the entries: purchases and forfeits before the window make its
+    # opening balance (less the charges debited before it); those inside it add to the
+    # balance's area from their instant on.
+    purchase, expire, consume = EntryKind.PURCHASE, EntryKind.EXPIRE, EntryKind.CONSUME
+    steps_before = 0
+    steps_area = 0.0
+    consumed = forfeited = 0
+    for e in led.entries:
+        kind = e.kind
+        if kind is purchase or kind is expire:
+            if e.t_s < w:
+                steps_before += e.amount
+            else:
+                steps_area += e.amount * (horizon - e.t_s)
+                if kind is expire:
+                    forfeited -= e.amount
+        elif kind is consume and e.t_s >= w:
+            consumed -= e.amount
     debited = a0.charged_total - a0.uncharged_total - a0.invoiced_total
-    opening = sum(e.amount for e in steps if e.t_s < w) - debited
+    opening = steps_before - debited
     area = float(opening) * span
-    area += sum(e.amount * (horizon - e.t_s) for e in steps if e.t_s >= w)
+    area += steps_area
     area -= out.charge_area - a0.charge_area
     area += out.uncharged_area - a0.uncharged_area
     area += out.invoiced_area - a0.invoiced_area
@@ -541,12 +556,8 @@ def _window_fields(
             "initial_micros": by_source[LotSource.INITIAL],
             "purchased_auto_micros": by_source[LotSource.AUTO],
             "purchased_manual_micros": by_source[LotSource.MANUAL],
-            "consumed_micros": -sum(
-                e.amount for e in led.entries if e.kind is EntryKind.CONSUME and e.t_s >= w
-            ),
-            "forfeited_micros": -sum(
-                e.amount for e in led.entries if e.kind is EntryKind.EXPIRE and e.t_s >= w
-            ),
+            "consumed_micros": consumed,
+            "forfeited_micros": forfeited,
             "uncharged_cut_off_micros": uncharged,
             "min_balance_micros": int(min([opening, *inside])),
             "mean_balance_micros": round(area / span),

@@ -175,7 +175,7 @@ def test_invariants_catch_tampering(cal):
     led.debit(2, m("10"))
     # Pretend the debit came from the newer lot: spending order is broken.
     bad = led.entries[-1]
-    led.entries[-1] = type(bad)(**{**{f: getattr(bad, f) for f in bad.__slots__}, "lot_id": 1})
+    led.entries[-1] = bad._replace(lot_id=1)
     led.lots[0].remaining = m("100")
     led.lots[1].remaining = m("90")
     with pytest.raises(LedgerError, match="expires sooner"):
