@@ -204,6 +204,8 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
                         out.at_window, charge_area=float(area[iw - 1]) if iw else 0.0
                     )
                 world._posted = (ct, cum, k)
+                if dead is None:  # still the replication's shared order
+                    world._posted_shared = fs
                 if t1 > env.now:
                     yield env.timeout(t1 - env.now)
                 return

@@ -170,6 +170,7 @@ class World:
         self._charge_log: list[tuple[NDArray[np.float64], NDArray[np.int64]]] = []
         # The fast walk's posted charges: (charge instants, running total, count posted).
         self._posted: tuple[NDArray[np.float64], NDArray[np.int64], int] | None = None
+        self._posted_shared: _FastStart | None = None  # the order, when no call was refused
         self.progress = progress
         self.env = simpy.Environment()
         self.calendar = scenario.calendar
@@ -344,9 +345,9 @@ class World:
             return
         acc.has_credit(self.horizon_s)  # forfeit lots due by the horizon
         assert self.rated_traffic is not None
-        ends = self.rated_traffic.day_ends
-        assert ends is not None
-        ends = ends[ends < self.horizon_s]
+        day_ends = self.rated_traffic.day_ends
+        assert day_ends is not None
+        ends = day_ends[day_ends < self.horizon_s]
         out.day_ends = ends
         steps = [e for e in acc.ledger.entries if e.kind in _STEP_KINDS]
         step_t = np.asarray([e.t_s for e in steps], dtype=np.float64)
@@ -362,7 +363,11 @@ class World:
         else:
             ct, spent = np.zeros(0), np.zeros(0, np.int64)
         if len(ct):
-            j = np.searchsorted(ct, ends, side="left")
+            shared = self._posted_shared
+            if shared is not None:  # a prefix of the shared order: count within it
+                j = np.minimum(shared.charges_before(day_ends)[: len(ends)], len(ct))
+            else:
+                j = np.searchsorted(ct, ends, side="left")
             level = level - np.where(j > 0, spent[np.maximum(j - 1, 0)], 0)
         # Parts cut off at zero, or invoiced after a switch to postpaid, were never debited.
         for log in (out.uncharged_log, out.invoiced_log):
