@@ -48,10 +48,47 @@ def quiet_worker_interrupts() -> None:
         return
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _exit_quietly)
+    if hasattr(signal, "pthread_sigmask"):  # started with it held: take a Ctrl-C now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _exit_quietly(signum: int, frame: object) -> None:
     os._exit(128 + signum)
+
+
+@contextmanager
+def children_start_without_interrupts() -> Iterator[None]:
+    """Hold Ctrl-C while this thread spawns worker processes; the workers inherit that.
+
+    A terminal's Ctrl-C reaches every process of the job, a worker still starting its
+    interpreter too, which then died with "Fatal Python error" and a traceback. A
+    process started inside the block begins with SIGINT blocked (the mask survives
+    ``exec``) and takes it once it can end quietly (``quiet_worker_interrupts``);
+    CPython starts its resource tracker so. Here a Ctrl-C is noted and raised as
+    ``KeyboardInterrupt`` when the block ends (spawning takes about a second a worker),
+    so no worker is left half-started with its start-up data cut off.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # not POSIX: nothing to hold
+        yield
+        return
+    from multiprocessing import resource_tracker
+
+    # Started first: starting it unblocks SIGINT in this thread (CPython's own guard).
+    resource_tracker.ensure_running()
+    noted: list[int] = []
+    previous = None
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if noted:
+        raise KeyboardInterrupt
 
 
 def stop_pool(pool: Any) -> None:
@@ -156,7 +193,8 @@ def map_tasks(
         max_workers=min(workers, n), mp_context=context, initializer=_single_threaded
     )
     try:
-        futures = {pool.submit(fn, *task): k for k, task in enumerate(tasks)}
+        with children_start_without_interrupts():  # the first submissions spawn workers
+            futures = {pool.submit(fn, *task): k for k, task in enumerate(tasks)}
         for future in as_completed(futures):
             results[futures[future]] = future.result()
             if progress is not None:
@@ -169,6 +207,7 @@ def map_tasks(
 
 
 __all__ = [
+    "children_start_without_interrupts",
     "keep_large_arrays_in_the_heap",
     "map_tasks",
     "quiet_worker_interrupts",

@@ -14,6 +14,7 @@ from typing import Any
 
 from sim.core.workers import (
     _single_threaded,
+    children_start_without_interrupts,
     keep_large_arrays_in_the_heap,
     single_threaded_workers,
     stop_pool,
@@ -78,8 +79,10 @@ class Executor:
                     initargs=(fn, args),
                 )
                 try:
-                    # The variants and rate tables travel once per worker, not per task.
-                    futures = {pool.submit(_pool_task, b): b for b in batches}
+                    # The variants and rate tables travel once per worker, not per task;
+                    # the first submissions spawn the workers.
+                    with children_start_without_interrupts():
+                        futures = {pool.submit(_pool_task, b): b for b in batches}
                     for f in as_completed(futures):
                         done(futures[f], f.result())
                 except BaseException:

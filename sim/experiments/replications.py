@@ -14,7 +14,12 @@ from dataclasses import replace
 
 import pandas as pd
 
-from sim.core.workers import _single_threaded, single_threaded_workers
+from sim.core.workers import (
+    _single_threaded,
+    children_start_without_interrupts,
+    single_threaded_workers,
+    stop_pool,
+)
 from sim.engine import run_replication
 from sim.engine.results import tables_of
 from sim.scenario.model import Scenario
@@ -68,20 +73,24 @@ def run_replications(
         return out
     results: dict[int, Tables] = {}
     context = multiprocessing.get_context("spawn")
-    with (
-        single_threaded_workers(),
-        ProcessPoolExecutor(
+    with single_threaded_workers():
+        pool = ProcessPoolExecutor(
             max_workers=min(workers, replications),
             mp_context=context,
             initializer=_single_threaded,
-        ) as pool,
-    ):
-        futures = {
-            pool.submit(replication_tables, scenario, tariffs, rep): rep
-            for rep in range(replications)
-        }
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            if progress is not None:
-                progress(len(results) / replications)
+        )
+        try:
+            with children_start_without_interrupts():  # the first submissions spawn
+                futures = {
+                    pool.submit(replication_tables, scenario, tariffs, rep): rep
+                    for rep in range(replications)
+                }
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                if progress is not None:
+                    progress(len(results) / replications)
+        except BaseException:
+            stop_pool(pool)  # Ctrl-C or a failed replication: no worker left running
+            raise
+        pool.shutdown(wait=True)
     return [results[rep] for rep in range(replications)]

@@ -204,6 +204,108 @@ def test_ctrl_c_while_workers_start_prints_one_line(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["longer.toml"]
 
 
+def _blocked_signals(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigBlk:"):
+            return int(line.split()[1], 16)
+    raise AssertionError("no SigBlk line")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_workers_start_with_ctrl_c_held_and_the_parent_raises_it_after():
+    """The mechanism, deterministically: a child spawned in the block starts with SIGINT
+    blocked; a Ctrl-C in the block is raised when it ends, not in the middle of a spawn."""
+    import multiprocessing
+
+    from sim.core.workers import children_start_without_interrupts
+
+    sigint = 1 << (signal.SIGINT - 1)
+    ctx = multiprocessing.get_context("spawn")
+    child = ctx.Process(target=time.sleep, args=(30,))
+    reached_the_end = []
+
+    def start_and_press_ctrl_c() -> None:
+        with children_start_without_interrupts():
+            child.start()
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the worker is starting
+            time.sleep(0.05)
+            reached_the_end.append(True)
+
+    # Python's own handler, as in a terminal (a background job starts with SIGINT ignored).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            start_and_press_ctrl_c()
+        assert reached_the_end
+        assert _blocked_signals(child.pid) & sigint
+        assert not _blocked_signals(os.getpid()) & sigint  # the parent's mask is back
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if child.pid is not None:
+            child.terminate()
+            child.join(5)
+
+
+def _worker_of(pid: int) -> int | None:
+    """A pool worker the process has spawned (its command line runs ``spawn_main``)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid and b"spawn_main" in cmdline:
+            return int(entry.name)
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_ctrl_c_as_a_worker_process_starts_prints_one_line(tmp_path, command):
+    """Ctrl-C the moment the first worker exists: it is still starting its interpreter.
+
+    Workers start with SIGINT blocked and take it once they can end quietly; a worker
+    interrupted inside its start-up used to print "Fatal Python error" and a traceback.
+    """
+    data = merge(small_tenant(0.5), {"simulation": {"horizon": "180d", "name": "longer"}})
+    scenario_file = write_scenario(tmp_path, data, "longer").path
+    out = tmp_path / "never"
+    args = ["--replications", "6"] if command == "run" else ["--trigger", "100:300:100"]
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sim", command, "-q", "--workers", "2", *args]
+            + [str(scenario_file), "--out", str(out)]
+            + (["--no-plots"] if command == "run" else []),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    deadline = time.monotonic() + 60
+    while _worker_of(proc.pid) is None and proc.poll() is None:
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("no worker process started within 60 s")
+        time.sleep(0.001)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert "Fatal Python error" not in err
+    assert proc.returncode == 130, err
+    assert one_line(err) == "interrupted"
+    if command == "run":
+        assert not out.exists()
+    else:  # a sweep's folder keeps its complete batches for --resume
+        assert not out.exists() or (out / "manifest.json").exists()
+    assert hidden(tmp_path) == []
+
+
 def test_stale_staging_folders_are_removed(tmp_path, scenario_file, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     root = tmp_path / "results"
