@@ -66,7 +66,11 @@ def _charge_order(world: World) -> _FastStart:
     key = (world.scenario.funding.charge_at, world.horizon_s)
     if key not in cache.charge_orders:
         co, total = _build_charge_order(world)
-        cache.charge_orders[key] = _FastStart(co, total, *_running_totals(co, world.horizon_s))
+        assert cache.day_ends is not None  # set with the year's calls
+        before = np.searchsorted(co.ct, cache.day_ends, side="left")
+        cache.charge_orders[key] = _FastStart(
+            co, total, *_running_totals(co, world.horizon_s), before
+        )
     return cache.charge_orders[key]
 
 

@@ -241,18 +241,8 @@ class _FastStart:
     total: int  # calls drawn, balance-touching or not
     cum: NDArray[np.int64]  # running total of the charges
     area: NDArray[np.float64]  # running total of charge x (horizon - charge instant)
-    day_index: list[NDArray[np.intp]] = field(default_factory=list, compare=False)
-    """Filled once: how many charges come before each local midnight (day-end balances)."""
-
-    def charges_before(self, day_ends: NDArray[np.float64]) -> NDArray[np.intp]:
-        """How many of the order's charges come before each of the replication's midnights.
-
-        ``day_ends`` is always the replication's own array (``RatedTraffic.day_ends``), so
-        the answer is worked out once and shared by every walk of the replication.
-        """
-        if not self.day_index:
-            self.day_index.append(np.searchsorted(self.co.ct, day_ends, side="left"))
-        return self.day_index[0]
+    charges_before_day_end: NDArray[np.intp]
+    """How many charges come before each of the replication's midnights (``day_ends``)."""
 
 
 def uncharged_tail(

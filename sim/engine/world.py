@@ -365,7 +365,7 @@ class World:
         if len(ct):
             shared = self._posted_shared
             if shared is not None:  # a prefix of the shared order: count within it
-                j = np.minimum(shared.charges_before(day_ends)[: len(ends)], len(ct))
+                j = np.minimum(shared.charges_before_day_end[: len(ends)], len(ct))
             else:
                 j = np.searchsorted(ct, ends, side="left")
             level = level - np.where(j > 0, spent[np.maximum(j - 1, 0)], 0)
