@@ -92,14 +92,27 @@ def children_start_without_interrupts() -> Iterator[None]:
 
 
 def stop_pool(pool: Any) -> None:
-    """Stop a ``ProcessPoolExecutor`` at once: cancel what waits, end its workers."""
-    processes = list(getattr(pool, "_processes", {}).values())  # no public handle
+    """Stop a ``ProcessPoolExecutor`` at once: cancel what waits, end its workers.
+
+    A worker ended while it sent a result leaves part of the message in the result pipe,
+    and the pool's manager thread would wait for the rest for ever (and the interpreter's
+    exit with it, which joins that thread). Closing this process's end of the pipe once
+    the workers are gone gives it end-of-file instead: the pool winds itself up.
+    """
+    # No public handles for these; ``shutdown`` drops its references to them.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    results = getattr(pool, "_result_queue", None)
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         if process.is_alive():
             process.terminate()
     for process in processes:
         process.join(timeout=5)
+    if results is not None:
+        results._writer.close()
+    if manager is not None:
+        manager.join(timeout=5)
 
 
 _M_TRIM_THRESHOLD = -1
