@@ -24,9 +24,31 @@ def to_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):
             out[col] = ["" if pd.isna(v) else v.isoformat() for v in out[col]]
         elif col.endswith(MONEY_SUFFIX):
-            out[col[: -len(MONEY_SUFFIX)]] = [_money_text(v) for v in out[col]]
+            out[col[: -len(MONEY_SUFFIX)]] = _money_texts(out[col])
             out = out.drop(columns=col)
     return out
+
+
+def _money_texts(column: pd.Series) -> list[str]:
+    """Return ``_money_text`` of every value, each distinct amount formatted once."""
+    missing = column.isna().to_numpy()
+    kind = column.dtype.kind
+    if kind in "iu" or (kind == "f" and not missing.all()):
+        if kind == "f":
+            x = column.to_numpy(dtype=np.float64, na_value=0.0)
+            if np.abs(x).max(initial=0.0) < 2.0**62:
+                x = np.copysign(np.floor(np.abs(x) + 0.5), x)  # half away from zero
+                return _texts_of(x.astype(np.int64), missing)
+        elif kind == "i" or column.max() < 2**63:
+            return _texts_of(column.to_numpy(dtype=np.int64, na_value=0), missing)
+    return [_money_text(v) for v in column]
+
+
+def _texts_of(micros: np.ndarray, missing: np.ndarray) -> list[str]:
+    values, where = np.unique(micros, return_inverse=True)
+    texts = np.array([format_money(v) for v in values.tolist()] + [""], dtype=object)
+    where[missing] = len(values)
+    return list(texts[where].tolist())
 
 
 def _money_text(value: object) -> str:
