@@ -287,9 +287,12 @@ def summarise(result: SweepResult, baseline: int, confidence: float = 0.95) -> p
     """
     runs = result.runs
     per_variant = {v.variant: v for v in result.variants}
+    # Costs are per run: variants with the same ``[costs]`` are costed together.
+    sharing: dict[Any, list[int]] = {}
+    for v in sorted(set(runs["variant"].tolist())):
+        sharing.setdefault(per_variant[v].scenario.costs, []).append(v)
     cost_frames = [
-        annual_costs(runs[runs["variant"] == v], per_variant[v].scenario.costs)
-        for v in sorted(set(runs["variant"].tolist()))
+        annual_costs(runs[runs["variant"].isin(vs)], costs) for costs, vs in sharing.items()
     ]
     costs = pd.concat(cost_frames).reindex(runs.index) if cost_frames else pd.DataFrame()
     per_run = pd.DataFrame(
