@@ -8,7 +8,8 @@ gets one BLAS thread (``sim.core.workers``) and the shared inputs once, not per 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,48 @@ class Executor:
         self.kind = kind
         self.workers = workers or os.cpu_count() or 1
         self.address = address
+        self._pool: Any = None  # a process pool kept open between maps (``kept_open``)
+        self._job: tuple[Callable[..., Any], tuple[Any, ...]] | None = None  # its workers'
+        self._keep = 0
+
+    @contextmanager
+    def kept_open(self) -> Iterator[Executor]:
+        """Keep one process pool for every ``map`` inside (the stages of a selection).
+
+        A later map whose variants are some of the pool's (the same objects, with the same
+        rate tables and replay flag) names them by position, so the workers neither start
+        again nor receive the variants again; any other map starts a pool of its own.
+        """
+        self._keep += 1
+        try:
+            yield self
+        except BaseException:
+            self._keep -= 1
+            if not self._keep:
+                self._close_pool(stop=True)  # Ctrl-C or an error: no worker left running
+            raise
+        self._keep -= 1
+        if not self._keep:
+            self._close_pool()
+
+    def _close_pool(self, stop: bool = False) -> None:
+        pool, self._pool, self._job = self._pool, None, None
+        if pool is not None:
+            if stop:
+                stop_pool(pool)
+            else:
+                pool.shutdown(wait=True)
+
+    def _selection(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[int, ...] | None:
+        """Return the positions of ``args[0]`` in the open pool's job, or None if not one."""
+        if self._pool is None or self._job is None:
+            return None
+        job_fn, job_args = self._job
+        if fn is not job_fn or args[1] is not job_args[1] or args[2] != job_args[2]:
+            return None
+        position = {id(v): k for k, v in enumerate(job_args[0])}
+        picked = tuple(position.get(id(v), -1) for v in args[0])
+        return None if -1 in picked else picked
 
     def map(
         self,
@@ -70,25 +113,31 @@ class Executor:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
-            ctx = multiprocessing.get_context("spawn")
+            picked = self._selection(fn, args)
             with single_threaded_workers():
-                pool = ProcessPoolExecutor(
-                    self.workers,
-                    mp_context=ctx,
-                    initializer=_pool_worker_start,
-                    initargs=(fn, args),
-                )
+                if picked is None:
+                    self._close_pool()
+                    self._pool = ProcessPoolExecutor(
+                        self.workers,
+                        mp_context=multiprocessing.get_context("spawn"),
+                        initializer=_pool_worker_start,
+                        initargs=(fn, args),
+                    )
+                    self._job = (fn, args)
+                pool = self._pool
                 try:
                     # The variants and rate tables travel once per worker, not per task;
                     # the first submissions spawn the workers.
                     with children_start_without_interrupts():
-                        futures = {pool.submit(_pool_task, b): b for b in batches}
+                        futures = {pool.submit(_pool_task, b, picked): b for b in batches}
                     for f in as_completed(futures):
                         done(futures[f], f.result())
                 except BaseException:
+                    self._pool = self._job = None
                     stop_pool(pool)  # Ctrl-C or a failed batch: no worker left running
                     raise
-                pool.shutdown(wait=True)
+                if not self._keep:
+                    self._close_pool()
             return
         from dask.distributed import Client, LocalCluster
         from dask.distributed import as_completed as dask_completed
@@ -144,10 +193,11 @@ def _pool_worker_start(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     _WORKER_JOB = (fn, args)
 
 
-def _pool_task(batch: Batch) -> Any:
+def _pool_task(batch: Batch, picked: tuple[int, ...] | None = None) -> Any:
     assert _WORKER_JOB is not None, "pool worker started without its job"
     fn, args = _WORKER_JOB
-    return fn(args[0], args[1], batch, args[2])
+    variants = args[0] if picked is None else [args[0][k] for k in picked]
+    return fn(variants, args[1], batch, args[2])
 
 
 __all__ = ["Batch", "Executor", "plan_batches"]

@@ -298,8 +298,37 @@ def run(
     """Run (or resume) a sweep into ``folder`` and decide; write every table and plot.
 
     ``refine`` (``ccsim recommend``): the selection procedure decides, in stages;
-    otherwise (``ccsim sweep``) every setting runs ``sweep.replications`` times.
+    otherwise (``ccsim sweep``) every setting runs ``sweep.replications`` times. The
+    stages share one process pool (``Executor.kept_open``).
     """
+    with executor.kept_open():
+        return _run(
+            loaded,
+            settings=settings,
+            sweep=sweep,
+            executor=executor,
+            folder=folder,
+            refine=refine,
+            progress=progress,
+            command=command,
+            bands_for=bands_for,
+            costs=costs,
+        )
+
+
+def _run(
+    loaded: LoadedScenario,
+    *,
+    settings: dict[str, str],
+    sweep: Sweep,
+    executor: Executor,
+    folder: Path,
+    refine: bool,
+    progress: Any,
+    command: list[str] | None,
+    bands_for: Sequence[int],
+    costs: dict[str, Any] | None,
+) -> tuple[SweepResult, Recommendation, Grid]:
     grid = make_grid(loaded, settings, sweep.warm_up, costs)
     pick_for_bands(Recommendation(pd.DataFrame(), [], None, []), grid, bands_for)
     reps = sweep.replications

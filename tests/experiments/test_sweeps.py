@@ -96,6 +96,42 @@ def test_executors_give_identical_tables(tiny, tmp_path):
     assert serial.runs["outage"].any()  # the settings really differ in risk
 
 
+def test_a_selection_keeps_one_pool_for_all_its_stages(tiny, tmp_path, monkeypatch):
+    import concurrent.futures
+    import json
+
+    started = []
+    real_pool = concurrent.futures.ProcessPoolExecutor
+
+    class CountedPool(real_pool):  # type: ignore[misc, valid-type]
+        def __init__(self, *args, **kwargs):
+            started.append(1)
+            super().__init__(*args, **kwargs)
+
+    serial, *_ = run(tiny, tmp_path / "serial", Executor("serial"), refine=True)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", CountedPool)
+    pooled, *_ = run(tiny, tmp_path / "pool", Executor("pool", 2), refine=True)
+    stages = json.loads((tmp_path / "pool" / "manifest.json").read_text())["selection"]
+    assert stages["stages"] > 2  # later stages ran a subset of the settings
+    assert len(started) == 1
+    pd.testing.assert_frame_equal(serial.runs, pooled.runs, check_exact=True)
+    for v in serial.balances:
+        assert np.array_equal(serial.balances[v], pooled.balances[v])
+
+
+def test_a_kept_pool_is_reused_only_for_the_same_job():
+    ex = Executor("pool", 2)
+    variants, tariffs = [object(), object(), object()], object()
+    assert ex._selection(len, (variants, tariffs, True)) is None  # no pool open yet
+    ex._pool, ex._job = object(), (len, (variants, tariffs, True))
+    assert ex._selection(len, ([variants[2], variants[0]], tariffs, True)) == (2, 0)
+    assert ex._selection(len, (variants, tariffs, True)) == (0, 1, 2)
+    assert ex._selection(len, ([object()], tariffs, True)) is None  # not one of them
+    assert ex._selection(len, (variants, object(), True)) is None  # other rate tables
+    assert ex._selection(len, (variants, tariffs, False)) is None  # traffic not replayed
+    assert ex._selection(min, (variants, tariffs, True)) is None  # another task
+
+
 def test_resumed_sweep_equals_uninterrupted(tiny, tmp_path, monkeypatch):
     whole, *_ = run(tiny, tmp_path / "whole", Executor("serial"))
     real_save = sweeps.save_batch
