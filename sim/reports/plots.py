@@ -292,18 +292,6 @@ def plot_heatmaps(summary: pd.DataFrame, folder: Path, currency: str) -> list[Pa
         im = ax.imshow(data, origin="lower", aspect="auto", cmap="viridis_r")
         ax.set_xticks(range(data.shape[1]), [f"{v:g}" for v in table.columns], rotation=45)
         ax.set_yticks(range(data.shape[0]), [f"{v:g}" for v in table.index])
-        for i in range(data.shape[0]):
-            for j in range(data.shape[1]):
-                if np.isfinite(data[i, j]):
-                    ax.text(
-                        j,
-                        i,
-                        fmt.format(data[i, j]),
-                        ha="center",
-                        va="center",
-                        fontsize=7,
-                        color="white" if data[i, j] > np.nanmean(data) else "black",
-                    )
         note = ""
         if len(current):
             cx, cy = float(current[xcol].iloc[0]), float(current[ycol].iloc[0])
@@ -332,6 +320,19 @@ def plot_heatmaps(summary: pd.DataFrame, folder: Path, currency: str) -> list[Pa
         ax.set_title(title + note, fontsize=9)
         fig.colorbar(im, ax=ax, shrink=0.8)
         fig.tight_layout()
+        # The cells' values lie inside the axes, so they are written after the layout:
+        # the figure is then drawn once with them, not twice (a 20 x 20 grid's 400 texts).
+        middle = np.nanmean(data) if np.isfinite(data).any() else 0.0
+        for i, j in zip(*np.nonzero(np.isfinite(data)), strict=True):
+            ax.text(
+                j,
+                i,
+                fmt.format(data[i, j]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if data[i, j] > middle else "black",
+            )
         path = folder / name
         fig.savefig(path)
         plt.close(fig)
