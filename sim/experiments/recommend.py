@@ -302,199 +302,173 @@ def run(
     stages share one process pool (``Executor.kept_open``).
     """
     with executor.kept_open():
-        return _run(
-            loaded,
-            settings=settings,
-            sweep=sweep,
-            executor=executor,
-            folder=folder,
-            refine=refine,
-            progress=progress,
-            command=command,
-            bands_for=bands_for,
-            costs=costs,
-        )
-
-
-def _run(
-    loaded: LoadedScenario,
-    *,
-    settings: dict[str, str],
-    sweep: Sweep,
-    executor: Executor,
-    folder: Path,
-    refine: bool,
-    progress: Any,
-    command: list[str] | None,
-    bands_for: Sequence[int],
-    costs: dict[str, Any] | None,
-) -> tuple[SweepResult, Recommendation, Grid]:
-    grid = make_grid(loaded, settings, sweep.warm_up, costs)
-    pick_for_bands(Recommendation(pd.DataFrame(), [], None, []), grid, bands_for)
-    reps = sweep.replications
-    size = sweep.batch_size or auto_batch_size(len(grid.variants), reps, executor.workers)
-    manifest_path = folder / "manifest.json"
-    manifest: dict[str, Any] = {
-        **run_identity(loaded, command or []),
-        "kind": "recommend" if refine else "sweep",
-        "settings": settings,
-        "seed": loaded.scenario.simulation.seed,
-        "replications": reps,
-        "refine_replications": stage_size(sweep),
-        "max_replications": sweep.max_replications,
-        "max_outage": sweep.max_outage,
-        "tolerance": sweep.feasibility_tolerance,
-        "indifference_micros": int(sweep.indifference),
-        "warm_up_days": sweep.warm_up / 86_400,
-        "costs": to_plain(grid.variants[0].scenario.costs),
-        "confidence": sweep.confidence,
-        "batch_size": size,
-        "variants": len(grid.variants),
-        "replayed_traffic": grid.replay,
-        "executor": executor.kind,
-        "workers": executor.workers,
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "status": "running",
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = resume_manifest(
-        folder,
-        manifest,
-        (
-            "scenario",
-            "settings",
-            "seed",
-            "replications",
-            "refine_replications",
-            "max_replications",
-            "max_outage",
-            "tolerance",
-            "indifference_micros",
-            "warm_up_days",
-            "costs",
-            "confidence",
-            "batch_size",
-            "kind",
-        ),
-    )
-    write_json_atomic(manifest_path, manifest)
-    variants_table = pd.DataFrame(
-        [
-            {
-                "variant": v.variant,
-                "setting": v.label,
-                **dict(v.values),
-                "baseline": v.variant == grid.baseline,
-                "on_grid": v.variant != grid.off_grid,
-            }
-            for v in grid.variants
-        ]
-    )
-    write_table_atomic(variants_table, folder, "variants")
-
-    def stage(label: str) -> Any:
-        # Tell the progress display which stage its batches belong to.
-        return None if progress is None else (lambda done, total: progress(done, total, label))
-
-    by_variant = {v.variant: v for v in grid.variants}
-    result = run_stage(
-        folder,
-        "screen",
-        grid.variants,
-        loaded.tariffs,
-        range(reps),
-        executor,
-        size,
-        grid.replay,
-        stage(f"first stage: {len(grid.variants)} settings x {reps}"),
-    )
-    selection_result: SelectionResult | None = None
-    if refine:
-        eligible = _eligible(grid, summarise(result, grid.baseline, sweep.confidence))
-        if not eligible:
-            raise InputError(
-                f"{loaded.path}: costs: no setting keeps min_amount and "
-                "max_recharges_per_month; relax them or sweep other values"
-            )
-        chooser = ConstrainedSelection(
-            eligible,
-            SelectionSettings(
-                indifference=float(sweep.indifference),
-                target=sweep.max_outage,
-                tolerance=sweep.feasibility_tolerance,
-                confidence=sweep.confidence,
-                first_stage=reps,
-                max_replications=sweep.max_replications,
+        grid = make_grid(loaded, settings, sweep.warm_up, costs)
+        pick_for_bands(Recommendation(pd.DataFrame(), [], None, []), grid, bands_for)
+        reps = sweep.replications
+        size = sweep.batch_size or auto_batch_size(len(grid.variants), reps, executor.workers)
+        manifest_path = folder / "manifest.json"
+        manifest: dict[str, Any] = {
+            **run_identity(loaded, command or []),
+            "kind": "recommend" if refine else "sweep",
+            "settings": settings,
+            "seed": loaded.scenario.simulation.seed,
+            "replications": reps,
+            "refine_replications": stage_size(sweep),
+            "max_replications": sweep.max_replications,
+            "max_outage": sweep.max_outage,
+            "tolerance": sweep.feasibility_tolerance,
+            "indifference_micros": int(sweep.indifference),
+            "warm_up_days": sweep.warm_up / 86_400,
+            "costs": to_plain(grid.variants[0].scenario.costs),
+            "confidence": sweep.confidence,
+            "batch_size": size,
+            "variants": len(grid.variants),
+            "replayed_traffic": grid.replay,
+            "executor": executor.kind,
+            "workers": executor.workers,
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "status": "running",
+        }
+        folder.mkdir(parents=True, exist_ok=True)
+        manifest = resume_manifest(
+            folder,
+            manifest,
+            (
+                "scenario",
+                "settings",
+                "seed",
+                "replications",
+                "refine_replications",
+                "max_replications",
+                "max_outage",
+                "tolerance",
+                "indifference_micros",
+                "warm_up_days",
+                "costs",
+                "confidence",
+                "batch_size",
+                "kind",
             ),
         )
-        runs_parts = [result.runs]
-        balance_parts = {v.variant: [result.balances[v.variant]] for v in grid.variants}
-        done_reps = list(range(reps))
-        costs_now, outages_now = _observations(result.runs, grid, done_reps)
-        chooser.add(
-            done_reps,
-            {v: costs_now[v] for v in chooser.needs()},
-            {v: outages_now[v] for v in chooser.needs()},
+        write_json_atomic(manifest_path, manifest)
+        variants_table = pd.DataFrame(
+            [
+                {
+                    "variant": v.variant,
+                    "setting": v.label,
+                    **dict(v.values),
+                    "baseline": v.variant == grid.baseline,
+                    "on_grid": v.variant != grid.off_grid,
+                }
+                for v in grid.variants
+            ]
         )
-        step = stage_size(sweep)
-        k = 0
-        while not chooser.done:
-            need = chooser.needs()
-            if not need:
-                break
-            first = len(done_reps)
-            count = min(step, sweep.max_replications - first)
-            if count <= 0:
-                break
-            k += 1
-            new_reps = list(range(first, first + count))
-            keep = [by_variant[v] for v in need]
-            more = run_stage(
-                folder,
-                f"stage-{k:03d}",
-                keep,
-                loaded.tariffs,
-                new_reps,
-                executor,
-                sweep.batch_size or auto_batch_size(len(keep), count, executor.workers),
-                grid.replay,
-                stage(
-                    f"stage {k}: {len(keep)} settings undecided, to {first + count} replications"
+        write_table_atomic(variants_table, folder, "variants")
+
+        def stage(label: str) -> Any:
+            # Tell the progress display which stage its batches belong to.
+            return None if progress is None else (lambda done, total: progress(done, total, label))
+
+        by_variant = {v.variant: v for v in grid.variants}
+        result = run_stage(
+            folder,
+            "screen",
+            grid.variants,
+            loaded.tariffs,
+            range(reps),
+            executor,
+            size,
+            grid.replay,
+            stage(f"first stage: {len(grid.variants)} settings x {reps}"),
+        )
+        selection_result: SelectionResult | None = None
+        if refine:
+            eligible = _eligible(grid, summarise(result, grid.baseline, sweep.confidence))
+            if not eligible:
+                raise InputError(
+                    f"{loaded.path}: costs: no setting keeps min_amount and "
+                    "max_recharges_per_month; relax them or sweep other values"
+                )
+            chooser = ConstrainedSelection(
+                eligible,
+                SelectionSettings(
+                    indifference=float(sweep.indifference),
+                    target=sweep.max_outage,
+                    tolerance=sweep.feasibility_tolerance,
+                    confidence=sweep.confidence,
+                    first_stage=reps,
+                    max_replications=sweep.max_replications,
                 ),
             )
-            runs_parts.append(more.runs)
-            for v in keep:
-                balance_parts[v.variant].append(more.balances[v.variant])
-            done_reps += new_reps
-            c, o = _observations(more.runs, grid, new_reps)
-            chooser.add(new_reps, {v: c[v] for v in need}, {v: o[v] for v in need})
-        selection_result = chooser.result()
-        all_runs = pd.concat(runs_parts, ignore_index=True)
-        order_runs = pd.concat(
-            [all_runs[all_runs["variant"] == v.variant] for v in grid.variants],
-            ignore_index=True,
-        )
-        parts = [np.vstack(balance_parts[v.variant]) for v in grid.variants]
-        result = collect(grid.variants, order_runs, parts)
-        manifest["selection"] = {
-            "chosen": selection_result.chosen,
-            "guaranteed": selection_result.guaranteed,
-            "replications": {str(v): n for v, n in selection_result.replications.items()},
-            "stages": k + 1,
-        }
-    summary = summarise(result, grid.baseline, sweep.confidence)
-    currency = loaded.scenario.simulation.currency
-    if selection_result is None:
-        rec = describe_sweep(summary, grid, sweep.max_outage, currency)
-    else:
-        rec = decide(summary, grid, selection_result, sweep, currency)
-    write_outputs(folder, loaded, grid, result, rec, sweep, bands_for)
-    manifest["status"] = "complete"
-    manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    manifest["recommended_variant"] = rec.chosen
-    write_json_atomic(manifest_path, manifest)
-    write_report(folder)
-    return result, rec, grid
+            runs_parts = [result.runs]
+            balance_parts = {v.variant: [result.balances[v.variant]] for v in grid.variants}
+            done_reps = list(range(reps))
+            costs_now, outages_now = _observations(result.runs, grid, done_reps)
+            chooser.add(
+                done_reps,
+                {v: costs_now[v] for v in chooser.needs()},
+                {v: outages_now[v] for v in chooser.needs()},
+            )
+            step = stage_size(sweep)
+            k = 0
+            while not chooser.done:
+                need = chooser.needs()
+                if not need:
+                    break
+                first = len(done_reps)
+                count = min(step, sweep.max_replications - first)
+                if count <= 0:
+                    break
+                k += 1
+                new_reps = list(range(first, first + count))
+                keep = [by_variant[v] for v in need]
+                more = run_stage(
+                    folder,
+                    f"stage-{k:03d}",
+                    keep,
+                    loaded.tariffs,
+                    new_reps,
+                    executor,
+                    sweep.batch_size or auto_batch_size(len(keep), count, executor.workers),
+                    grid.replay,
+                    stage(
+                        f"stage {k}: {len(keep)} settings undecided, "
+                        f"to {first + count} replications"
+                    ),
+                )
+                runs_parts.append(more.runs)
+                for v in keep:
+                    balance_parts[v.variant].append(more.balances[v.variant])
+                done_reps += new_reps
+                c, o = _observations(more.runs, grid, new_reps)
+                chooser.add(new_reps, {v: c[v] for v in need}, {v: o[v] for v in need})
+            selection_result = chooser.result()
+            all_runs = pd.concat(runs_parts, ignore_index=True)
+            order_runs = pd.concat(
+                [all_runs[all_runs["variant"] == v.variant] for v in grid.variants],
+                ignore_index=True,
+            )
+            parts = [np.vstack(balance_parts[v.variant]) for v in grid.variants]
+            result = collect(grid.variants, order_runs, parts)
+            manifest["selection"] = {
+                "chosen": selection_result.chosen,
+                "guaranteed": selection_result.guaranteed,
+                "replications": {str(v): n for v, n in selection_result.replications.items()},
+                "stages": k + 1,
+            }
+        summary = summarise(result, grid.baseline, sweep.confidence)
+        currency = loaded.scenario.simulation.currency
+        if selection_result is None:
+            rec = describe_sweep(summary, grid, sweep.max_outage, currency)
+        else:
+            rec = decide(summary, grid, selection_result, sweep, currency)
+        write_outputs(folder, loaded, grid, result, rec, sweep, bands_for)
+        manifest["status"] = "complete"
+        manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        manifest["recommended_variant"] = rec.chosen
+        write_json_atomic(manifest_path, manifest)
+        write_report(folder)
+        return result, rec, grid
 
 
 def write_outputs(
