@@ -78,6 +78,17 @@ class Executor:
         if not self._keep:
             self._close_pool()
 
+    def beside(self, fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+        """Start ``fn(*args)`` on a worker of the kept pool if one is open; return a wait.
+
+        The caller works on meanwhile and calls the result to wait for ``fn``'s value (an
+        error in ``fn`` is raised there). Without an open pool ``fn`` runs here, at once.
+        """
+        if self._pool is None:
+            value = fn(*args)
+            return lambda: value
+        return self._pool.submit(fn, *args).result
+
     def _close_pool(self, stop: bool = False) -> None:
         pool, self._pool, self._job = self._pool, None, None
         if pool is not None:

@@ -462,7 +462,7 @@ def run(
             rec = describe_sweep(summary, grid, sweep.max_outage, currency)
         else:
             rec = decide(summary, grid, selection_result, sweep, currency)
-        write_outputs(folder, loaded, grid, result, rec, sweep, bands_for)
+        write_outputs(folder, loaded, grid, result, rec, sweep, bands_for, executor)
         manifest["status"] = "complete"
         manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         manifest["recommended_variant"] = rec.chosen
@@ -479,11 +479,15 @@ def write_outputs(
     rec: Recommendation,
     sweep: Sweep,
     bands_for: Sequence[int] = (),
+    executor: Executor | None = None,
 ) -> None:
-    """Write the per-run and per-setting tables, the bands, the answer and the plots."""
+    """Write the per-run and per-setting tables, the bands, the answer and the plots.
+
+    With a kept process pool (``Executor.beside``) its idle workers draw the plots while
+    this process writes the tables.
+    """
     from sim.reports.plots import plot_bands, plot_frontier, plot_heatmaps
 
-    write_table_atomic(result.runs, folder, "runs")
     summary = rec.summary.copy()
     if rec.selection is not None:
         verdict = rec.selection.verdicts
@@ -494,19 +498,33 @@ def write_outputs(
     summary["current"] = summary["variant"] == grid.baseline
     summary["on_grid"] = summary["variant"] != grid.off_grid
     currency = loaded.scenario.simulation.currency
-    write_table_atomic(settings_table(summary, currency), folder, "settings")
     picks = pick_for_bands(rec, grid, bands_for)
     band_table = pd.concat([bands(result, v) for v in sorted(picks)], ignore_index=True)
-    all_bands = pd.concat([bands(result, v.variant) for v in grid.variants], ignore_index=True)
-    write_table_atomic(bands_table(all_bands, loaded.scenario), folder, "bands")
     # Plots are drawn in a scratch folder and moved in whole, one file at a time.
     scratch = folder / ".plots.tmp"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
-    plot_heatmaps(summary, scratch, currency)
-    plot_frontier(summary, rec, scratch / "frontier.png", currency, sweep.max_outage)
+    beside = (executor or Executor("serial")).beside
     labels = {v.variant: v.label for v in grid.variants}
-    plot_bands(band_table, picks, labels, loaded.scenario, grid, scratch / "balance-bands.png")
+    waits = [
+        beside(plot_heatmaps, summary, scratch, currency),
+        beside(plot_frontier, summary, rec, scratch / "frontier.png", currency, sweep.max_outage),
+        beside(
+            plot_bands,
+            band_table,
+            picks,
+            labels,
+            loaded.scenario,
+            grid,
+            scratch / "balance-bands.png",
+        ),
+    ]
+    write_table_atomic(result.runs, folder, "runs")
+    write_table_atomic(settings_table(summary, currency), folder, "settings")
+    all_bands = pd.concat([bands(result, v.variant) for v in grid.variants], ignore_index=True)
+    write_table_atomic(bands_table(all_bands, loaded.scenario), folder, "bands")
+    for wait in waits:
+        wait()
     (folder / "plots").mkdir(exist_ok=True)
     for png in sorted(scratch.iterdir()):
         os.replace(png, folder / "plots" / png.name)

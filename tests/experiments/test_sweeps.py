@@ -119,6 +119,34 @@ def test_a_selection_keeps_one_pool_for_all_its_stages(tiny, tmp_path, monkeypat
         assert np.array_equal(serial.balances[v], pooled.balances[v])
 
 
+def test_pool_workers_draw_the_same_plots_as_this_process(tiny, tmp_path):
+    run(tiny, tmp_path / "serial", Executor("serial"))
+    run(tiny, tmp_path / "pool", Executor("pool", 2))
+    names = sorted(p.name for p in (tmp_path / "serial" / "plots").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "pool" / "plots").iterdir())
+    assert "heatmap-cost.png" in names
+    assert "balance-bands.png" in names
+    for name in names:
+        a = (tmp_path / "serial" / "plots" / name).read_bytes()
+        assert a == (tmp_path / "pool" / "plots" / name).read_bytes(), name
+    assert not (tmp_path / "pool" / ".plots.tmp").exists()
+
+
+def test_work_beside_a_pool_runs_here_without_one_and_raises_where_it_is_awaited():
+    ex = Executor("pool", 2)
+    wait = ex.beside(divmod, 7, 2)  # no pool open: run at once
+    assert wait() == (3, 1)
+    with ex.kept_open():
+        ex.map(_square_batches, [], ([], None, False), lambda b, r: None)  # no pool yet
+        wait = ex.beside(divmod, 1, 0)
+        with pytest.raises(ZeroDivisionError):
+            wait()
+
+
+def _square_batches(variants, tariffs, batch, replay):
+    return batch.first**2
+
+
 def test_a_kept_pool_is_reused_only_for_the_same_job():
     ex = Executor("pool", 2)
     variants, tariffs = [object(), object(), object()], object()
