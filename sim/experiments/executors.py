@@ -56,15 +56,18 @@ class Executor:
         self.address = address
         self._pool: Any = None  # a process pool kept open between maps (``kept_open``)
         self._job: tuple[Callable[..., Any], tuple[Any, ...]] | None = None  # its workers'
+        self._client: Any = None  # a Dask client (and local cluster) kept open likewise
+        self._cluster: Any = None
         self._keep = 0
 
     @contextmanager
     def kept_open(self) -> Iterator[Executor]:
-        """Keep one process pool for every ``map`` inside (the stages of a selection).
+        """Keep one process pool or Dask client for every ``map`` inside (a selection).
 
         A later map whose variants are some of the pool's (the same objects, with the same
         rate tables and replay flag) names them by position, so the workers neither start
-        again nor receive the variants again; any other map starts a pool of its own.
+        again nor receive the variants again; any other map starts a pool of its own. A
+        Dask client (and its local cluster) stays up; each map scatters its own inputs.
         """
         self._keep += 1
         try:
@@ -79,15 +82,19 @@ class Executor:
             self._close_pool()
 
     def beside(self, fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
-        """Start ``fn(*args)`` on a worker of the kept pool if one is open; return a wait.
+        """Start ``fn(*args)`` on an idle worker of this machine if one is kept; return a wait.
 
         The caller works on meanwhile and calls the result to wait for ``fn``'s value (an
-        error in ``fn`` is raised there). Without an open pool ``fn`` runs here, at once.
+        error in ``fn`` is raised there). The workers are the kept process pool's or the
+        kept local Dask cluster's (a remote cluster's workers may not share our files);
+        without either ``fn`` runs here, at once.
         """
-        if self._pool is None:
-            value = fn(*args)
-            return lambda: value
-        return self._pool.submit(fn, *args).result
+        if self._pool is not None:
+            return self._pool.submit(fn, *args).result
+        if self._client is not None and self._cluster is not None:
+            return self._client.submit(fn, *args, pure=False).result
+        value = fn(*args)
+        return lambda: value
 
     def _close_pool(self, stop: bool = False) -> None:
         pool, self._pool, self._job = self._pool, None, None
@@ -96,6 +103,11 @@ class Executor:
                 stop_pool(pool)
             else:
                 pool.shutdown(wait=True)
+        client, cluster, self._client, self._cluster = self._client, self._cluster, None, None
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
 
     def _selection(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[int, ...] | None:
         """Return the positions of ``args[0]`` in the open pool's job, or None if not one."""
@@ -150,8 +162,29 @@ class Executor:
                 if not self._keep:
                     self._close_pool()
             return
-        from dask.distributed import Client, LocalCluster
         from dask.distributed import as_completed as dask_completed
+
+        client = self._dask_client()
+        try:
+            # The variants and rate tables go to every worker once, not with each task.
+            variants = client.scatter(args[0], broadcast=True)
+            tariffs = None if args[1] is None else client.scatter(args[1], broadcast=True)
+            futs = {
+                client.submit(fn, variants, tariffs, b, args[2], pure=False): b for b in batches
+            }
+            for f in dask_completed(list(futs)):
+                done(futs[f], f.result())
+        except BaseException:
+            self._close_pool()
+            raise
+        if not self._keep:
+            self._close_pool()
+
+    def _dask_client(self) -> Any:
+        """Return the kept Dask client, or connect one (starting a local cluster)."""
+        if self._client is not None:
+            return self._client
+        from dask.distributed import Client, LocalCluster
 
         cluster = None
         if self.address in ("", "local"):
@@ -178,20 +211,13 @@ class Executor:
             client = Client(cluster)
         else:
             client = Client(self.address)
+        self._client, self._cluster = client, cluster
         try:
             client.run(keep_large_arrays_in_the_heap)  # as the pool's workers do
-            # The variants and rate tables go to every worker once, not with each task.
-            variants = client.scatter(args[0], broadcast=True)
-            tariffs = None if args[1] is None else client.scatter(args[1], broadcast=True)
-            futs = {
-                client.submit(fn, variants, tariffs, b, args[2], pure=False): b for b in batches
-            }
-            for f in dask_completed(list(futs)):
-                done(futs[f], f.result())
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+        except BaseException:
+            self._close_pool()
+            raise
+        return client
 
 
 _WORKER_JOB: tuple[Callable[..., Any], tuple[Any, ...]] | None = None

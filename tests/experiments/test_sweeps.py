@@ -119,9 +119,10 @@ def test_a_selection_keeps_one_pool_for_all_its_stages(tiny, tmp_path, monkeypat
         assert np.array_equal(serial.balances[v], pooled.balances[v])
 
 
-def test_pool_workers_draw_the_same_plots_as_this_process(tiny, tmp_path):
+@pytest.mark.parametrize("kind", ["pool", "dask"])
+def test_workers_draw_the_same_plots_as_this_process(tiny, tmp_path, kind):
     run(tiny, tmp_path / "serial", Executor("serial"))
-    run(tiny, tmp_path / "pool", Executor("pool", 2))
+    run(tiny, tmp_path / "pool", Executor(kind, 2, "local" if kind == "dask" else ""))
     names = sorted(p.name for p in (tmp_path / "serial" / "plots").iterdir())
     assert names == sorted(p.name for p in (tmp_path / "pool" / "plots").iterdir())
     assert "heatmap-cost.png" in names
@@ -145,6 +146,26 @@ def test_work_beside_a_pool_runs_here_without_one_and_raises_where_it_is_awaited
 
 def _square_batches(variants, tariffs, batch, replay):
     return batch.first**2
+
+
+def test_a_selection_on_dask_keeps_one_local_cluster(tiny, tmp_path, monkeypatch):
+    import dask.distributed
+
+    started = []
+    real_cluster = dask.distributed.LocalCluster
+
+    def counted(*args, **kwargs):
+        started.append(1)
+        return real_cluster(*args, **kwargs)
+
+    serial, *_ = run(tiny, tmp_path / "serial", Executor("serial"), refine=True)
+    monkeypatch.setattr(dask.distributed, "LocalCluster", counted)
+    ex = Executor("dask", 2, "local")
+    dasked, *_ = run(tiny, tmp_path / "dask", ex, refine=True)
+    assert len(started) == 1
+    assert ex._client is None  # closed with the run
+    assert ex._cluster is None
+    pd.testing.assert_frame_equal(serial.runs, dasked.runs, check_exact=True)
 
 
 def test_a_kept_pool_is_reused_only_for_the_same_job():
