@@ -90,7 +90,9 @@ class Executor:
         without either ``fn`` runs here, at once.
         """
         if self._pool is not None:
-            return self._pool.submit(fn, *args).result
+            # A pool with no tasks yet (a resumed sweep) starts its workers here.
+            with single_threaded_workers(), children_start_without_interrupts():
+                return self._pool.submit(fn, *args).result
         if self._client is not None and self._cluster is not None:
             return self._client.submit(fn, *args, pure=False).result
         value = fn(*args)
