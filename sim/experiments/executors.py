@@ -56,6 +56,7 @@ class Executor:
         self.address = address
         self._pool: Any = None  # a process pool kept open between maps (``kept_open``)
         self._job: tuple[Callable[..., Any], tuple[Any, ...]] | None = None  # its workers'
+        self._started = False  # whether the kept pool has started its workers
         self._client: Any = None  # a Dask client (and local cluster) kept open likewise
         self._cluster: Any = None
         self._keep = 0
@@ -89,8 +90,9 @@ class Executor:
         kept local Dask cluster's (a remote cluster's workers may not share our files);
         without either ``fn`` runs here, at once.
         """
-        if self._pool is not None:
-            # A pool with no tasks yet (a resumed sweep) starts its workers here.
+        if self._pool is not None and self._started:
+            # Idle workers only: a pool with none yet (a resumed sweep with nothing left to
+            # run) would spend longer starting them than ``fn`` takes here.
             with single_threaded_workers(), children_start_without_interrupts():
                 return self._pool.submit(fn, *args).result
         if self._client is not None and self._cluster is not None:
@@ -99,7 +101,7 @@ class Executor:
         return lambda: value
 
     def _close_pool(self, stop: bool = False) -> None:
-        pool, self._pool, self._job = self._pool, None, None
+        pool, self._pool, self._job, self._started = self._pool, None, None, False
         if pool is not None:
             if stop:
                 stop_pool(pool)
@@ -155,10 +157,12 @@ class Executor:
                     # the first submissions spawn the workers.
                     with children_start_without_interrupts():
                         futures = {pool.submit(_pool_task, b, picked): b for b in batches}
+                    self._started = self._started or bool(futures)
                     for f in as_completed(futures):
                         done(futures[f], f.result())
                 except BaseException:
                     self._pool = self._job = None
+                    self._started = False
                     stop_pool(pool)  # Ctrl-C or a failed batch: no worker left running
                     raise
                 if not self._keep:

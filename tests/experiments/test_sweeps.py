@@ -133,14 +133,22 @@ def test_workers_draw_the_same_plots_as_this_process(tiny, tmp_path, kind):
     assert not (tmp_path / "pool" / ".plots.tmp").exists()
 
 
-def test_work_beside_a_pool_runs_here_without_one_and_raises_where_it_is_awaited():
+def test_work_beside_a_pool_runs_on_its_idle_workers_or_else_here():
+    import os
+
+    from sim.experiments.executors import Batch
+
     ex = Executor("pool", 2)
-    wait = ex.beside(divmod, 7, 2)  # no pool open: run at once
-    assert wait() == (3, 1)
+    assert ex.beside(os.getpid)() == os.getpid()  # no pool open: run here, at once
     with ex.kept_open():
-        ex.map(_square_batches, [], ([], None, False), lambda b, r: None)  # no pool yet
+        ex.map(_square_batches, [], ([], None, False), lambda b, r: None)
+        assert ex.beside(os.getpid)() == os.getpid()  # a pool with no workers yet: here
+        got = []
+        ex.map(_square_batches, [Batch(3, 1)], ([], None, False), lambda b, r: got.append(r))
+        assert got == [9]
+        assert ex.beside(os.getpid)() != os.getpid()  # now on one of its idle workers
         wait = ex.beside(divmod, 1, 0)
-        with pytest.raises(ZeroDivisionError):
+        with pytest.raises(ZeroDivisionError):  # raised where it is awaited
             wait()
 
 
