@@ -76,11 +76,11 @@ class Executor:
         except BaseException:
             self._keep -= 1
             if not self._keep:
-                self._close_pool(stop=True)  # Ctrl-C or an error: no worker left running
+                self._close(stop=True)  # Ctrl-C or an error: no worker left running
             raise
         self._keep -= 1
         if not self._keep:
-            self._close_pool()
+            self._close()
 
     def beside(self, fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
         """Start ``fn(*args)`` on an idle worker of this machine if one is kept; return a wait.
@@ -100,7 +100,8 @@ class Executor:
         value = fn(*args)
         return lambda: value
 
-    def _close_pool(self, stop: bool = False) -> None:
+    def _close(self, stop: bool = False) -> None:
+        """End the kept pool (``stop``: at once) and the kept Dask client and cluster."""
         pool, self._pool, self._job, self._started = self._pool, None, None, False
         if pool is not None:
             if stop:
@@ -143,7 +144,7 @@ class Executor:
             picked = self._selection(fn, args)
             with single_threaded_workers():
                 if picked is None:
-                    self._close_pool()
+                    self._close()
                     self._pool = ProcessPoolExecutor(
                         self.workers,
                         mp_context=multiprocessing.get_context("spawn"),
@@ -161,12 +162,10 @@ class Executor:
                     for f in as_completed(futures):
                         done(futures[f], f.result())
                 except BaseException:
-                    self._pool = self._job = None
-                    self._started = False
-                    stop_pool(pool)  # Ctrl-C or a failed batch: no worker left running
+                    self._close(stop=True)  # Ctrl-C or a failed batch: no worker left running
                     raise
                 if not self._keep:
-                    self._close_pool()
+                    self._close()
             return
         from dask.distributed import as_completed as dask_completed
 
@@ -181,10 +180,10 @@ class Executor:
             for f in dask_completed(list(futs)):
                 done(futs[f], f.result())
         except BaseException:
-            self._close_pool()
+            self._close()
             raise
         if not self._keep:
-            self._close_pool()
+            self._close()
 
     def _dask_client(self) -> Any:
         """Return the kept Dask client, or connect one (starting a local cluster)."""
@@ -221,7 +220,7 @@ class Executor:
         try:
             client.run(keep_large_arrays_in_the_heap)  # as the pool's workers do
         except BaseException:
-            self._close_pool()
+            self._close()
             raise
         return client
 

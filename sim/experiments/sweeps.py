@@ -273,8 +273,8 @@ def collect(
     matrix = matrix[order]
     # Sorted by variant: each variant's rows are one slice.
     ids = runs["variant"].to_numpy()
-    lo = np.searchsorted(ids, [v.variant for v in variants], side="left")
-    hi = np.searchsorted(ids, [v.variant for v in variants], side="right")
+    wanted = [v.variant for v in variants]
+    lo, hi = np.searchsorted(ids, wanted, "left"), np.searchsorted(ids, wanted, "right")
     balances = {v.variant: matrix[a:b] for v, a, b in zip(variants, lo, hi, strict=True)}
     reps = sorted(set(runs["replication"].tolist()))
     return SweepResult(variants, runs, balances, reps)

@@ -385,12 +385,12 @@ class TrafficModel:
         if self.daily_chunks:
             return day_index, day_index
         _, _, d = self.day_bounds(day_index)
-        block = 0 if self.monthly_chunks else min((d.day - 1) // 7, 3)
-        first_dom = 1 + 7 * block
+        block = min((d.day - 1) // 7, 3)
         if block < 3 and not self.monthly_chunks:
-            last_dom = first_dom + 6
-        else:
+            first_dom, last_dom = 1 + 7 * block, 7 + 7 * block
+        else:  # to the end of the month, from its first day or its 22nd
             nxt = date(d.year + d.month // 12, d.month % 12 + 1, 1)
+            first_dom = 1 if self.monthly_chunks else 22
             last_dom = (nxt - timedelta(days=1)).day
         return max(0, day_index - (d.day - first_dom)), day_index + (last_dom - d.day)
 
