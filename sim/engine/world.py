@@ -104,10 +104,13 @@ class RatedTraffic:
                     last = world.traffic.chunk_of(day)[1]
                     while last > day and world.day_bounds(last)[0] >= world.horizon_s:
                         last -= 1
-                    batch, rated = world.draw_and_rate_days(day, last)
+                    # Free inbound calls are counted, not drawn: the lean walk never sees them.
+                    batch, rated = world.draw_and_rate_days(day, last, count_free=True)
                     ends = [world.day_bounds(k)[1] for k in range(day, last + 1)]
                     cut = np.searchsorted(batch.start_s, ends, side="left")
-                    counts.extend(np.diff(cut, prepend=0).tolist())
+                    free = world.traffic.free_calls(day, last)
+                    counts.extend((np.diff(cut, prepend=0) + free).tolist())
+                    total += int(free.sum())
                 else:
                     batch, rated = self.day(day, world)
                     counts.append(len(batch))
@@ -320,12 +323,17 @@ class World:
         self.pool_state = rated.state
         return batch, rated
 
-    def draw_and_rate_days(self, first: int, last: int) -> tuple[CallBatch, RatedBatch]:
-        """Draw the calls of days ``first`` to ``last`` (before the horizon), and rate them."""
+    def draw_and_rate_days(
+        self, first: int, last: int, count_free: bool = False
+    ) -> tuple[CallBatch, RatedBatch]:
+        """Draw the calls of days ``first`` to ``last`` (before the horizon), and rate them.
+
+        ``count_free``: always-free calls may be counted only (``TrafficModel.draw_days``).
+        """
         assert isinstance(self.traffic, TrafficModel)
         assert self.ctx is not None
         _, end_s = self.day_bounds(last)
-        batch = self.traffic.draw_days(first, last)
+        batch = self.traffic.draw_days(first, last, count_free)
         if len(batch) and batch.start_s[-1] >= end_s:  # horizon inside the last day
             batch = batch.take(batch.start_s < end_s)
         rated = rate_batch(batch, self.ctx, self.pool_state)

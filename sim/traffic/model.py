@@ -101,6 +101,7 @@ class _Parts:
     ctype: list[NDArray[np.int8]] = field(default_factory=list)
     start: list[NDArray[np.float64]] = field(default_factory=list)
     duration: list[NDArray[np.float64]] = field(default_factory=list)
+    free: NDArray[np.int64] | None = None  # calls counted, not drawn, by day of the chunk
 
     def add(
         self,
@@ -265,7 +266,10 @@ class TrafficModel:
         self._ahead: dict[int, Future[CallBatch]] = {}
         self._alias: dict[tuple[int, int], tuple[NDArray[np.float64], NDArray[np.int64]]] = {}
         self._spill: dict[int, CallBatch] = {}  # first day of a chunk -> legs held back
-        self._buffers: dict[int, CallBatch] = {}  # first day of a chunk -> its calls
+        # (first day of a chunk, free calls counted only) -> its calls
+        self._buffers: dict[tuple[int, bool], CallBatch] = {}
+        # Lean draws (``draw_days(..., count_free=True)``): day -> calls counted, not drawn.
+        self._free: dict[int, int] = {}
         self._span_slots: dict[
             tuple[tuple[int, int], int, str], tuple[NDArray[np.float64], NDArray[np.float64]]
         ] = {}
@@ -398,7 +402,7 @@ class TrafficModel:
         """Return every call that starts on local day ``day_index``, sorted by start."""
         return self.draw_days(day_index, day_index)
 
-    def draw_days(self, first_day: int, last_day: int) -> CallBatch:
+    def draw_days(self, first_day: int, last_day: int, count_free: bool = False) -> CallBatch:
         """Return every call that starts on local days ``first_day`` to ``last_day``.
 
         Sorted by start; call ids are numbered in the order calls are returned. Meeting
@@ -406,6 +410,12 @@ class TrafficModel:
         the end of a chunk has legs in the next chunk: those are held back and returned
         with it, provided the earlier chunk was drawn first (draw days in order). A day
         asked for again gets the same calls under new ids.
+
+        ``count_free``: users' inbound calls to their own numbers, always free (§2.1), are
+        counted but not drawn (``free_calls`` gives their count by day) in chunks that end
+        by the horizon. They are the last draws of their stream, so every other call is
+        the same; call ids then number only the calls drawn. For lean walks, which need
+        only the calls that touch the balance and the count of all.
         """
         start_s = self.day_bounds(first_day)[0]
         end_s = self.day_bounds(last_day)[1]
@@ -413,7 +423,7 @@ class TrafficModel:
         day = first_day
         while day <= last_day:
             first, last = self.chunk_of(day)
-            buffer = self._chunk(first, last)
+            buffer = self._chunk(first, last, count_free)
             lo = int(np.searchsorted(buffer.start_s, start_s, side="left"))
             hi = int(np.searchsorted(buffer.start_s, end_s, side="left"))
             pieces.append(buffer.rows(lo, hi))
@@ -425,15 +435,25 @@ class TrafficModel:
         object.__setattr__(batch, "call_id", ids)
         return batch
 
-    def _chunk(self, first: int, last: int) -> CallBatch:
+    def free_calls(self, first_day: int, last_day: int) -> NDArray[np.int64]:
+        """Return each day's calls counted but not drawn (``count_free``), by day."""
+        days = range(first_day, last_day + 1)
+        return np.asarray([self._free.get(day, 0) for day in days], dtype=np.int64)
+
+    def _chunk(self, first: int, last: int, count_free: bool = False) -> CallBatch:
         """Return the calls of a chunk (held-back legs of the chunk before included).
 
         The last two chunks are kept (the last one when drawing ahead); one asked for again
         after that is drawn again, the same calls from the same streams.
         """
-        buffer = self._buffers.get(first)
+        count_free = count_free and self.day_bounds(last)[1] <= self.horizon_s
+        key = (first, count_free)
+        buffer = self._buffers.get(key)
         if buffer is None:
-            batch = self._drawn(first, last)
+            if count_free:
+                batch = self._draw_chunk(first, last, count_free=True)
+            else:
+                batch = self._drawn(first, last)
             end_s = self.day_bounds(last)[1]
             # Sorted by start: the legs after the chunk's end are its last rows.
             cut = int(np.searchsorted(batch.start_s, end_s, side="left"))
@@ -448,7 +468,7 @@ class TrafficModel:
                 self._buffers.pop(next(iter(self._buffers)))
             for column in _SHARED_COLUMNS:  # the days served are views of these
                 getattr(batch, column).setflags(write=False)
-            buffer = self._buffers[first] = batch
+            buffer = self._buffers[key] = batch
         return buffer
 
     def draw_ahead(self) -> None:
@@ -480,9 +500,9 @@ class TrafficModel:
             self._ahead[nxt] = pool.submit(self._draw_chunk, *self.chunk_of(nxt))
         return future.result()
 
-    def _draw_chunk(self, first: int, last: int) -> CallBatch:
+    def _draw_chunk(self, first: int, last: int, count_free: bool = False) -> CallBatch:
         span = (first, last)
-        parts = _Parts()
+        parts = _Parts(free=np.zeros(last - first + 1, np.int64) if count_free else None)
         _, _, d = self.day_bounds(first)
         month = self.month_index(d)
         usage = self.usage_factor(month)
@@ -513,6 +533,8 @@ class TrafficModel:
                 # the inbound calls' draws (keys k, first) stay as they were.
                 rng = stream(self.seed, self.replication, "services", k, first, 1)
                 self._draw_service_out(parts, rng, k, st, usage, span)
+        if parts.free is not None:
+            self._free.update(zip(range(first, last + 1), parts.free.tolist(), strict=True))
         return self._batch(parts)
 
     def _arrivals(
@@ -702,7 +724,17 @@ class TrafficModel:
                 duration[mask] = law.sample_array(rng, int(np.count_nonzero(mask)))
         subs = self._user_offset[g] + users
         parts.add(subs, g, home_code, dest, number, ctype, start, duration)
-        # Inbound calls to users' regular numbers.
+        # Inbound calls to users' regular numbers: always free (§2.1), and the stream's
+        # last draws, so a lean draw may count them only.
+        if parts.free is not None:
+            slots, mean = self._slot_means(
+                profile, calling.inbound_per_user_day, total_w, span, zone
+            )
+            counts = rng.poisson(mean)
+            starts = [self.day_bounds(day)[0] for day in range(span[0], span[1] + 1)]
+            day = np.searchsorted(np.asarray(starts), slots, side="right") - 1
+            parts.free += np.bincount(day, weights=counts, minlength=len(starts)).astype(np.int64)
+            return
         start = self._arrivals(rng, profile, calling.inbound_per_user_day, total_w, span, zone)
         n = len(start)
         users = self._pick_users(rng, g, len(weights), n)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -334,7 +335,14 @@ def test_lean_walk_gives_the_same_outcomes_and_day_balances(tmp_path, variant):
         (p.requested_at_s, p.amount, p.state) for p in b.payments
     ]
     assert [(n.t_s, n.kind) for n in a.notifications] == [(n.t_s, n.kind) for n in b.notifications]
-    assert [(x.t_s, x.call_id) for x in full.blocked] == [(x.t_s, x.call_id) for x in lean.blocked]
+
+    # The same calls refused: a lean draw numbers only the calls it draws (free inbound
+    # calls are counted, not drawn), so the calls are compared by what they are.
+    def refused(out):
+        return [replace(x, call_id=0) for x in out.blocked]
+
+    assert refused(full) == refused(lean)
+    assert full.calls_total == lean.calls_total
     assert full.day_balances().tolist() == lean.day_balances().tolist()
     pd.testing.assert_frame_equal(outcomes_of(full), outcomes_of(lean))
     pd.testing.assert_frame_equal(outcomes_of(lean), outcomes_of(again))

@@ -482,3 +482,48 @@ def test_service_outbound_calls_leave_inbound_calls_unchanged():
     n = int(ucap_out.sum())
     assert abs(n - 140) / math.sqrt(140) < 4
     assert set(b.duration_s[ucap_out]) == {60.0}
+
+
+def test_counting_free_inbound_calls_leaves_every_other_call_and_counts_them_by_day():
+    # Two groups (one in its own time zone), meetings and a service number, over a DST
+    # change; the horizon ends inside the second chunk, which is then drawn in full.
+    tr = Traffic(
+        groups={
+            "g0": GroupTraffic(
+                calling=Calling(calls_per_user_day=3.0, inbound_per_user_day=2.0),
+                meetings=Meetings(per_organiser_week=2.0, dial_ins=1.0, dial_outs=0.5),
+            ),
+            "g1": GroupTraffic(
+                calling=Calling(calls_per_user_day=1.0, inbound_per_user_day=4.0),
+                time_zone="Europe/London",
+            ),
+        },
+        services={"svc": ServiceTraffic(calls_per_day=30.0)},
+    )
+
+    def make():
+        return model(
+            tr,
+            counts=(60, 20),
+            countries=("US", "GB"),
+            services=(("svc", "US", True),),
+            tz="America/New_York",
+            start=date(2026, 3, 1),
+            days=40,
+        )
+
+    full, lean = make(), make()
+    user_in = np.int8(CALL_TYPES.index(CallType.USER_IN))
+    for first, last in ((0, 30), (31, 39)):
+        a = full.draw_days(first, last)
+        b = lean.draw_days(first, last, count_free=True)
+        drawn_in_full = last == 39  # this chunk goes past the horizon
+        kept = a.call_type != user_in
+        if drawn_in_full:
+            kept[:] = True
+        for column in ("start_s", "subscriber_id", "dest_country", "call_type", "duration_s"):
+            assert np.array_equal(getattr(a, column)[kept], getattr(b, column)), column
+        ends = [full.day_bounds(day)[1] for day in range(first, last + 1)]
+        per_day = np.diff(np.searchsorted(a.start_s[~kept], ends), prepend=0)
+        assert lean.free_calls(first, last).tolist() == per_day.tolist()
+        assert per_day.sum() > 0 or drawn_in_full
