@@ -255,6 +255,10 @@ class Ledger:
         """Forfeit every lot whose expiry instant is at or before ``t_s``."""
         if t_s < self.now_s - CLOCK_TOLERANCE_S:
             raise LedgerError(f"time went backwards: {t_s} < {self.now_s}")
+        if not self._open or self._open[0].expires_at_s > t_s:  # the usual case: nothing due
+            if t_s > self.now_s:
+                self.now_s = t_s
+            return []
         posted: list[LedgerEntry] = []
         while self._open and self._open[0].expires_at_s <= t_s:
             lot = self._open[0]
@@ -286,18 +290,13 @@ class Ledger:
         lot_amount: Micros,
         ref: str,
     ) -> LedgerEntry:
+        if t_s > self.now_s:
+            self.now_s = t_s
+        # At the clock at least: instants a rounding error apart keep their order.
         entry = LedgerEntry(
-            seq=len(self.entries),
-            t_s=max(t_s, self.now_s),  # instants a rounding error apart keep their order
-            kind=kind,
-            amount=amount,
-            lot_id=lot_id,
-            lot_amount=lot_amount,
-            balance_after=self.balance,
-            ref=ref,
+            len(self.entries), self.now_s, kind, amount, lot_id, lot_amount, self.balance, ref
         )
         self.entries.append(entry)
-        self.now_s = max(self.now_s, t_s)
         return entry
 
     def _insert_open(self, lot: Lot) -> None:
@@ -370,18 +369,18 @@ def check_entries(entries: Sequence[LedgerEntry], lots: Sequence[Lot]) -> None:
             if e.t_s >= lot.expires_at_s:
                 raise LedgerError(f"entry {i}: drew from lot {lot.lot_id} after its expiry")
             # Only another funded lot can expire sooner (usually the lot drawn is alone).
-            others = len(funded) > 1 or (funded and lot.lot_id not in funded)
-            sooner = [
-                k
-                for k in (sorted(funded) if others else ())
-                if e.t_s < by_id[k].expires_at_s
-                and (by_id[k].expires_at_s, k) < (lot.expires_at_s, lot.lot_id)
-            ]
-            if sooner:
-                raise LedgerError(
-                    f"entry {i}: drew from lot {lot.lot_id} while lot {sooner[0]} "
-                    "expires sooner and holds funds"
-                )
+            if len(funded) > 1 or (funded and lot.lot_id not in funded):
+                mine = (lot.expires_at_s, lot.lot_id)
+                sooner = [
+                    k
+                    for k in funded
+                    if e.t_s < by_id[k].expires_at_s and (by_id[k].expires_at_s, k) < mine
+                ]
+                if sooner:
+                    raise LedgerError(
+                        f"entry {i}: drew from lot {lot.lot_id} while lot {min(sooner)} "
+                        "expires sooner and holds funds"
+                    )
             consumed -= e.amount
         elif e.kind is repay:
             if e.amount != 0 or e.lot_amount >= 0 or -e.lot_amount > debt:

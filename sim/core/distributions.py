@@ -9,7 +9,7 @@ Imports only ``sim.core.units`` and ``sim.core.schema``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -37,6 +37,9 @@ class Delay:
     low: Seconds = Seconds(0.0)
     high: Seconds = Seconds(0.0)
     values: tuple[Seconds, ...] = ()
+    # The lognormal's mu and sigma, worked out once (``sample`` is called per payment).
+    _mu: float = field(default=0.0, init=False, repr=False, compare=False)
+    _sigma: float = field(default=0.0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind == "empirical":
@@ -46,6 +49,10 @@ class Delay:
             require(self.high >= self.low, "high", "must be >= low")
         if self.kind in ("exponential", "lognormal"):
             require(self.mean > 0, "mean", f"must be > 0 for a {self.kind} delay")
+        if self.kind == "lognormal":
+            sigma2 = math.log1p(self.cv**2)
+            object.__setattr__(self, "_mu", math.log(self.mean) - sigma2 / 2)
+            object.__setattr__(self, "_sigma", math.sqrt(sigma2))
 
     @classmethod
     def fixed(cls, seconds: float) -> Delay:
@@ -73,9 +80,7 @@ class Delay:
         if self.kind == "exponential":
             return float(rng.exponential(self.mean))
         if self.kind == "lognormal":
-            sigma2 = math.log1p(self.cv**2)
-            mu = math.log(self.mean) - sigma2 / 2
-            return float(rng.lognormal(mu, math.sqrt(sigma2)))
+            return float(rng.lognormal(self._mu, self._sigma))
         if self.kind == "empirical":
             return float(self.values[int(rng.integers(len(self.values)))])
         return float(rng.uniform(self.low, self.high))
@@ -87,9 +92,7 @@ class Delay:
         if self.kind == "exponential":
             return rng.exponential(self.mean, size=n)
         if self.kind == "lognormal":
-            sigma2 = math.log1p(self.cv**2)
-            mu = math.log(self.mean) - sigma2 / 2
-            return rng.lognormal(mu, math.sqrt(sigma2), size=n)
+            return rng.lognormal(self._mu, self._sigma, size=n)
         if self.kind == "empirical":
             table = np.asarray(self.values, dtype=np.float64)
             return table[rng.integers(0, len(table), size=n)]
