@@ -12,6 +12,7 @@ positive.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import fields, replace
 from typing import Any
 
@@ -68,8 +69,9 @@ def _charge_order(world: World) -> _FastStart:
         co, total = _build_charge_order(world)
         assert cache.day_ends is not None  # set with the year's calls
         before = np.searchsorted(co.ct, cache.day_ends, side="left")
+        cum, area = _running_totals(co, world.horizon_s)
         cache.charge_orders[key] = _FastStart(
-            co, total, *_running_totals(co, world.horizon_s), before
+            co, total, cum, area, before, co.ct.tolist(), cum.tolist()
         )
     return cache.charge_orders[key]
 
@@ -123,6 +125,9 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
     fs = _charge_order(world)
     co, amt, cum, area = fs.co, fs.co.amt, fs.cum, fs.area
     ct = co.ct
+    # The same as lists, for single lookups, until a refusal changes the order (rare).
+    ct_l: list[float] | None = fs.ct_list
+    cum_l: list[int] | None = fs.cum_list
     out.calls_total += fs.total
     horizon = world.horizon_s
     dead: NDArray[np.bool_] | None = None  # refused calls; made at the first refusal
@@ -131,8 +136,12 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
     while True:
         t = env.now
         t1 = min(env.peek(), horizon)
-        j_end = int(ct.searchsorted(t1, "left"))
-        base = int(cum[k - 1]) if k else 0
+        if ct_l is not None and cum_l is not None:
+            j_end = bisect_left(ct_l, t1)
+            base = cum_l[k - 1] if k else 0
+        else:
+            j_end = int(ct.searchsorted(t1, "left"))
+            base = int(cum[k - 1]) if k else 0
         if refusing and not acc.has_credit(t):
             if dead is None:  # from now on this walk has arrays of its own
                 dead = np.zeros(len(amt), dtype=bool)
@@ -165,10 +174,14 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
                     co, amt, dead = _fast_insert(co, amt, dead, new_rows)
                     ct = co.ct
                 cum, area = _running_totals(replace(co, amt=amt), horizon)
+                ct_l = cum_l = None
         else:
             stop = j_end
             for v, strict in acc.reaction_thresholds():
-                i = int(cum.searchsorted(base + v, "right" if strict else "left"))
+                if cum_l is not None:
+                    i = (bisect_right if strict else bisect_left)(cum_l, base + v)
+                else:
+                    i = int(cum.searchsorted(base + v, "right" if strict else "left"))
                 if i < k:
                     i = k
                 if dead is not None:
@@ -186,9 +199,12 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
                 live_rows = np.flatnonzero(~dead[k : last + 1])
                 at = k + int(live_rows[-1]) if live_rows.size else -1
             if at >= 0:
-                amount = int(cum[last]) - base
+                if ct_l is not None and cum_l is not None:
+                    amount, at_s = cum_l[last] - base, ct_l[at]
+                else:
+                    amount, at_s = int(cum[last]) - base, float(ct[at])
                 out.charged_total += amount
-                result = acc.charge(float(ct[at]), Micros(amount), "calls")
+                result = acc.charge(at_s, Micros(amount), "calls")
                 span = slice(k, last + 1)
                 if result.uncharged:  # cut off at zero
                     parts = (ct[span], amt[span], result.uncharged, horizon)

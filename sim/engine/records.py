@@ -243,6 +243,8 @@ class _FastStart:
     area: NDArray[np.float64]  # running total of charge x (horizon - charge instant)
     charges_before_day_end: NDArray[np.intp]
     """How many charges come before each of the replication's midnights (``day_ends``)."""
+    ct_list: list[float]  # ``co.ct`` and ``cum`` as lists: a walk's many single lookups
+    cum_list: list[int]  # (bisect, indexing) are several times quicker on lists
 
 
 def uncharged_tail(
