@@ -3,16 +3,25 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# The compiled ledger and account (mypyc; pure Python where no C compiler is found).
+NATIVE := sim/billing/native.json
+NATIVE_SOURCES := sim/billing/ledger.py sim/billing/account.py sim/core/native.py
 
-.PHONY: run test lint typecheck pytest venv clean browser
+.PHONY: run test lint typecheck pytest venv clean browser native
 
-venv: $(STAMP)
+venv: $(STAMP) $(NATIVE)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+## Compile the billing modules again when their sources change (sim/core/native.py).
+native: $(NATIVE)
+
+$(NATIVE): $(STAMP) $(NATIVE_SOURCES)
+	$(BIN)/python -m sim.core.native
 
 ## The main job on the default scenario.
 run: venv
@@ -43,4 +52,5 @@ pytest: venv
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache build
+	rm -f sim/billing/*.so sim/billing/*.pyd $(NATIVE)

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+from mypy_extensions import mypyc_attr
+
 from sim.core.units import Calendar, Micros
 
 
@@ -54,6 +56,7 @@ CLOCK_TOLERANCE_S = 1e-6
 delays, so an event and a charge meant for one instant can differ in the last bit."""
 
 
+@mypyc_attr(native_class=False)  # compiled (sim.core.native), an exception stays a Python class
 class LedgerError(RuntimeError):
     """A ledger rule was broken: a bug, never bad input."""
 
