@@ -3,9 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-# The compiled ledger and account (mypyc; pure Python where no C compiler is found).
-NATIVE := sim/billing/native.json
-NATIVE_SOURCES := sim/billing/ledger.py sim/billing/account.py sim/core/native.py
+# The compiled modules of the policy walk (mypyc; pure Python without a C compiler).
+NATIVE := sim/engine/native.json
+NATIVE_SOURCES := sim/billing/ledger.py sim/billing/account.py sim/engine/world.py \
+	sim/engine/lean_walk.py sim/engine/results.py sim/core/native.py
 
 .PHONY: run test lint typecheck pytest venv clean browser native
 
@@ -17,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-## Compile the billing modules again when their sources change (sim/core/native.py).
+## Compile the policy walk's modules again when their sources change (sim/core/native.py).
 native: $(NATIVE)
 
 $(NATIVE): $(STAMP) $(NATIVE_SOURCES)
@@ -53,4 +54,4 @@ pytest: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache build
-	rm -f sim/billing/*.so sim/billing/*.pyd $(NATIVE)
+	rm -f sim/*/*.so sim/*/*.pyd sim/*/native.json

@@ -1,17 +1,19 @@
-"""Compiled billing modules: build them with mypyc, and never run a stale build.
+"""Compiled modules of the policy walk: build them with mypyc, never run a stale build.
 
-The ledger and the account (``sim.billing.ledger``, ``sim.billing.account``) run a
-sweep's policy walks: tens of thousands of small Python steps per replication. Compiled
-to C by mypyc (part of mypy) they run the same code about a quarter faster. They stay
-ordinary Python modules: without a build, or with ``CCSIM_PURE_PYTHON=1``, the source
-runs, with the same results (the test suite compares the two).
+The ledger and the account (``sim.billing.ledger``, ``sim.billing.account``) and the
+engine's world, lean walk and outcome rows (``sim.engine.world``, ``.lean_walk``,
+``.results``) run a sweep's policy walks: tens of thousands of small Python steps per
+replication. Compiled to C by mypyc (part of mypy) they run the same code about a
+quarter faster. They stay ordinary Python modules: without a build, or with
+``CCSIM_PURE_PYTHON=1``, the source runs, with the same results (the test suite
+compares the two).
 
 ``python -m sim.core.native`` (``make`` does it) compiles them next to their sources and
-records each source's SHA-256 in ``sim/billing/native.json``. Python would load an
-extension module before its source even after the source changed, so
-``sim.billing`` calls :func:`prefer_fresh_source` first: a build whose recorded hash no
-longer matches its source is bypassed (the source is loaded instead, with one warning
-line), so an edit takes effect at once and a rebuild only restores the speed.
+records each source's SHA-256 in ``native.json`` in the package's folder. Python would
+load an extension module before its source even after the source changed, so each
+package's ``__init__`` calls :func:`prefer_fresh_source` first: a build whose recorded
+hash no longer matches its source is bypassed (the source is loaded instead, with one
+warning line), so an edit takes effect at once and a rebuild only restores the speed.
 
 Without a C compiler the build says so in one line and leaves pure Python.
 """
@@ -29,7 +31,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-COMPILED: dict[str, tuple[str, ...]] = {"sim.billing": ("ledger", "account")}
+COMPILED: dict[str, tuple[str, ...]] = {
+    "sim.billing": ("ledger", "account"),
+    "sim.engine": ("world", "lean_walk", "results"),
+}
 """Package -> the modules of it that are compiled."""
 
 RECORD = "native.json"
@@ -138,6 +143,7 @@ def build() -> int:
                 source = folder / f"{module}.py"
                 tree = Path(scratch) / f"{package}.{module}"
                 shutil.copytree(root / "sim", tree / "sim", ignore=_not_sources)
+                shutil.copy2(root / "pyproject.toml", tree)  # the project's mypy settings
                 rel = source.relative_to(root)
                 job = subprocess.Popen(
                     [mypyc, str(rel)],

@@ -11,16 +11,22 @@ May import: ``sim.core``, ``sim.telephony``, ``sim.billing``, ``sim.traffic``,
 ``sim.scenario``, and SimPy.
 """
 
-from sim.engine.records import FUNDING, SERVICES, RunOutput
+from sim.core.native import prefer_fresh_source
+
+# A compiled module older than its source is not used (``sim.core.native``).
+prefer_fresh_source(__name__, __path__[0])
 
 # isort: split
-from sim.engine.world import RatedTraffic, SimpyScheduler
+from sim.engine.records import FUNDING, SERVICES, RunOutput  # noqa: E402 (after the guard)
 
 # isort: split
-from sim.engine.full_walk import retry_draw
+from sim.engine.world import RatedTraffic, SimpyScheduler  # noqa: E402 (after the guard)
 
 # isort: split
-from sim.engine.replication import run_replication
+from sim.engine.full_walk import retry_draw  # noqa: E402 (after the guard)
+
+# isort: split
+from sim.engine.replication import run_replication  # noqa: E402 (after the guard)
 
 __all__ = [
     "FUNDING",

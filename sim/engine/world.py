@@ -18,6 +18,7 @@ from typing import Protocol
 
 import numpy as np
 import simpy
+from mypy_extensions import mypyc_attr
 from numpy.typing import NDArray
 
 from sim.billing.account import CreditAccount, PostpaidAccount
@@ -129,6 +130,7 @@ class RatedTraffic:
         return self._year
 
 
+@mypyc_attr(native_class=False)  # compiled (sim.core.native), an exception stays a Python class
 class EngineError(RuntimeError):
     """A broken invariant at the end of a run: a bug, reported loudly."""
 
