@@ -198,6 +198,34 @@ def alias_table(weights: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDAr
     return prob, alias
 
 
+@dataclass
+class _CalendarCache:
+    """What a calendar fixes for every replication: day bounds, hour slots, their weights."""
+
+    bounds: dict[int, tuple[float, float, date]] = field(default_factory=dict)
+    slots: dict[tuple[int, int, str], tuple[NDArray[np.float64], NDArray[np.float64]]] = field(
+        default_factory=dict
+    )
+    spans: dict[
+        tuple[tuple[int, int], int, str], tuple[NDArray[np.float64], NDArray[np.float64]]
+    ] = field(default_factory=dict)
+    profiles: dict[Profile, int] = field(default_factory=dict)
+
+
+_CALENDARS: dict[tuple[datetime, str, frozenset[date]], _CalendarCache] = {}
+_CALENDARS_KEPT = 4
+
+
+def _calendar_cache(calendar: Calendar, holidays: frozenset[date]) -> _CalendarCache:
+    """Return the cache shared by the models of one calendar (the last few are kept)."""
+    key = (calendar.start, calendar.time_zone.key, holidays)
+    cache = _CALENDARS.pop(key, None) or _CalendarCache()
+    _CALENDARS[key] = cache  # the most recent last
+    while len(_CALENDARS) > _CALENDARS_KEPT:
+        _CALENDARS.pop(next(iter(_CALENDARS)))
+    return cache
+
+
 class TrafficModel:
     """Draws each local day's calls for one replication.
 
@@ -270,13 +298,14 @@ class TrafficModel:
         self._buffers: dict[tuple[int, bool], CallBatch] = {}
         # Lean draws (``draw_days(..., count_free=True)``): day -> calls counted, not drawn.
         self._free: dict[int, int] = {}
-        self._span_slots: dict[
-            tuple[tuple[int, int], int, str], tuple[NDArray[np.float64], NDArray[np.float64]]
-        ] = {}
-        self._bounds: dict[int, tuple[float, float, date]] = {}
-        self._slots: dict[
-            tuple[int, int, str], tuple[NDArray[np.float64], NDArray[np.float64]]
-        ] = {}
+        # Days, hour slots and their weights depend on the calendar alone: every
+        # replication of the scenario (in this process) shares them.
+        shared = _calendar_cache(calendar, self.holidays)
+        self._span_slots = shared.spans
+        self._bounds = shared.bounds
+        self._slots = shared.slots
+        self._profile_keys = shared.profiles
+        self._profile_key: dict[int, int] = {}  # id of a profile of ours -> shared key
         self._zones: dict[str, ZoneInfo] = {}
         self._week_total: dict[int, float] = {}
         self._dest_tables: dict[
@@ -345,11 +374,22 @@ class TrafficModel:
         (a group's own) at that zone's local date (weekday, holiday) and hour. The arrays
         are shared: do not write to them.
         """
-        key = (day_index, id(profile), zone)
+        key = (day_index, self._key_of(profile), zone)
         slots = self._slots.get(key)
         if slots is None:
-            slots = self._slots[key] = self._hour_slots(day_index, profile, zone)
+            slots = self._hour_slots(day_index, profile, zone)
+            for array in slots:
+                array.setflags(write=False)
+            self._slots[key] = slots
         return slots
+
+    def _key_of(self, profile: Profile) -> int:
+        """Return the shared cache's key of a profile (equal profiles, one key)."""
+        key = self._profile_key.get(id(profile))  # our profiles live as long as we do
+        if key is None:
+            key = self._profile_keys.setdefault(profile, len(self._profile_keys))
+            self._profile_key[id(profile)] = key
+        return key
 
     def _hour_slots(
         self, day_index: int, profile: Profile, zone: str = ""
@@ -567,12 +607,14 @@ class TrafficModel:
         if span[0] == span[1]:
             slots, w = self.hour_slots(span[0], profile, zone)
         else:
-            key = (span, id(profile), zone)
+            key = (span, self._key_of(profile), zone)
             both = self._span_slots.get(key)
             if both is None:
                 days = [self.hour_slots(day, profile, zone) for day in range(span[0], span[1] + 1)]
                 both = (np.concatenate([a for a, _ in days]), np.concatenate([b for _, b in days]))
-                self._span_slots = {key: both}  # chunks come in order: keep the last
+                for array in both:
+                    array.setflags(write=False)
+                self._span_slots[key] = both
             slots, w = both
         week_total = self._week_total.get(id(profile))
         if week_total is None:
