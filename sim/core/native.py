@@ -143,7 +143,8 @@ def build() -> int:
                 source = folder / f"{module}.py"
                 tree = Path(scratch) / f"{package}.{module}"
                 shutil.copytree(root / "sim", tree / "sim", ignore=_not_sources)
-                shutil.copy2(root / "pyproject.toml", tree)  # the project's mypy settings
+                if (root / "pyproject.toml").exists():  # the project's mypy settings
+                    shutil.copy2(root / "pyproject.toml", tree)
                 rel = source.relative_to(root)
                 job = subprocess.Popen(
                     [mypyc, str(rel)],
