@@ -41,6 +41,8 @@ RECORD = "native.json"
 """The build record in each package folder: module -> SHA-256 of the source compiled."""
 
 PURE_ENV = "CCSIM_PURE_PYTHON"
+ASKED = f"{PURE_ENV} is set"  # the two reasons a build is not used
+CHANGED = "its source changed since it was compiled"
 
 
 def source_hash(path: Path) -> str:
@@ -74,11 +76,11 @@ def stale_modules(folder: Path, modules: tuple[str, ...]) -> dict[str, str]:
         if extension_of(folder, module) is None:
             continue
         if pure:
-            out[module] = f"{PURE_ENV} is set"
+            out[module] = ASKED
         elif not isinstance(record, dict) or record.get(module) != source_hash(
             folder / f"{module}.py"
         ):
-            out[module] = "its source changed since it was compiled"
+            out[module] = CHANGED
     return out
 
 
@@ -93,7 +95,7 @@ def prefer_fresh_source(package: str, folder: str) -> None:
         name = f"{package}.{module}"
         if name in sys.modules:
             continue
-        if why != f"{PURE_ENV} is set":
+        if why == CHANGED:  # asked for, the source runs without a word
             sys.stderr.write(
                 f"ccsim: compiled {name} is not used ({why}); run `make` or "
                 "`python -m sim.core.native` to compile it again\n"
@@ -112,8 +114,6 @@ def prefer_fresh_source(package: str, folder: str) -> None:
 
 def compiled_in_use() -> dict[str, bool]:
     """Return, for each compiled module, whether the extension is what is imported."""
-    import importlib
-
     out = {}
     for package, modules in COMPILED.items():
         for module in modules:

@@ -126,8 +126,7 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
     co, amt, cum, area = fs.co, fs.co.amt, fs.cum, fs.area
     ct = co.ct
     # The same as lists, for single lookups, until a refusal changes the order (rare).
-    ct_l: list[float] | None = fs.ct_list
-    cum_l: list[int] | None = fs.cum_list
+    lists: tuple[list[float], list[int]] | None = (fs.ct_list, fs.cum_list)
     out.calls_total += fs.total
     horizon = world.horizon_s
     dead: NDArray[np.bool_] | None = None  # refused calls; made at the first refusal
@@ -136,9 +135,9 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
     while True:
         t = env.now
         t1 = min(env.peek(), horizon)
-        if ct_l is not None and cum_l is not None:
-            j_end = bisect_left(ct_l, t1)
-            base = cum_l[k - 1] if k else 0
+        if lists is not None:
+            j_end = bisect_left(lists[0], t1)
+            base = lists[1][k - 1] if k else 0
         else:
             j_end = int(ct.searchsorted(t1, "left"))
             base = int(cum[k - 1]) if k else 0
@@ -174,12 +173,12 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
                     co, amt, dead = _fast_insert(co, amt, dead, new_rows)
                     ct = co.ct
                 cum, area = _running_totals(replace(co, amt=amt), horizon)
-                ct_l = cum_l = None
+                lists = None
         else:
             stop = j_end
             for v, strict in acc.reaction_thresholds():
-                if cum_l is not None:
-                    i = (bisect_right if strict else bisect_left)(cum_l, base + v)
+                if lists is not None:
+                    i = (bisect_right if strict else bisect_left)(lists[1], base + v)
                 else:
                     i = int(cum.searchsorted(base + v, "right" if strict else "left"))
                 if i < k:
@@ -199,8 +198,8 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
                 live_rows = np.flatnonzero(~dead[k : last + 1])
                 at = k + int(live_rows[-1]) if live_rows.size else -1
             if at >= 0:
-                if ct_l is not None and cum_l is not None:
-                    amount, at_s = cum_l[last] - base, ct_l[at]
+                if lists is not None:
+                    amount, at_s = lists[1][last] - base, lists[0][at]
                 else:
                     amount, at_s = int(cum[last]) - base, float(ct[at])
                 out.charged_total += amount
