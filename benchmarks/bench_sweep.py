@@ -6,6 +6,11 @@ Dask LocalCluster) and the time the whole grid would take; asserts nothing.
     .venv/bin/python benchmarks/bench_sweep.py                     # 2 replications each
     .venv/bin/python benchmarks/bench_sweep.py --replications 100  # the full goal
     .venv/bin/python benchmarks/bench_sweep.py --replications 100 --warm-up 0  # one year
+    .venv/bin/python benchmarks/bench_sweep.py --replications 100 --pairs 3    # pool vs Dask
+
+``--pairs N`` runs the pool and the Dask ``LocalCluster`` in turn, N times each, and prints
+each pair's ratio and the median: on a shared machine the speed drifts by a tenth within
+minutes, so one run of each says little about the executors.
 
 By default every run simulates the sweep's default warm-up year before the measured
 year (two years per run, ``[sweep].warm_up``); ``--warm-up 0`` measures the year alone.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 import tomllib
@@ -88,7 +94,12 @@ def main() -> None:
     parser.add_argument(
         "--warm-up", type=float, default=365.0, help="warm-up days per run (default 365)"
     )
+    parser.add_argument(
+        "--pairs", type=int, default=0, help="alternate pool and Dask this many times each"
+    )
     args = parser.parse_args()
+    if args.pairs:
+        args.executors = ",".join(["pool", "dask"] * args.pairs)
     workers = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
         loaded = load_scenario(tenant_500(Path(tmp)))
@@ -98,7 +109,8 @@ def main() -> None:
             f"replications, {args.warm_up:g} warm-up days per run; {workers} cores"
         )
         per_replication(loaded, args.warm_up * 86_400.0)
-        for kind in args.executors.split(","):
+        walls: dict[str, list[float]] = {}
+        for k, kind in enumerate(args.executors.split(",")):
             executor = Executor(
                 kind, 1 if kind == "serial" else workers, "local" if kind == "dask" else ""
             )
@@ -115,16 +127,26 @@ def main() -> None:
                 settings=SETTINGS,
                 sweep=sweep,
                 executor=executor,
-                folder=Path(tmp) / kind,
+                folder=Path(tmp) / f"{kind}-{k}",
                 refine=False,
             )
             wall = time.perf_counter() - t
+            walls.setdefault(kind, []).append(wall)
             runs = len(result.runs)
             rate = runs / wall
             full = len(grid.variants) * 100 / rate
             print(
                 f"  {kind:6s}: {runs:6d} replication-policies in {wall:7.1f} s = "
                 f"{rate:7.1f}/s; the 20 x 20 x 100 grid would take ~{full:.0f} s (goal <= 60 s)"
+            )
+        pool, dask = walls.get("pool", []), walls.get("dask", [])
+        if args.pairs and len(pool) == len(dask):
+            ratios = [d / p for p, d in zip(pool, dask, strict=True)]
+            shown = ", ".join(f"{r:.3f}" for r in ratios)
+            print(
+                f"  Dask / pool by pair: {shown}; median {statistics.median(ratios):.3f} "
+                f"(goal <= 1.10); median pool {statistics.median(pool):.1f} s, "
+                f"Dask {statistics.median(dask):.1f} s"
             )
 
 

@@ -8,6 +8,8 @@ gets one BLAS thread (``sim.core.workers``) and the shared inputs once, not per 
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,6 +61,8 @@ class Executor:
         self._started = False  # whether the kept pool has started its workers
         self._client: Any = None  # a Dask client (and local cluster) kept open likewise
         self._cluster: Any = None
+        self._starting: threading.Thread | None = None  # a local cluster starting (kept_open)
+        self._start_error: BaseException | None = None
         self._keep = 0
 
     @contextmanager
@@ -69,8 +73,15 @@ class Executor:
         rate tables and replay flag) names them by position, so the workers neither start
         again nor receive the variants again; any other map starts a pool of its own. A
         Dask client (and its local cluster) stays up; each map scatters its own inputs.
+        A local cluster starts at once, on a thread, while the caller prepares its work
+        (its processes take a second or two to start and import).
         """
         self._keep += 1
+        if self.kind == "dask" and self._client is None and self._starting is None:
+            self._starting = threading.Thread(
+                target=self._start_in_background, name="ccsim-dask-start", daemon=True
+            )
+            self._starting.start()
         try:
             yield self
         except BaseException:
@@ -90,6 +101,7 @@ class Executor:
         kept local Dask cluster's (a remote cluster's workers may not share our files);
         without either ``fn`` runs here, at once.
         """
+        self._wait_for_start()
         if self._pool is not None and self._started:
             # Idle workers only: a pool with none yet (a resumed sweep with nothing left to
             # run) would spend longer starting them than ``fn`` takes here.
@@ -100,8 +112,20 @@ class Executor:
         value = fn(*args)
         return lambda: value
 
+    def _start_in_background(self) -> None:
+        # Processes started from this thread (and the event-loop thread it starts) begin
+        # with Ctrl-C held, as the pool's do: the client ends them when it closes.
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self._connect()
+        except BaseException as exc:  # raised where the client is first needed
+            self._start_error = exc
+
     def _close(self, stop: bool = False) -> None:
         """End the kept pool (``stop``: at once) and the kept Dask client and cluster."""
+        self._wait_for_start()
+        self._start_error = None
         pool, self._pool, self._job, self._started = self._pool, None, None, False
         if pool is not None:
             if stop:
@@ -185,10 +209,24 @@ class Executor:
         if not self._keep:
             self._close()
 
+    def _wait_for_start(self) -> None:
+        starting, self._starting = self._starting, None
+        if starting is not None:
+            starting.join()
+
     def _dask_client(self) -> Any:
         """Return the kept Dask client, or connect one (starting a local cluster)."""
-        if self._client is not None:
-            return self._client
+        self._wait_for_start()
+        error, self._start_error = self._start_error, None
+        if error is not None:
+            self._close()
+            raise error
+        if self._client is None:
+            self._connect()
+        return self._client
+
+    def _connect(self) -> None:
+        """Connect a Dask client (starting a local cluster) and keep both."""
         from dask.distributed import Client, LocalCluster
 
         cluster = None
@@ -220,9 +258,11 @@ class Executor:
         try:
             client.run(keep_large_arrays_in_the_heap)  # as the pool's workers do
         except BaseException:
-            self._close()
+            self._client = self._cluster = None
+            client.close()
+            if cluster is not None:
+                cluster.close()
             raise
-        return client
 
 
 _WORKER_JOB: tuple[Callable[..., Any], tuple[Any, ...]] | None = None

@@ -176,6 +176,64 @@ def test_a_selection_on_dask_keeps_one_local_cluster(tiny, tmp_path, monkeypatch
     pd.testing.assert_frame_equal(serial.runs, dasked.runs, check_exact=True)
 
 
+class _Closable:
+    def __init__(self, closed):
+        self.closed = closed
+
+    def close(self):
+        self.closed.append(self)
+
+
+def test_a_local_cluster_starts_while_the_work_is_prepared(monkeypatch):
+    import threading
+    import time
+
+    from sim.experiments.executors import Executor as Ex
+
+    started = threading.Event()
+    closed = []
+
+    def slow_connect(self):
+        started.set()
+        time.sleep(0.2)
+        self._client, self._cluster = _Closable(closed), _Closable(closed)
+
+    monkeypatch.setattr(Ex, "_connect", slow_connect)
+    ex = Ex("dask", 2, "local")
+    with ex.kept_open():
+        assert started.wait(5)  # began at once, on its own thread
+        assert ex._dask_client() is ex._client  # waited for, then kept
+    assert len(closed) == 2  # client and cluster closed with the block
+    # Ctrl-C while the cluster is still starting: its start is awaited, then closed.
+    started.clear()
+    closed.clear()
+
+    def interrupted():
+        with ex.kept_open():
+            assert started.wait(5)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted()
+    assert len(closed) == 2
+    assert ex._client is None
+    assert ex._cluster is None
+
+
+def test_a_local_cluster_that_fails_to_start_fails_where_it_is_used(monkeypatch):
+    from sim.experiments.executors import Executor as Ex
+
+    def broken(self):
+        raise OSError("no room for a scheduler")
+
+    monkeypatch.setattr(Ex, "_connect", broken)
+    ex = Ex("dask", 2, "local")
+    with ex.kept_open():
+        with pytest.raises(OSError, match="no room"):
+            ex._dask_client()
+        assert ex._start_error is None  # raised once, not kept
+
+
 def test_a_kept_pool_is_reused_only_for_the_same_job():
     ex = Executor("pool", 2)
     variants, tariffs = [object(), object(), object()], object()
