@@ -8,7 +8,6 @@ gets one BLAS thread (``sim.core.workers``) and the shared inputs once, not per 
 from __future__ import annotations
 
 import os
-import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -113,10 +112,6 @@ class Executor:
         return lambda: value
 
     def _start_in_background(self) -> None:
-        # Processes started from this thread (and the event-loop thread it starts) begin
-        # with Ctrl-C held, as the pool's do: the client ends them when it closes.
-        if hasattr(signal, "pthread_sigmask"):
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             self._connect()
         except BaseException as exc:  # raised where the client is first needed
