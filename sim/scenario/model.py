@@ -62,6 +62,12 @@ MAX_WARM_UP_DAYS = 3660
 SECONDS_PER_DAY = 86_400
 
 
+_TENANTS: dict[
+    tuple[int, int], tuple[tuple[UserGroup, ...], tuple[ServiceNumber, ...], Tenant]
+] = {}
+_TENANTS_KEPT = 1024  # a 20 x 20 sweep's variants, twice over
+
+
 @dataclass(frozen=True, slots=True)
 class Simulation:
     """Clock, calendar and randomness of a run.
@@ -620,8 +626,21 @@ class Scenario:
 
     @property
     def tenant(self) -> Tenant:
-        """The tenant's licences: user groups and service numbers."""
-        return Tenant(user_groups=self.user_groups, service_numbers=self.service_numbers)
+        """The tenant's licences: user groups and service numbers.
+
+        One object per pair of tuples (a sweep's runs of a variant share it): building
+        and checking it again for every policy run cost about a fiftieth of the run.
+        """
+        groups, services = self.user_groups, self.service_numbers
+        key = (id(groups), id(services))
+        hit = _TENANTS.get(key)
+        if hit is not None and hit[0] is groups and hit[1] is services:
+            return hit[2]
+        tenant = Tenant(user_groups=groups, service_numbers=services)
+        if len(_TENANTS) >= _TENANTS_KEPT:
+            del _TENANTS[next(iter(_TENANTS))]  # the oldest
+        _TENANTS[key] = (groups, services, tenant)  # the tuples kept: their ids stay theirs
+        return tenant
 
     @property
     def population(self) -> Population:
