@@ -72,8 +72,9 @@ class Executor:
         rate tables and replay flag) names them by position, so the workers neither start
         again nor receive the variants again; any other map starts a pool of its own. A
         Dask client (and its local cluster) stays up; each map scatters its own inputs.
-        A local cluster starts at once, on a thread, while the caller prepares its work
-        (its processes take a second or two to start and import).
+        The Dask client connects at once (a local cluster's processes take a second or
+        two to start), on a thread, while the caller prepares its work; a failure is
+        raised where the client is first needed.
         """
         self._keep += 1
         if self.kind == "dask" and self._client is None and self._starting is None:
