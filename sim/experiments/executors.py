@@ -8,10 +8,14 @@ gets one BLAS thread (``sim.core.workers``) and the shared inputs once, not per 
 from __future__ import annotations
 
 import os
+import pickle
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sim.core.workers import (
@@ -57,6 +61,7 @@ class Executor:
         self.address = address
         self._pool: Any = None  # a process pool kept open between maps (``kept_open``)
         self._job: tuple[Callable[..., Any], tuple[Any, ...]] | None = None  # its workers'
+        self._job_file: Path | None = None  # the job, pickled once for the workers to load
         self._started = False  # whether the kept pool has started its workers
         self._client: Any = None  # a Dask client (and local cluster) kept open likewise
         self._cluster: Any = None
@@ -128,6 +133,9 @@ class Executor:
                 stop_pool(pool)
             else:
                 pool.shutdown(wait=True)
+        job_file, self._job_file = self._job_file, None
+        if job_file is not None:
+            shutil.rmtree(job_file.parent, ignore_errors=True)
         client, cluster, self._client, self._cluster = self._client, self._cluster, None, None
         if client is not None:
             client.close()
@@ -165,17 +173,19 @@ class Executor:
             with single_threaded_workers():
                 if picked is None:
                     self._close()
+                    self._job_file = _write_job(fn, args)
                     self._pool = ProcessPoolExecutor(
                         self.workers,
                         mp_context=multiprocessing.get_context("spawn"),
                         initializer=_pool_worker_start,
-                        initargs=(fn, args),
+                        initargs=(str(self._job_file),),
                     )
                     self._job = (fn, args)
                 pool = self._pool
                 try:
-                    # The variants and rate tables travel once per worker, not per task;
-                    # the first submissions spawn the workers.
+                    # The variants and rate tables travel once per worker, not per task,
+                    # in a file each worker loads as it starts; the first submissions
+                    # spawn the workers.
                     with children_start_without_interrupts():
                         futures = {pool.submit(_pool_task, b, picked): b for b in batches}
                     self._started = self._started or bool(futures)
@@ -264,11 +274,36 @@ class Executor:
 _WORKER_JOB: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
 
 
-def _pool_worker_start(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    """Start a pool worker: one BLAS thread, and the sweep's shared inputs kept."""
+def _write_job(fn: Callable[..., Any], args: tuple[Any, ...]) -> Path:
+    """Pickle a pool's job (task function, variants, rate tables) once, for its workers.
+
+    Given as the pool's initializer arguments, the job went down each worker's start-up
+    pipe, and the pipe's writer waited until that worker had started its interpreter,
+    imported and unpickled: about a second per worker, one worker after another. From a
+    file, the parent spawns every worker at once and they load it side by side. The file
+    is this process's own, in a folder only its user may read (in memory, under
+    ``/dev/shm``, where there is one), and goes when the pool closes.
+    """
+    shm = Path("/dev/shm")
+    where = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+    folder = Path(tempfile.mkdtemp(prefix="ccsim-pool-", dir=where))
+    path = folder / "job.pickle"
+    try:
+        with open(path, "wb") as f:
+            pickle.dump((fn, args), f, protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return path
+
+
+def _pool_worker_start(job_file: str) -> None:
+    """Start a pool worker: one BLAS thread, and the sweep's shared inputs loaded and kept."""
     global _WORKER_JOB
     _single_threaded()
-    _WORKER_JOB = (fn, args)
+    with open(job_file, "rb") as f:
+        # Written by this worker's parent for it alone (``_write_job``): not user data.
+        _WORKER_JOB = pickle.load(f)
 
 
 def _pool_task(batch: Batch, picked: tuple[int, ...] | None = None) -> Any:

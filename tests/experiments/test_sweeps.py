@@ -152,6 +152,29 @@ def test_work_beside_a_pool_runs_on_its_idle_workers_or_else_here():
             wait()
 
 
+def test_a_pools_job_file_is_private_and_goes_with_the_pool():
+    import stat
+
+    from sim.experiments.executors import Batch
+
+    ex = Executor("pool", 2)
+    got = []
+    with ex.kept_open():
+        ex.map(
+            _square_batches,
+            [Batch(2, 1), Batch(5, 1)],
+            ([], None, False),
+            lambda b, r: got.append(r),
+        )
+        job = ex._job_file
+        assert job is not None
+        assert job.is_file()
+        assert stat.S_IMODE(job.parent.stat().st_mode) == 0o700  # this user's alone
+    assert sorted(got) == [4, 25]  # both workers loaded the job from it
+    assert not job.parent.exists()  # removed with the pool
+    assert ex._job_file is None
+
+
 def _square_batches(variants, tariffs, batch, replay):
     return batch.first**2
 
