@@ -629,7 +629,7 @@ class Scenario:
         """The tenant's licences: user groups and service numbers.
 
         One object per pair of tuples (a sweep's runs of a variant share it): building
-        and checking it again for every policy run cost about a fiftieth of the run.
+        and checking it again for every policy run cost about 1.4 % of the run.
         """
         groups, services = self.user_groups, self.service_numbers
         key = (id(groups), id(services))
@@ -638,7 +638,7 @@ class Scenario:
             return hit[2]
         tenant = Tenant(user_groups=groups, service_numbers=services)
         if len(_TENANTS) >= _TENANTS_KEPT:
-            del _TENANTS[next(iter(_TENANTS))]  # the oldest
+            _TENANTS.pop(next(iter(_TENANTS), key), None)  # the oldest
         _TENANTS[key] = (groups, services, tenant)  # the tuples kept: their ids stay theirs
         return tenant
 
