@@ -137,10 +137,7 @@ class Executor:
         if job_file is not None:
             shutil.rmtree(job_file.parent, ignore_errors=True)
         client, cluster, self._client, self._cluster = self._client, self._cluster, None, None
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        _close_dask(client, cluster)
 
     def _selection(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[int, ...] | None:
         """Return the positions of ``args[0]`` in the open pool's job, or None if not one."""
@@ -264,11 +261,18 @@ class Executor:
         try:
             client.run(keep_large_arrays_in_the_heap)  # as the pool's workers do
         except BaseException:
+            # Not ``_close``: on the start thread it would wait for that very thread.
             self._client = self._cluster = None
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            _close_dask(client, cluster)
             raise
+
+
+def _close_dask(client: Any, cluster: Any) -> None:
+    """Close a Dask client, then its local cluster (either may be None)."""
+    if client is not None:
+        client.close()
+    if cluster is not None:
+        cluster.close()
 
 
 _WORKER_JOB: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
