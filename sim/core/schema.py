@@ -185,7 +185,8 @@ def _apply_rule(rule: Rule, value: Any, path: str) -> None:
 _HINTS: dict[type, dict[str, Any]] = {}
 
 
-def _hints(cls: type) -> dict[str, Any]:
+def type_hints(cls: type) -> dict[str, Any]:
+    """Return ``get_type_hints(cls)``, computed once per class (it is slow: it evaluates)."""
     if cls not in _HINTS:
         _HINTS[cls] = get_type_hints(cls)
     return _HINTS[cls]
@@ -207,7 +208,7 @@ def build(cls: type[T], data: Any, path: str = "", rules: Rules | None = None) -
             join(path, key),
             f"unknown key {_short(key)}{did_you_mean(key, known)} (allowed here: {allowed})",
         )
-    hints = _hints(cls)
+    hints = type_hints(cls)
     kwargs: dict[str, Any] = {}
     for name, field in known.items():
         if name in data:
@@ -395,7 +396,7 @@ def _describe(value: Any) -> str:
 def to_plain(obj: Any) -> Any:
     """Turn a built dataclass back into TOML-ready plain data (money as decimal strings)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        hints = _hints(type(obj))
+        hints = type_hints(type(obj))
         out: dict[str, Any] = {}
         for f in dataclasses.fields(obj):
             if not f.init:  # derived and kept, not a setting
@@ -443,4 +444,5 @@ __all__ = [
     "join",
     "require",
     "to_plain",
+    "type_hints",
 ]

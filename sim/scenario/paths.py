@@ -20,8 +20,9 @@ import types
 from collections.abc import MutableMapping
 from dataclasses import fields, is_dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, Union, get_args, get_origin
 
+from sim.core.schema import type_hints
 from sim.core.units import Micros, Seconds
 
 
@@ -67,7 +68,7 @@ def setting_type(path: str, root: type) -> Any:
         names = {f.name for f in fields(hint) if f.init}  # derived fields are no settings
         if part not in names:
             raise PathError(path, f"unknown setting {part!r}")
-        hint = get_type_hints(hint)[part]
+        hint = type_hints(hint)[part]
     return _without_none(hint)
 
 
