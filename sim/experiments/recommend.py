@@ -483,8 +483,8 @@ def write_outputs(
 ) -> None:
     """Write the per-run and per-setting tables, the bands, the answer and the plots.
 
-    With a kept process pool (``Executor.beside``) its idle workers draw the plots while
-    this process writes the tables.
+    With a kept process pool (``Executor.beside``) its idle workers draw the plots and
+    write the per-run table while this process writes the others.
     """
     from sim.reports.plots import plot_bands, plot_frontier, plot_heatmaps
 
@@ -500,7 +500,8 @@ def write_outputs(
     currency = loaded.scenario.simulation.currency
     picks = pick_for_bands(rec, grid, bands_for)
     band_table = pd.concat([bands(result, v) for v in sorted(picks)], ignore_index=True)
-    # Plots are drawn in a scratch folder and moved in whole, one file at a time.
+    # Plots and the per-run table are written in a scratch folder and moved in whole,
+    # one file at a time.
     scratch = folder / ".plots.tmp"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
@@ -518,16 +519,16 @@ def write_outputs(
             grid,
             scratch / "balance-bands.png",
         ),
+        beside(write_table_atomic, result.runs, scratch, "runs"),
     ]
-    write_table_atomic(result.runs, folder, "runs")
     write_table_atomic(settings_table(summary, currency), folder, "settings")
     all_bands = pd.concat([bands(result, v.variant) for v in grid.variants], ignore_index=True)
     write_table_atomic(bands_table(all_bands, loaded.scenario), folder, "bands")
     for wait in waits:
         wait()
     (folder / "plots").mkdir(exist_ok=True)
-    for png in sorted(scratch.iterdir()):
-        os.replace(png, folder / "plots" / png.name)
+    for made in sorted(scratch.iterdir()):
+        os.replace(made, folder / ("plots" if made.suffix == ".png" else "") / made.name)
     scratch.rmdir()
     _write_text_atomic(folder / "recommendation.txt", "\n".join(rec.text) + "\n")
 
