@@ -11,7 +11,7 @@ uncertainties (``sim.scenario.uncertainties``) their sampled values. The walk st
 a root dataclass given by the caller (``Scenario``): this module imports no other
 scenario module, so ``sim.scenario.model`` can use it too.
 
-Imports only ``sim.core.units``.
+Imports only ``sim.core.units`` and ``sim.core.schema`` (its cache of type hints).
 """
 
 from __future__ import annotations
