@@ -26,7 +26,7 @@ from sim.engine.world import RatedTraffic, SimpyScheduler  # noqa: E402 (after t
 from sim.engine.full_walk import retry_draw  # noqa: E402 (after the guard)
 
 # isort: split
-from sim.engine.replication import run_replication  # noqa: E402 (after the guard)
+from sim.engine.replication import fewer_collections, run_replication  # noqa: E402 (after the guard)
 
 __all__ = [
     "FUNDING",
@@ -34,6 +34,7 @@ __all__ = [
     "RatedTraffic",
     "RunOutput",
     "SimpyScheduler",
+    "fewer_collections",
     "retry_draw",
     "run_replication",
 ]

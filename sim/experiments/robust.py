@@ -36,7 +36,7 @@ from sim.core.display import money_text
 from sim.core.errors import InputError
 from sim.core.schema import ConfigError
 from sim.core.units import parse_duration
-from sim.engine import RatedTraffic, run_replication
+from sim.engine import RatedTraffic, fewer_collections, run_replication
 from sim.engine.results import outcome_row
 from sim.experiments.discovery import Box, NoFailureRegion, discover
 from sim.experiments.executors import Batch, Executor, plan_batches
@@ -109,17 +109,18 @@ def run_future_batch(
     studies keep outcomes only).
     """
     rows = []
-    for f in range(batch.first, batch.first + batch.count):
-        variants = future_variants(job, f)
-        book = tariffs
-        if job.rescale_tariffs and variants[0].scenario.tariffs is not None:
-            book = variants[0].scenario.tariffs.load(Path("/"))
-        for r in range(job.replications):
-            rep = f * job.replications + r
-            cache = RatedTraffic() if replay else None
-            for v in variants:
-                out = run_replication(v.scenario, book, rep, rated=cache, lean=replay)
-                rows.append({"future": f, "variant": v.variant, **outcome_row(out)})
+    with fewer_collections():
+        for f in range(batch.first, batch.first + batch.count):
+            variants = future_variants(job, f)
+            book = tariffs
+            if job.rescale_tariffs and variants[0].scenario.tariffs is not None:
+                book = variants[0].scenario.tariffs.load(Path("/"))
+            for r in range(job.replications):
+                rep = f * job.replications + r
+                cache = RatedTraffic() if replay else None
+                for v in variants:
+                    out = run_replication(v.scenario, book, rep, rated=cache, lean=replay)
+                    rows.append({"future": f, "variant": v.variant, **outcome_row(out)})
     return pd.DataFrame(rows), np.zeros((len(rows), 0), np.int64)
 
 

@@ -32,7 +32,7 @@ import pandas as pd
 from sim.core.errors import InputError
 from sim.core.schema import ConfigError, to_plain
 from sim.core.units import MICROS_PER_UNIT, Seconds
-from sim.engine import RatedTraffic, run_replication
+from sim.engine import RatedTraffic, fewer_collections, run_replication
 from sim.engine.results import outcome_row
 from sim.experiments.executors import Batch, Executor, plan_batches
 from sim.scenario.costs import COMPONENTS, DAYS_PER_YEAR, annual_costs
@@ -161,12 +161,13 @@ def run_batch(
     """
     rows = []
     days = []
-    for rep in range(batch.first, batch.first + batch.count):
-        cache = RatedTraffic() if replay else None
-        for v in variants:
-            out = run_replication(v.scenario, tariffs, rep, rated=cache, lean=replay)
-            rows.append({"variant": v.variant, **outcome_row(out)})
-            days.append(out.window_day_balances())
+    with fewer_collections():
+        for rep in range(batch.first, batch.first + batch.count):
+            cache = RatedTraffic() if replay else None
+            for v in variants:
+                out = run_replication(v.scenario, tariffs, rep, rated=cache, lean=replay)
+                rows.append({"variant": v.variant, **outcome_row(out)})
+                days.append(out.window_day_balances())
     width = max(len(d) for d in days)
     matrix = np.zeros((len(days), width), dtype=np.int64)
     for k, d in enumerate(days):

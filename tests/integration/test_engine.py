@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from dataclasses import replace
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.engine import SERVICES, run_replication
+from sim.engine import SERVICES, RatedTraffic, fewer_collections, run_replication
 from sim.engine.results import RunResult, tables_of
 from sim.experiments.replications import run_replications
 from tests.scenario_support import REPO, merge, small_tenant, write_scenario
@@ -392,3 +393,43 @@ def test_drawing_ahead_on_a_thread_gives_the_same_run(tmp_path):
     assert len(plain["calls_summary"]) > 0
     for name, frame in plain.items():
         pd.testing.assert_frame_equal(frame, ahead[name], check_exact=True, obj=name)
+
+
+@pytest.mark.parametrize("lean", [False, True], ids=["full", "lean"])
+@pytest.mark.parametrize(
+    "variant", ["fixed", "poll-position-multiples", "switch-to-postpaid", "scheduled-weekly"]
+)
+def test_a_finished_run_is_freed_without_the_garbage_collector(tmp_path, variant, lean):
+    # Sweeps collect rarely (fewer_collections): that is only safe if a run's world, with
+    # its ledger, payments and e-mails, is freed by reference counting once unused.
+    sc = loaded(tmp_path, variant, VARIANTS[variant])
+    cache = RatedTraffic() if lean else None
+    run_replication(sc.scenario, sc.tariffs, 0, rated=cache, lean=lean)  # draws the calls
+    gc.collect()
+    gc.disable()
+    try:
+        out = run_replication(sc.scenario, sc.tariffs, 0, rated=cache, lean=lean)
+        assert out.account is not None
+        records = len(out.account.ledger.entries) + len(out.account.notifications)
+        del out
+        left = gc.collect()
+    finally:
+        gc.enable()
+    assert records > 30
+    # What is left in cycles is SimPy's own: the environment and its bound methods.
+    assert left < 30, f"{left} objects of a finished run were left in reference cycles"
+
+
+def test_fewer_collections_raises_the_young_threshold_and_restores_it():
+    before = gc.get_threshold()
+    inside = []
+
+    def fail() -> None:
+        with fewer_collections(50_000):
+            inside.append(gc.get_threshold())
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        fail()
+    assert inside == [(max(50_000, before[0]), *before[1:])]
+    assert gc.get_threshold() == before
