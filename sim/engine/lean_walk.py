@@ -176,7 +176,12 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
                 lists = None
         else:
             stop = j_end
-            for v, strict in acc.reaction_thresholds():
+            thresholds = acc.reaction_thresholds()
+            if thresholds:
+                # The running totals are integers and never fall, so the threshold with
+                # the least value (at a tie the non-strict one, ``False < True``) is
+                # crossed first: one search instead of one per threshold.
+                v, strict = min(thresholds)
                 if lists is not None:
                     i = (bisect_right if strict else bisect_left)(lists[1], base + v)
                 else:
