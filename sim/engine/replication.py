@@ -119,8 +119,8 @@ def _release(env: simpy.Environment, processes: list[ProcessGenerator]) -> None:
     garbage collector would free, each with the run's ledger, payments and e-mails
     (about 500 objects). Closing the generators and emptying the queue breaks them, so
     reference counting frees a run's objects at once, and a sweep's collector has little
-    to do (``fewer_collections``). SimPy has no public call to drop
-    pending events; its queue is the heap ``Environment._queue``.
+    to do (``fewer_collections``). SimPy has no public call to drop pending events; its
+    queue is the heap ``Environment._queue``.
     """
     for process in processes:
         process.close()  # a finished generator ignores it

@@ -320,7 +320,6 @@ def test_outcomes_alone_equal_the_full_tables(tmp_path):
     ],
 )
 def test_lean_walk_gives_the_same_outcomes_and_day_balances(tmp_path, variant):
-    from sim.engine import RatedTraffic
     from sim.engine.results import outcomes_of
 
     # A horizon at 11:00 local, while charged calls are still running.
