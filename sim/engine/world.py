@@ -44,9 +44,17 @@ from sim.engine.records import (
 )
 from sim.scenario.model import Scenario
 from sim.telephony.calls import CALL_TYPES, CallBatch
-from sim.telephony.rating import PoolState, RatedBatch, RatingContext, rate_batch
+from sim.telephony.plans import PoolKey
+from sim.telephony.rating import (
+    PoolState,
+    RatedBatch,
+    RatingContext,
+    cover_from_pools,
+    rate_batch,
+    shared_pool_demand,
+)
 from sim.telephony.tariffs import TariffBook
-from sim.traffic.model import TrafficModel
+from sim.traffic.model import DeferredCalls, TrafficModel
 
 
 class TrafficSource(Protocol):
@@ -78,6 +86,8 @@ class RatedTraffic:
         self._year: tuple[CallBatch, RatedBatch, int] | None = None
         self.charge_orders: dict[tuple[str, float], _FastStart] = {}
         self.model: TrafficSource | None = None  # the replication's traffic model
+        # What the lean draw did with domestic calls (``World.deferred_calls``).
+        self.deferred_calls: dict[str, int] = {}
         self.day_ends: NDArray[np.float64] | None = None
         self.day_counts: NDArray[np.int64] | None = None  # every call drawn, by day
 
@@ -105,13 +115,13 @@ class RatedTraffic:
                     last = world.traffic.chunk_of(day)[1]
                     while last > day and world.day_bounds(last)[0] >= world.horizon_s:
                         last -= 1
-                    # Free inbound calls are counted, not drawn: the lean walk never sees them.
-                    batch, rated = world.draw_and_rate_days(day, last, count_free=True)
+                    # Free inbound calls, and domestic calls shared pools cover, are counted
+                    # only: the lean walk never sees them.
+                    batch, rated, counted = world.draw_and_rate_days(day, last, count_free=True)
                     ends = [world.day_bounds(k)[1] for k in range(day, last + 1)]
                     cut = np.searchsorted(batch.start_s, ends, side="left")
-                    free = world.traffic.free_calls(day, last)
-                    counts.extend((np.diff(cut, prepend=0) + free).tolist())
-                    total += int(free.sum())
+                    counts.extend((np.diff(cut, prepend=0) + counted).tolist())
+                    total += int(counted.sum())
                 else:
                     batch, rated = self.day(day, world)
                     counts.append(len(batch))
@@ -122,12 +132,21 @@ class RatedTraffic:
                 ratings.append(_retry_ratings(rated, keep))
                 day = last + 1
             self._year = (CallBatch.concat(batches), _concat_rated(*ratings), total)
+            self.deferred_calls = dict(world.deferred_calls)
             self.day_ends = np.asarray(
                 [world.day_bounds(k)[1] for k in range(day)], dtype=np.float64
             )
             self.day_counts = np.asarray(counts, dtype=np.int64)
             self._days.clear()  # the year's arrays are all a lean walk needs
         return self._year
+
+
+def _merged(first: CallBatch, then: CallBatch) -> CallBatch:
+    """Return two batches sorted by start as one, ``first``'s rows first on equal starts."""
+    if not len(then):
+        return first
+    joined = CallBatch.concat([first, then])
+    return joined.take(np.argsort(joined.start_s, kind="stable"))
 
 
 @mypyc_attr(native_class=False)  # compiled (sim.core.native), an exception stays a Python class
@@ -232,6 +251,15 @@ class World:
                 rated.model = self.traffic
         self.rng_retries = stream(seed, replication, "retries")
         self.pool_state = PoolState()
+        # Groups whose domestic calls a lean draw leaves out while shared pools cover
+        # them (``draw_and_rate_days``); None until the first lean draw.
+        self._deferrable: frozenset[int] | None = None
+        # Calls a lean draw counted only (pools covered them), and those it drew in full
+        # after all, by why: "rule" (not a shared pool's), "short" (the pools could run
+        # short), "short_after" (they did, with the chunk's other calls).
+        self.deferred_calls: dict[str, int] = dict.fromkeys(
+            ("covered", "rule", "short", "short_after"), 0
+        )
         self.charges = _Charges()
         self._open_day: _Day | None = None
         # Repeat attempts landing on later days: (calls, their first rating, attempt).
@@ -327,20 +355,73 @@ class World:
 
     def draw_and_rate_days(
         self, first: int, last: int, count_free: bool = False
-    ) -> tuple[CallBatch, RatedBatch]:
+    ) -> tuple[CallBatch, RatedBatch, NDArray[np.int64]]:
         """Draw the calls of days ``first`` to ``last`` (before the horizon), and rate them.
 
-        ``count_free``: always-free calls may be counted only (``TrafficModel.draw_days``).
+        Returns the calls, their ratings and, by day, the calls counted but not returned.
+        ``count_free`` (whole chunks, for lean walks, which need only the calls that touch
+        the balance): always-free calls are counted only (``TrafficModel.draw_days``), and
+        so are the domestic calls of a chunk that shared pools cover in full with time to
+        spare (``shared_pool_demand``, ``cover_from_pools``): their start times and users
+        are never drawn. When the pools could run short, or the calls would meet another
+        rule, they are drawn in full (``TrafficModel.materialise``) and rated in time
+        order with the rest, as without ``count_free``.
         """
-        assert isinstance(self.traffic, TrafficModel)
-        assert self.ctx is not None
+        traffic = self.traffic
+        ctx = self.ctx
+        assert isinstance(traffic, TrafficModel)
+        assert ctx is not None
         _, end_s = self.day_bounds(last)
-        batch = self.traffic.draw_days(first, last, count_free)
+        if self._deferrable is None:
+            self._deferrable = frozenset(range(len(traffic.population.group_names)))
+        defer = self._deferrable if count_free else frozenset()
+        batch = traffic.draw_days(first, last, count_free, defer)
         if len(batch) and batch.start_s[-1] >= end_s:  # horizon inside the last day
             batch = batch.take(batch.start_s < end_s)
-        rated = rate_batch(batch, self.ctx, self.pool_state)
+        counted = traffic.free_calls(first, last)  # zeros unless counted only
+        deferred = traffic.take_deferred(first) if defer else []
+        state = self.pool_state
+        covered: list[DeferredCalls] = []
+        rated_apart: list[DeferredCalls] = []
+        demand: dict[PoolKey, int] = {}
+        for part in deferred:
+            asked = shared_pool_demand(part.timeless, ctx)
+            if asked is None:  # not this group's case: its calls are rated as usual
+                self._deferrable = self._deferrable - {part.group}
+                rated_apart.append(part)
+                self._count_deferred("rule", part)
+                continue
+            covered.append(part)
+            for key, seconds in asked.items():
+                demand[key] = demand.get(key, 0) + seconds
+        month_s = traffic.day_bounds(first)[0]
+        after = cover_from_pools(state, demand, ctx, month_s) if covered else state
+        if after is None:  # the pools could run short: rate those calls too
+            for part in covered:
+                self._count_deferred("short", part)
+            rated_apart += covered
+            covered = []
+            after = state
+        if rated_apart:
+            batch = _merged(batch, traffic.materialise(rated_apart))
+        rated = rate_batch(batch, ctx, after)
+        # With this chunk's other calls the pools may have run short after all: then rate
+        # every call of the chunk, from the state before it.
+        no_more = dict.fromkeys(demand, 0)
+        if covered and cover_from_pools(rated.state, no_more, ctx, month_s) is None:
+            batch = _merged(batch, traffic.materialise(covered))
+            rated = rate_batch(batch, ctx, state)
+            for part in covered:
+                self._count_deferred("short_after", part)
+            covered = []
+        for part in covered:
+            counted = counted + part.per_day
+            self._count_deferred("covered", part)
         self.pool_state = rated.state
-        return batch, rated
+        return batch, rated, counted
+
+    def _count_deferred(self, why: str, part: DeferredCalls) -> None:
+        self.deferred_calls[why] += len(part.timeless)
 
     def _lean_day_balances(self) -> None:
         """Day-end balances of a lean walk: every change before each local midnight.

@@ -89,6 +89,26 @@ while a month's calls stay a few hundred thousand rows."""
 
 
 @dataclass(slots=True)
+class DeferredCalls:
+    """A chunk's domestic calls of one group, drawn but for their start times and users.
+
+    ``timeless`` holds them as a batch whose starts are all the chunk's start and whose
+    subscriber is the group's first user: enough to look up what rule and pool each call
+    meets when neither depends on the time or the user. ``per_day`` counts them by day of
+    the chunk. ``TrafficModel.materialise`` draws the rest, from where the draws stopped.
+    """
+
+    group: int
+    first_day: int
+    timeless: CallBatch
+    per_day: NDArray[np.int64]
+    rng: np.random.Generator
+    slots: NDArray[np.float64]
+    counts: NDArray[np.int64]
+    n_users: int
+
+
+@dataclass(slots=True)
 class _Parts:
     """Columns of one day's calls, gathered before they become a ``CallBatch``."""
 
@@ -102,6 +122,8 @@ class _Parts:
     start: list[NDArray[np.float64]] = field(default_factory=list)
     duration: list[NDArray[np.float64]] = field(default_factory=list)
     free: NDArray[np.int64] | None = None  # calls counted, not drawn, by day of the chunk
+    defer: frozenset[int] = frozenset()  # groups whose domestic calls are left for later
+    deferred: list[DeferredCalls] = field(default_factory=list)
 
     def add(
         self,
@@ -179,6 +201,32 @@ def choose(rng: np.random.Generator, cdf: NDArray[np.float64], n: int) -> NDArra
         np.int64, copy=False
     )
     return index
+
+
+def _call_types(
+    rng: np.random.Generator, calling: Calling, duration: NDArray[np.float64]
+) -> NDArray[np.int8]:
+    """Draw outbound legs' call types (transfer, forwarding, conference or plain).
+
+    Legs of a type with a duration law of its own get their durations drawn again, after
+    the rest (``duration`` is changed in place), so a scenario without such laws draws
+    nothing more.
+    """
+    n = len(duration)
+    u = rng.random(n)
+    ctype = np.full(n, _CT[CallType.USER_OUT], np.int8)
+    if calling.conference_share > 0:
+        ctype[u < calling.transfer_share + calling.forward_share + calling.conference_share] = _CT[
+            CallType.USER_OUT_CONF
+        ]
+    ctype[u < calling.transfer_share + calling.forward_share] = _CT[CallType.USER_OUT_FORWARDING]
+    ctype[u < calling.transfer_share] = _CT[CallType.USER_OUT_TRANSFER]
+    for name in ("user_out_transfer", "user_out_forwarding", "user_out_conf"):
+        law = calling.durations.get(name)
+        if law is not None:
+            mask = ctype == _CT[CallType(name)]
+            duration[mask] = law.sample_array(rng, int(np.count_nonzero(mask)))
+    return ctype
 
 
 def alias_table(weights: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
@@ -295,7 +343,7 @@ class TrafficModel:
         self._alias: dict[tuple[int, int], tuple[NDArray[np.float64], NDArray[np.int64]]] = {}
         self._spill: dict[int, CallBatch] = {}  # first day of a chunk -> legs held back
         # (first day of a chunk, free calls counted only) -> its calls
-        self._buffers: dict[tuple[int, bool], CallBatch] = {}
+        self._buffers: dict[tuple[int, bool, frozenset[int]], CallBatch] = {}
         # Lean draws (``draw_days(..., count_free=True)``): day -> calls counted, not drawn.
         self._free: dict[int, int] = {}
         # Days, hour slots and their weights depend on the calendar alone: every
@@ -312,6 +360,9 @@ class TrafficModel:
             tuple[int, str], tuple[NDArray[np.float64], tuple[NDArray[np.int16], ...]]
         ] = {}
         self._dest_cdfs: dict[tuple[int, str], tuple[NDArray[np.float64] | None, ...]] = {}
+        self._other_cdfs: dict[int, NDArray[np.float64]] = {}  # classes but domestic
+        # Lean draws with ``defer``: first day of a chunk -> its domestic calls left out.
+        self._deferred: dict[int, list[DeferredCalls]] = {}
         # Regular arrivals: per service, the expected count from the start to each day.
         self._expected: dict[int, list[float]] = {}
         # (organiser, leg start) -> meeting number, kept only when asked for (call logs).
@@ -442,7 +493,13 @@ class TrafficModel:
         """Return every call that starts on local day ``day_index``, sorted by start."""
         return self.draw_days(day_index, day_index)
 
-    def draw_days(self, first_day: int, last_day: int, count_free: bool = False) -> CallBatch:
+    def draw_days(
+        self,
+        first_day: int,
+        last_day: int,
+        count_free: bool = False,
+        defer: frozenset[int] = frozenset(),
+    ) -> CallBatch:
         """Return every call that starts on local days ``first_day`` to ``last_day``.
 
         Sorted by start; call ids are numbered in the order calls are returned. Meeting
@@ -456,6 +513,12 @@ class TrafficModel:
         by the horizon. They are the last draws of their stream, so every other call is
         the same; call ids then number only the calls drawn. For lean walks, which need
         only the calls that touch the balance and the count of all.
+
+        ``defer`` (with ``count_free``, whole chunks only): the domestic outbound calls
+        of these groups are left out and kept, drawn but for their times and users, for
+        ``take_deferred``; the caller either accounts for them as they are or has them
+        drawn in full by ``materialise``. They have a stream of their own, so every
+        other call is the same.
         """
         start_s = self.day_bounds(first_day)[0]
         end_s = self.day_bounds(last_day)[1]
@@ -463,7 +526,10 @@ class TrafficModel:
         day = first_day
         while day <= last_day:
             first, last = self.chunk_of(day)
-            buffer = self._chunk(first, last, count_free)
+            whole = first >= first_day and last <= last_day
+            if defer and count_free and not whole and self.day_bounds(last)[1] <= self.horizon_s:
+                raise ValueError(f"defer needs whole chunks: days {first}-{last} (chunk_of)")
+            buffer = self._chunk(first, last, count_free, defer)
             lo = int(np.searchsorted(buffer.start_s, start_s, side="left"))
             hi = int(np.searchsorted(buffer.start_s, end_s, side="left"))
             pieces.append(buffer.rows(lo, hi))
@@ -475,23 +541,46 @@ class TrafficModel:
         object.__setattr__(batch, "call_id", ids)
         return batch
 
+    def take_deferred(self, first_day: int) -> list[DeferredCalls]:
+        """Return (and forget) the calls ``draw_days(..., defer=...)`` left out of a chunk."""
+        return self._deferred.pop(first_day, [])
+
+    def materialise(self, deferred: list[DeferredCalls]) -> CallBatch:
+        """Draw deferred calls' start times and users: the calls a full draw makes.
+
+        Sorted by start, with call ids after every id given so far. Each part's draws go on
+        from where its stream stopped, so call this once per part.
+        """
+        parts = _Parts()
+        for part in deferred:
+            self._complete(parts, part)
+        batch = self._batch(parts)
+        n = len(batch)
+        ids = np.arange(self._next_call_id, self._next_call_id + n, dtype=np.int64)
+        self._next_call_id += n
+        object.__setattr__(batch, "call_id", ids)
+        return batch
+
     def free_calls(self, first_day: int, last_day: int) -> NDArray[np.int64]:
         """Return each day's calls counted but not drawn (``count_free``), by day."""
         days = range(first_day, last_day + 1)
         return np.asarray([self._free.get(day, 0) for day in days], dtype=np.int64)
 
-    def _chunk(self, first: int, last: int, count_free: bool = False) -> CallBatch:
+    def _chunk(
+        self, first: int, last: int, count_free: bool = False, defer: frozenset[int] = frozenset()
+    ) -> CallBatch:
         """Return the calls of a chunk (held-back legs of the chunk before included).
 
         The last two chunks are kept (the last one when drawing ahead); one asked for again
         after that is drawn again, the same calls from the same streams.
         """
         count_free = count_free and self.day_bounds(last)[1] <= self.horizon_s
-        key = (first, count_free)
+        defer = defer if count_free else frozenset()
+        key = (first, count_free, defer)
         buffer = self._buffers.get(key)
         if buffer is None:
             if count_free:
-                batch = self._draw_chunk(first, last, count_free=True)
+                batch = self._draw_chunk(first, last, count_free=True, defer=defer)
             else:
                 batch = self._drawn(first, last)
             end_s = self.day_bounds(last)[1]
@@ -540,9 +629,12 @@ class TrafficModel:
             self._ahead[nxt] = pool.submit(self._draw_chunk, *self.chunk_of(nxt))
         return future.result()
 
-    def _draw_chunk(self, first: int, last: int, count_free: bool = False) -> CallBatch:
+    def _draw_chunk(
+        self, first: int, last: int, count_free: bool = False, defer: frozenset[int] = frozenset()
+    ) -> CallBatch:
         span = (first, last)
         parts = _Parts(free=np.zeros(last - first + 1, np.int64) if count_free else None)
+        parts.defer = defer
         _, _, d = self.day_bounds(first)
         month = self.month_index(d)
         usage = self.usage_factor(month)
@@ -575,6 +667,8 @@ class TrafficModel:
                 self._draw_service_out(parts, rng, k, st, usage, span)
         if parts.free is not None:
             self._free.update(zip(range(first, last + 1), parts.free.tolist(), strict=True))
+        if defer:
+            self._deferred[first] = parts.deferred
         return self._batch(parts)
 
     def _arrivals(
@@ -704,20 +798,43 @@ class TrafficModel:
         return tables
 
     def _destinations(
-        self, rng: np.random.Generator, dest: Destinations, home: str, n: int
+        self,
+        rng: np.random.Generator,
+        dest: Destinations,
+        home: str,
+        n: int,
+        domestic: bool | None = None,
     ) -> tuple[NDArray[np.int16], NDArray[np.int8]]:
+        """Draw ``n`` calls' destination countries and number types.
+
+        ``domestic``: None draws each call's class by the shares; True makes every call
+        domestic; False draws among the other classes, by their shares. A class of one
+        country draws no country.
+        """
         cdf, tables = self._destination_tables(dest, home)
         cdfs = self._dest_cdfs[(id(dest), home)]
-        classes = choose(rng, cdf, n)
-        codes = np.empty(n, np.int16)
+        if domestic is None:
+            classes = choose(rng, cdf, n)
+        elif domestic:
+            classes = np.full(n, _DEST_DOMESTIC, np.int64)
+        else:
+            other = self._other_cdfs.get(id(dest))
+            if other is None:
+                other = self._other_cdfs[id(dest)] = choice_cdf(dest.shares[1:])
+            classes = choose(rng, other, n) + 1
         numbers = np.full(n, _NT[NumberType.TOLL], np.int8)
+        if domestic and len(tables[0]) == 1:  # one country: nothing to draw
+            return np.full(n, tables[0][0], np.int16), numbers
+        codes = np.empty(n, np.int16)
         for cls, table, weights in zip(
             (_DEST_DOMESTIC, _DEST_ZONE_A, _DEST_OTHER), tables, cdfs, strict=True
         ):
             mask = classes == cls
             k = int(np.count_nonzero(mask))
             if k:
-                if weights is None or len(weights) != len(table):
+                if len(table) == 1:  # a class of one country draws nothing
+                    codes[mask] = table[0]
+                elif weights is None or len(weights) != len(table):
                     codes[mask] = table[rng.integers(0, len(table), size=k)]
                 else:
                     codes[mask] = table[choose(rng, weights, k)]
@@ -741,31 +858,24 @@ class TrafficModel:
         home_code = self._country[home]
         profile = self.traffic.profile(calling.profile)
         total_w = float(weights.sum()) * usage
-        # Outbound legs.
-        start = self._arrivals(rng, profile, calling.calls_per_user_day, total_w, span, zone)
-        n = len(start)
-        users = self._pick_users(rng, g, len(weights), n)
-        duration = calling.duration.sample_array(rng, n)
-        dest, number = self._destinations(rng, calling.destinations, home, n)
-        u = rng.random(n)
-        ctype = np.full(n, _CT[CallType.USER_OUT], np.int8)
-        if calling.conference_share > 0:
-            ctype[u < calling.transfer_share + calling.forward_share + calling.conference_share] = (
-                _CT[CallType.USER_OUT_CONF]
-            )
-        ctype[u < calling.transfer_share + calling.forward_share] = _CT[
-            CallType.USER_OUT_FORWARDING
-        ]
-        ctype[u < calling.transfer_share] = _CT[CallType.USER_OUT_TRANSFER]
-        # Legs of a type with its own law: drawn again, after the rest (so a scenario
-        # without such laws draws exactly as before).
-        for name in ("user_out_transfer", "user_out_forwarding", "user_out_conf"):
-            law = calling.durations.get(name)
-            if law is not None:
-                mask = ctype == _CT[CallType(name)]
-                duration[mask] = law.sample_array(rng, int(np.count_nonzero(mask)))
-        subs = self._user_offset[g] + users
-        parts.add(subs, g, home_code, dest, number, ctype, start, duration)
+        # Outbound legs: two independent Poisson processes, split by destination class
+        # (a Poisson process thinned by independent marks): the calls to other classes,
+        # on the group's stream, and the domestic calls, on a stream of their own.
+        if calling.calls_per_user_day > 0:
+            slots, mean = self._slot_means(profile, calling.calls_per_user_day, total_w, span, zone)
+            share = calling.destinations.domestic
+            if share < 1:
+                counts = rng.poisson(mean * (1.0 - share))
+                start = sorted_uniform_times(rng, slots, counts, 3600.0)
+                n = len(start)
+                users = self._pick_users(rng, g, len(weights), n)
+                duration = calling.duration.sample_array(rng, n)
+                dest, number = self._destinations(rng, calling.destinations, home, n, False)
+                ctype = _call_types(rng, calling, duration)
+                subs = self._user_offset[g] + users
+                parts.add(subs, g, home_code, dest, number, ctype, start, duration)
+            if share > 0:
+                self._draw_domestic(parts, g, calling, slots, mean * share, len(weights), span)
         # Inbound calls to users' regular numbers: always free (§2.1), and the stream's
         # last draws, so a lean draw may count them only.
         if parts.free is not None:
@@ -791,6 +901,68 @@ class TrafficModel:
             start,
             duration,
         )
+
+    def _draw_domestic(
+        self,
+        parts: _Parts,
+        g: int,
+        calling: Calling,
+        slots: NDArray[np.float64],
+        mean: NDArray[np.float64],
+        n_users: int,
+        span: tuple[int, int],
+    ) -> None:
+        """Draw group ``g``'s domestic outbound calls of a chunk, on their own stream.
+
+        Counts, durations, call types and countries come first, then the start times and
+        the users: a group in ``parts.defer`` stops before those (``DeferredCalls``).
+        """
+        rng = stream(self.seed, self.replication, "calling", g, span[0], 1)
+        counts = rng.poisson(mean)
+        n = int(counts.sum())
+        duration = calling.duration.sample_array(rng, n)
+        ctype = _call_types(rng, calling, duration)
+        home = self.population.group_countries[g]
+        dest, _ = self._destinations(rng, calling.destinations, home, n, True)
+        code = self._country[home]
+        toll = _NT[NumberType.TOLL]
+        if g not in parts.defer:
+            start = sorted_uniform_times(rng, slots, counts, 3600.0)
+            users = self._pick_users(rng, g, n_users, n)
+            parts.add(self._user_offset[g] + users, g, code, dest, toll, ctype, start, duration)
+            return
+        timeless = CallBatch(
+            call_id=np.zeros(n, np.int64),
+            subscriber_id=np.full(n, self._user_offset[g], np.int64),
+            group=np.full(n, g, np.int32),
+            usage_country=np.full(n, code, np.int16),
+            dest_country=dest,
+            number_type=np.full(n, toll, np.int8),
+            call_type=ctype,
+            start_s=np.full(n, self.day_bounds(span[0])[0]),
+            duration_s=duration,
+            groups=self.groups,
+            countries=self.countries,
+        )
+        starts = np.asarray([self.day_bounds(day)[0] for day in range(span[0], span[1] + 1)])
+        day = np.searchsorted(starts, slots, side="right") - 1
+        per_day = np.bincount(day, weights=counts, minlength=len(starts)).astype(np.int64)
+        parts.deferred.append(
+            DeferredCalls(g, span[0], timeless, per_day, rng, slots, counts, n_users)
+        )
+
+    def _complete(self, parts: _Parts, part: DeferredCalls) -> None:
+        """Draw the start times and users of deferred calls, and add them to ``parts``."""
+        rng = part.rng
+        start = sorted_uniform_times(rng, part.slots, part.counts, 3600.0)
+        users = self._pick_users(rng, part.group, part.n_users, len(start))
+        t = part.timeless
+        subs = self._user_offset[part.group] + users
+        code = int(t.usage_country[0]) if len(t) else 0
+        parts.add(
+            subs, part.group, code, t.dest_country, t.number_type, t.call_type, start,
+            t.duration_s,
+        )  # fmt: skip
 
     def _draw_meetings(
         self,

@@ -320,16 +320,26 @@ def test_outcomes_alone_equal_the_full_tables(tmp_path):
     ],
 )
 def test_lean_walk_gives_the_same_outcomes_and_day_balances(tmp_path, variant):
-    from sim.engine.results import outcomes_of
-
     # A horizon at 11:00 local, while charged calls are still running.
     settings = VARIANTS.get(variant, {"simulation": {"horizon": "12d11h"}})
     over = merge(settings, {"simulation": {"debits": "per_event"}})
     sc = loaded(tmp_path, variant, over)
-    full = run_replication(sc.scenario, sc.tariffs, 0)
+    lean, _ = assert_lean_equals_full(sc)
+    if variant == "mid-day-horizon":  # calls still running at the horizon stay pending
+        assert lean.pending_at_horizon > 0
+
+
+def assert_lean_equals_full(sc, replication=0):
+    """Run ``sc`` full and lean (twice, the second from the cache); assert the same run.
+
+    Returns the lean run, and what its draw did with domestic calls (``deferred_calls``).
+    """
+    from sim.engine.results import outcomes_of
+
+    full = run_replication(sc.scenario, sc.tariffs, replication)
     cache = RatedTraffic()
-    lean = run_replication(sc.scenario, sc.tariffs, 0, rated=cache, lean=True)
-    again = run_replication(sc.scenario, sc.tariffs, 0, rated=cache, lean=True)
+    lean = run_replication(sc.scenario, sc.tariffs, replication, rated=cache, lean=True)
+    again = run_replication(sc.scenario, sc.tariffs, replication, rated=cache, lean=True)
     a, b = full.account, lean.account
     assert [(p.requested_at_s, p.amount, p.state) for p in a.payments] == [
         (p.requested_at_s, p.amount, p.state) for p in b.payments
@@ -346,8 +356,47 @@ def test_lean_walk_gives_the_same_outcomes_and_day_balances(tmp_path, variant):
     assert full.day_balances().tolist() == lean.day_balances().tolist()
     pd.testing.assert_frame_equal(outcomes_of(full), outcomes_of(lean))
     pd.testing.assert_frame_equal(outcomes_of(lean), outcomes_of(again))
-    if variant == "mid-day-horizon":  # calls still running at the horizon stay pending
-        assert lean.pending_at_horizon == full.pending_at_horizon > 0
+    assert lean.pending_at_horizon == full.pending_at_horizon
+    return lean, cache.deferred_calls  # and what the lean draw did with domestic calls
+
+
+# Domestic calls a shared pool covers are counted, not drawn, by a lean draw; when the
+# pool could run short they are drawn and rated after all. Each case must reach its path.
+POOL_CASES = {
+    "covered": ({}, ["covered", "rule"]),  # US staff pooled; UK sales PAYG (another rule)
+    "pool-runs-short": (  # 120 pooled minutes a user, about 250 used
+        {"user_groups": [{"plan": "domestic_120"}, {}]},
+        ["short"],
+    ),
+    "per-user-pool": ({"user_groups": [{"plan": "domestic_120_unpooled"}, {}]}, ["rule"]),
+    "short-with-the-service": (  # the service's own domestic calls use up the pool
+        {
+            "simulation": {"start": "2025-01-01T00:00:00"},  # resource accounts: §10.2
+            "user_groups": [{"plan": "domestic_120"}, {}],
+            "service_numbers": [{"plan": "domestic_120"}],
+            "traffic": {
+                "groups": {"us-staff": {"calling": {"calls_per_user_day": 1.0}}},
+                "services": {"support": {"outbound_per_day": 30}},
+            },
+        },
+        ["short_after"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(POOL_CASES))
+def test_lean_draw_counts_pool_covered_calls_with_the_same_results(tmp_path, case):
+    over, paths = POOL_CASES[case]
+    data = merge(small_tenant(0.15), {"simulation": {"horizon": "62d", "debits": "per_event"}})
+    lists = ("user_groups", "service_numbers")  # lists: changed entry by entry
+    data = merge(data, {k: v for k, v in over.items() if k not in lists})
+    for name in lists:
+        for entry, extra in zip(data[name], over.get(name, []), strict=False):
+            entry.update(extra)
+    sc = write_scenario(tmp_path, data, case)
+    _, deferred = assert_lean_equals_full(sc)
+    for path in paths:
+        assert deferred[path] > 0, (path, deferred)
 
 
 def test_day_without_calls_but_with_charges_pending(tmp_path):

@@ -8,13 +8,20 @@ from dataclasses import replace
 from datetime import datetime
 from fractions import Fraction
 
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from sim.core.units import Calendar, Micros
 from sim.telephony.calls import CallBatch, CallType, NumberType
 from sim.telephony.plans import ServiceNumber, UserGroup
-from sim.telephony.rating import Outcome, PoolBook, rate_batch, rate_call
+from sim.telephony.rating import (
+    Outcome,
+    PoolBook,
+    cover_from_pools,
+    rate_batch,
+    rate_call,
+    shared_pool_demand,
+)
 from sim.telephony.tariffs import Tariff, TariffBook, TariffTable, charge_for
 from tests.rating_support import call, context, flat_tariffs, rate_all
 
@@ -235,3 +242,66 @@ def test_tariff_charge_bounds(rate, fee, inc, d1, d2):
 def test_single_table_book_for_smoke():
     table = TariffTable("t", (Tariff(Micros(1)),))
     assert TariffBook(table, table, table).dial_in.rows == ()
+
+
+@st.composite
+def pooled_calls(draw, max_size=30):
+    """Calls of the pooled domestic groups to their own country, in one local month."""
+    n = draw(st.integers(1, max_size))
+    t = draw(st.floats(0, 10 * DAY))
+    out = []
+    for i in range(n):
+        t += draw(st.floats(0, 0.5 * DAY))
+        holder = draw(st.sampled_from(["us", "pr"]))
+        out.append(
+            call(
+                holder,
+                draw(st.sampled_from(["user_out", "user_out_transfer", "user_out_forwarding"])),
+                dest=COUNTRY[holder],
+                usage=COUNTRY[holder],
+                start_s=t,
+                duration_s=draw(st.one_of(st.floats(0, 600), st.floats(0, 900), durations)),
+                subscriber_id=draw(st.integers(0, 3)),
+                call_id=i,
+            )
+        )
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    before=call_lists(max_size=15),
+    calls=st.one_of(pooled_calls(), call_lists(max_size=10)),
+    ctx=st.sampled_from(CONTEXTS),
+)
+def test_pool_cover_without_times_is_what_rating_in_order_gives(before, calls, ctx):
+    # What a lean draw does with domestic calls it has not given times: when shared
+    # pools cover their demand with time to spare, rating them in time order must find
+    # each covered in full and leave the pools used the same.
+    if not calls:
+        return
+    last = before[-1].start_s if before else 0.0
+    first = calls[0].start_s
+    calls = [replace(c, start_s=last + (c.start_s - first)) for c in calls]  # after ``before``
+    month = ctx.calendar.month_start_s(calls[0].start_s)
+    calls = [c for c in calls if ctx.calendar.month_start_s(c.start_s) == month]
+    head = rate_batch(CallBatch.from_calls(before), ctx)
+    batch = CallBatch.from_calls(calls)
+    demand = shared_pool_demand(batch, ctx)
+    rated = rate_batch(batch, ctx, head.state)
+    if demand is None:
+        event("rated: not shared pools only")
+        return
+    covered = cover_from_pools(head.state, demand, ctx, calls[0].start_s)
+    event(f"covered: {covered is not None}")
+    if covered is None:  # only when some pool asked would be used up
+        growth = ctx.headcount_growth_per_month
+        index = ctx.calendar.month_index(month) if growth else 0
+        sizes = {k: ctx.tenant.pool_size_s(k, index, growth) for k in demand}
+        assert any(rated.state.used_s.get(k, 0) >= size for k, size in sizes.items())
+        return
+    assert all(rated.outcome == Outcome.POOL)
+    assert dict(covered.used_s) == dict(rated.state.used_s)
+    assert covered.month_start_s == rated.state.month_start_s
+    assert covered.closed == rated.state.closed
+    assert dict(covered.spent) == dict(rated.state.spent)

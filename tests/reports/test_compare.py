@@ -55,7 +55,9 @@ def test_compare_writes_a_run_folder_on_identical_traffic(tmp_path, capsys):
     calls = runs.pivot_table(index="replication", columns="plan", values="first_attempts")
     assert (calls["payg"] == calls["domestic"]).all()
     minutes = runs.pivot_table(index="replication", columns="plan", values="outbound_minutes")
-    assert (minutes["payg"] == minutes["domestic"]).all()
+    # Float sums of seconds taken in another order (pool and credits buckets): equal to
+    # the last few bits, not bit for bit.
+    assert minutes["payg"].tolist() == pytest.approx(minutes["domestic"].tolist(), rel=1e-12)
     charged = runs.pivot_table(index="replication", columns="plan", values="charged_micros")
     assert (charged["payg"] > charged["domestic"]).all()  # every PAYG minute is charged
     monthly = pd.read_parquet(out / "plans_monthly.parquet")

@@ -13,7 +13,7 @@ from sim.core.distributions import Delay
 from sim.core.rng import stream
 from sim.core.schema import ConfigError, build
 from sim.core.units import Calendar
-from sim.telephony.calls import CALL_TYPES, NUMBER_TYPES, CallType, NumberType
+from sim.telephony.calls import CALL_TYPES, NUMBER_TYPES, CallBatch, CallType, NumberType
 from sim.traffic.model import TrafficModel, alias_table, sorted_uniform_times
 from sim.traffic.settings import (
     Calling,
@@ -527,3 +527,52 @@ def test_counting_free_inbound_calls_leaves_every_other_call_and_counts_them_by_
         per_day = np.diff(np.searchsorted(a.start_s[~kept], ends), prepend=0)
         assert lean.free_calls(first, last).tolist() == per_day.tolist()
         assert per_day.sum() > 0 or drawn_in_full
+
+
+def test_deferred_domestic_calls_are_the_full_draws_domestic_calls():
+    # A lean draw may leave a group's domestic calls out (drawn but for their times and
+    # users); drawn in full afterwards they are exactly the calls a full draw makes.
+    dest = Destinations(domestic=0.7, zone_a=0.2, international=0.1)
+    calling = Calling(
+        calls_per_user_day=3.0, inbound_per_user_day=1.0, destinations=dest,
+        transfer_share=0.1, durations={"user_out_transfer": Delay(kind="constant", mean=30.0)},
+    )  # fmt: skip
+    tr = Traffic(groups={"g0": GroupTraffic(calling=calling), "g1": GroupTraffic(calling=calling)})
+
+    def make():
+        return model(tr, counts=(50, 30), countries=("US", "GB"), start=date(2026, 3, 1), days=31)
+
+    full, lean = make(), make()
+    first, last = full.chunk_of(0)
+    a = full.draw_days(first, last, count_free=True)
+    b = lean.draw_days(first, last, count_free=True, defer=frozenset({0}))
+    (part,) = lean.take_deferred(first)
+    assert part.group == 0
+    assert lean.take_deferred(first) == []
+    c = lean.materialise([part])
+    assert len(c) == len(part.timeless) == int(part.per_day.sum()) > 1000
+    assert len(b) + len(c) == len(a)
+    joined = CallBatch.concat([b, c])
+    order = np.argsort(joined.start_s, kind="stable")
+    for column in ("start_s", "subscriber_id", "dest_country", "call_type", "duration_s"):
+        assert np.array_equal(getattr(a, column), getattr(joined, column)[order]), column
+    # The deferred part held every one of group 0's domestic calls, and only those.
+    us = full.countries.index("US")
+    toll = NUMBER_TYPES.index(NumberType.TOLL)
+    domestic = (a.group == 0) & (a.dest_country == us) & (a.number_type == toll)
+    assert int(domestic.sum()) == len(c)
+    plain, transfer = (CALL_TYPES.index(t) for t in (CallType.USER_OUT, CallType.USER_OUT_TRANSFER))
+    assert set(c.call_type.tolist()) == {plain, transfer}
+    assert set(c.duration_s[c.call_type == transfer].tolist()) == {30.0}
+    assert np.array_equal(np.sort(part.timeless.duration_s), np.sort(c.duration_s))
+    # Calls by day: the same as counting the full draw's.
+    ends = [full.day_bounds(day)[1] for day in range(first, last + 1)]
+    per_day = np.diff(np.searchsorted(c.start_s, ends), prepend=0)
+    assert part.per_day.tolist() == per_day.tolist()
+
+
+def test_deferring_needs_whole_chunks():
+    tr = traffic_for(Calling(calls_per_user_day=1.0))
+    m = model(tr, start=date(2026, 3, 1), days=40)
+    with pytest.raises(ValueError, match="whole chunks"):
+        m.draw_days(0, 5, count_free=True, defer=frozenset({0}))

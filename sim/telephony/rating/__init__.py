@@ -27,7 +27,12 @@ from sim.telephony.rating.pools import ALERT_THRESHOLDS_PCT, PoolAlert, PoolBook
 from sim.telephony.rating.scalar import Rating, apply_balance_check, rate_call
 
 # isort: split
-from sim.telephony.rating.vectorised import RatedBatch, rate_batch
+from sim.telephony.rating.vectorised import (
+    RatedBatch,
+    cover_from_pools,
+    rate_batch,
+    shared_pool_demand,
+)
 
 __all__ = [
     "ALERT_THRESHOLDS_PCT",
@@ -45,7 +50,9 @@ __all__ = [
     "Rule",
     "UnratableCallError",
     "apply_balance_check",
+    "cover_from_pools",
     "rate_batch",
     "rate_call",
     "route_call",
+    "shared_pool_demand",
 ]

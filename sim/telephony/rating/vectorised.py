@@ -817,7 +817,81 @@ def rate_batch(batch: CallBatch, ctx: RatingContext, state: PoolState | None = N
     )
 
 
+def shared_pool_demand(batch: CallBatch, ctx: RatingContext) -> dict[PoolKey, int] | None:
+    """Return what the calls ask of their pools, when each would draw a shared pool only.
+
+    Seconds per pool, each call rounded up to the pool increment as ``rate_batch`` does.
+    None when some call draws no pool, or a pool per user or linked to another (§2.2),
+    or is refused, unratable or otherwise checked by ``rate_batch``: those calls must
+    be rated. Neither the calls' times nor their users are read, so a batch of calls
+    drawn but for those (``TrafficModel.draw_days(..., defer=...)``) may be asked.
+    """
+    if not len(batch):
+        return {}
+    routes = _routes(ctx, batch)
+    cell = routes.cells(batch)
+    # Calls of a cell meet the same rule: check each cell once, and sum demand per cell.
+    n_cells = len(routes.rule)
+    present = np.flatnonzero(np.bincount(cell, minlength=n_cells))
+    if (routes.holder_country.take(batch.group) != batch.usage_country).any():
+        return None
+    if (routes.rule[present] < 0).any():
+        return None
+    for flags in (routes.needs_payg, routes.per_user):
+        if flags is not None and flags[present].any():
+            return None
+    unratable = routes.unratable
+    if unratable is not None and ctx.on_unratable == "raise" and unratable[present].any():
+        return None
+    pool_class = routes.pool_class[present]
+    if (pool_class < 0).any():
+        return None
+    demand = _ceil_to(batch.duration_s, ctx.pool_increment_s)
+    # Whole seconds, summed as float64: exact below 2**53 s (285 million years).
+    per_cell = np.bincount(cell, weights=demand, minlength=n_cells)[present]
+    asked: dict[PoolKey, int] = {}
+    for c, seconds in zip(pool_class.tolist(), per_cell.tolist(), strict=True):
+        key = routes.pool_classes[c]
+        if ctx.tenant.link_of(key) is not None:
+            return None
+        asked[key] = asked.get(key, 0) + int(seconds)
+    return asked
+
+
+def cover_from_pools(
+    state: PoolState, demand: Mapping[PoolKey, int], ctx: RatingContext, t_s: float
+) -> PoolState | None:
+    """Return the pool state after calls of ``t_s``'s local month ask ``demand`` of it.
+
+    Only when every pool asked is left with time to spare (usage after them strictly
+    below its size): then every one of those calls is covered in full whatever their
+    order, and calls drawing the same pools later in the month see the same usage as
+    had all of them been rated in time order. None otherwise. Alerts (§3) are not
+    raised: the caller must not need them (lean walks do not).
+    """
+    month_start = ctx.calendar.month_start_s(t_s)
+    same = state.month_start_s == month_start
+    used = dict(state.used_s) if same else {}
+    month_index = ctx.calendar.month_index(month_start)
+    for key, asked in demand.items():
+        size, link = _pool_info(ctx, key, month_index)
+        after = used.get(key, 0) + asked
+        if link is not None or after >= size:
+            return None
+        if after > 0:
+            used[key] = after
+    return PoolState(
+        month_start_s=month_start,
+        used_s={k: used[k] for k in sorted(used)},
+        closed=state.closed if same else frozenset(),
+        last_start_s=state.last_start_s,
+        spent=state.spent if same else {},
+    )
+
+
 __all__ = [
     "RatedBatch",
+    "cover_from_pools",
     "rate_batch",
+    "shared_pool_demand",
 ]
