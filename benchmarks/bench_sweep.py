@@ -33,7 +33,7 @@ from pathlib import Path
 import tomli_w
 
 from sim.core.units import Seconds
-from sim.engine import RatedTraffic, run_replication
+from sim.engine import RatedTraffic, fewer_collections, run_replication
 from sim.engine.results import outcome_row
 from sim.experiments.executors import Executor
 from sim.experiments.recommend import run as run_sweep
@@ -72,15 +72,18 @@ def per_replication(loaded: LoadedScenario, warm_up_s: float) -> None:
         for v in build_variants(read_raw(loaded.path), SETTINGS)
     ]
     draw_s, walk_ms = [], []
-    for rep in range(3):
-        cache = RatedTraffic()
-        t = time.perf_counter()
-        run_replication(variants[0].scenario, loaded.tariffs, rep, rated=cache, lean=True)
-        draw_s.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        for v in variants[1::4]:
-            outcome_row(run_replication(v.scenario, loaded.tariffs, rep, rated=cache, lean=True))
-        walk_ms.append((time.perf_counter() - t) / len(variants[1::4]) * 1000)
+    with fewer_collections():  # as the sweep's batches run them (``run_batch``)
+        for rep in range(3):
+            cache = RatedTraffic()
+            t = time.perf_counter()
+            run_replication(variants[0].scenario, loaded.tariffs, rep, rated=cache, lean=True)
+            draw_s.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            for v in variants[1::4]:
+                outcome_row(
+                    run_replication(v.scenario, loaded.tariffs, rep, rated=cache, lean=True)
+                )
+            walk_ms.append((time.perf_counter() - t) / len(variants[1::4]) * 1000)
     print(
         f"  one replication: draw, rate and first walk {min(draw_s):.2f} s; "
         f"then {min(walk_ms):.2f} ms per policy run, warm-up included (best of 3)"

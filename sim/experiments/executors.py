@@ -278,6 +278,38 @@ def _close_dask(client: Any, cluster: Any) -> None:
 _WORKER_JOB: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
 
 
+JOB_PREFIX = "ccsim-pool-"
+
+
+def remove_stale_jobs(where: Path) -> list[Path]:
+    """Remove job folders that a killed process left in ``where``; return them.
+
+    A folder is named after the process that wrote it (``ccsim-pool-<pid>-...``). It is
+    stale when it is this user's and no process has that number any more: a pool's
+    parent killed with SIGKILL has no chance to remove it, and under ``/dev/shm`` it
+    holds memory until the machine restarts.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(where.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        pid_text = entry.name.removeprefix(JOB_PREFIX).partition("-")[0]
+        if not entry.name.startswith(JOB_PREFIX) or not pid_text.isdigit():
+            continue
+        try:
+            if entry.lstat().st_uid != os.getuid() or not entry.is_dir() or entry.is_symlink():
+                continue
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+        except (OSError, OverflowError):
+            continue  # alive under another user, or gone meanwhile
+    return removed
+
+
 def _write_job(fn: Callable[..., Any], args: tuple[Any, ...]) -> Path:
     """Pickle a pool's job (task function, variants, rate tables) once, for its workers.
 
@@ -289,8 +321,9 @@ def _write_job(fn: Callable[..., Any], args: tuple[Any, ...]) -> Path:
     ``/dev/shm``, where there is one), and goes when the pool closes.
     """
     shm = Path("/dev/shm")
-    where = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
-    folder = Path(tempfile.mkdtemp(prefix="ccsim-pool-", dir=where))
+    where = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    remove_stale_jobs(where)
+    folder = Path(tempfile.mkdtemp(prefix=f"{JOB_PREFIX}{os.getpid()}-", dir=where))
     path = folder / "job.pickle"
     try:
         with open(path, "wb") as f:
@@ -317,4 +350,4 @@ def _pool_task(batch: Batch, picked: tuple[int, ...] | None = None) -> Any:
     return fn(variants, args[1], batch, args[2])
 
 
-__all__ = ["Batch", "Executor", "plan_batches"]
+__all__ = ["Batch", "Executor", "plan_batches", "remove_stale_jobs"]

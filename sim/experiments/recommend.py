@@ -499,7 +499,9 @@ def write_outputs(
     summary["on_grid"] = summary["variant"] != grid.off_grid
     currency = loaded.scenario.simulation.currency
     picks = pick_for_bands(rec, grid, bands_for)
-    band_table = pd.concat([bands(result, v) for v in sorted(picks)], ignore_index=True)
+    all_bands = pd.concat([bands(result, v.variant) for v in grid.variants], ignore_index=True)
+    picked = all_bands[all_bands["variant"].isin(list(picks))]
+    band_table = picked.sort_values("variant", kind="stable").reset_index(drop=True)
     # Plots and the per-run table are written in a scratch folder and moved in whole,
     # one file at a time.
     scratch = folder / ".plots.tmp"
@@ -522,7 +524,6 @@ def write_outputs(
         beside(write_table_atomic, result.runs, scratch, "runs"),
     ]
     write_table_atomic(settings_table(summary, currency), folder, "settings")
-    all_bands = pd.concat([bands(result, v.variant) for v in grid.variants], ignore_index=True)
     write_table_atomic(bands_table(all_bands, loaded.scenario), folder, "bands")
     for wait in waits:
         wait()

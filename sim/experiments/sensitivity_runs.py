@@ -28,7 +28,7 @@ import pandas as pd
 from sim.core.errors import InputError
 from sim.core.schema import ConfigError
 from sim.core.units import Micros
-from sim.engine import run_replication
+from sim.engine import fewer_collections, run_replication
 from sim.engine.results import outcome_row
 from sim.experiments.executors import Batch, Executor, plan_batches
 from sim.experiments.sensitivity import Problem, Screening, screen_then_sobol
@@ -75,27 +75,28 @@ def run_points(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Simulate the batch's design points; one row of outputs per point."""
     rows = []
-    for i in range(batch.first, batch.first + batch.count):
-        raw = apply_future(job.raw, job.points[i])
-        try:
-            scenario = steady(Scenario.from_dict(raw), job.warm_up_s)
-        except ConfigError as exc:
-            raise ConfigError(exc.path, f"{exc.message} (design point {i})") from None
-        book = tariffs
-        if job.rescale_tariffs and scenario.tariffs is not None:
-            book = scenario.tariffs.load(Path("/"))
-        outs = pd.DataFrame(
-            [outcome_row(run_replication(scenario, book, r)) for r in range(job.replications)]
-        )
-        cost = annual_costs(outs, scenario.costs)["annual_cost_micros"]
-        rows.append(
-            {
-                "point": i,
-                "p_outage": float(outs["outage"].astype(float).mean()),
-                "annual_cost": float(cost.mean()) / 1_000_000,
-                "forfeited": float(outs["forfeited_micros"].mean()) / 1_000_000,
-            }
-        )
+    with fewer_collections():  # runs are freed by reference counting (``_release``)
+        for i in range(batch.first, batch.first + batch.count):
+            raw = apply_future(job.raw, job.points[i])
+            try:
+                scenario = steady(Scenario.from_dict(raw), job.warm_up_s)
+            except ConfigError as exc:
+                raise ConfigError(exc.path, f"{exc.message} (design point {i})") from None
+            book = tariffs
+            if job.rescale_tariffs and scenario.tariffs is not None:
+                book = scenario.tariffs.load(Path("/"))
+            outs = pd.DataFrame(
+                [outcome_row(run_replication(scenario, book, r)) for r in range(job.replications)]
+            )
+            cost = annual_costs(outs, scenario.costs)["annual_cost_micros"]
+            rows.append(
+                {
+                    "point": i,
+                    "p_outage": float(outs["outage"].astype(float).mean()),
+                    "annual_cost": float(cost.mean()) / 1_000_000,
+                    "forfeited": float(outs["forfeited_micros"].mean()) / 1_000_000,
+                }
+            )
     return pd.DataFrame(rows), np.zeros((len(rows), 0), np.int64)
 
 

@@ -153,6 +153,7 @@ def test_work_beside_a_pool_runs_on_its_idle_workers_or_else_here():
 
 
 def test_a_pools_job_file_is_private_and_goes_with_the_pool():
+    import os
     import stat
 
     from sim.experiments.executors import Batch
@@ -170,9 +171,39 @@ def test_a_pools_job_file_is_private_and_goes_with_the_pool():
         assert job is not None
         assert job.is_file()
         assert stat.S_IMODE(job.parent.stat().st_mode) == 0o700  # this user's alone
+        assert job.parent.name.startswith(f"ccsim-pool-{os.getpid()}-")  # found if stale
     assert sorted(got) == [4, 25]  # both workers loaded the job from it
     assert not job.parent.exists()  # removed with the pool
     assert ex._job_file is None
+
+
+def test_job_folders_of_killed_processes_are_removed_and_live_ones_kept(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from sim.experiments.executors import JOB_PREFIX, remove_stale_jobs
+
+    # A process writes its job folder as a pool's parent does, then is killed with SIGKILL.
+    script = (
+        "import os, signal, sys, tempfile\n"
+        f"d = tempfile.mkdtemp(prefix='{JOB_PREFIX}' + str(os.getpid()) + '-', dir=sys.argv[1])\n"
+        "open(os.path.join(d, 'job.pickle'), 'wb').write(b'x' * 1000)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)])
+    assert done.returncode == -9
+    (stale,) = tmp_path.iterdir()
+    assert (stale / "job.pickle").is_file()  # nothing removed it
+    live = tmp_path / f"{JOB_PREFIX}{os.getpid()}-abc"
+    live.mkdir()
+    other = tmp_path / "ccsim-pool-notapid"
+    other.mkdir()
+    assert remove_stale_jobs(tmp_path) == [stale]
+    assert not stale.exists()
+    assert live.is_dir()
+    assert other.is_dir()
+    assert remove_stale_jobs(tmp_path / "missing") == []
 
 
 def _square_batches(variants, tariffs, batch, replay):
