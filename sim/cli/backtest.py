@@ -16,6 +16,8 @@ from typing import Any
 from sim.cli.args import EXIT_OK, add_output_options
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import seed as _seed
+from sim.calllogs.privacy import KEY_ENV
+from sim.cli.calllogs import recorded_command
 from sim.core.errors import InputError
 
 COMMANDS = ("backtest",)
@@ -68,7 +70,12 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip the chart")
     p.add_argument("--format", choices=("auto", *FORMATS), default="auto",
                    help="log format (default: detected from the file)")  # fmt: skip
-    p.add_argument("--salt", metavar="TEXT", help="key of the pseudonyms (default: random)")
+    p.add_argument("--key-file", metavar="FILE",
+                   help="file holding the key of the pseudonyms "
+                   f"(default: ${KEY_ENV} if set, else a random key per run)")  # fmt: skip
+    p.add_argument("--salt", metavar="TEXT",
+                   help="the key given on the command line (visible to other users of the "
+                   "machine; prefer --key-file); recorded as <redacted>")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="print only the table")
     add_output_options(p)
 
@@ -76,6 +83,7 @@ def add_commands(subparsers: Any) -> None:
 def _backtest(args: argparse.Namespace) -> int:
     from sim.calllogs.backtest import BacktestSettings, backtest, summary_lines
     from sim.calllogs.backtest_report import write_backtest
+    from sim.calllogs.privacy import load_key
     from sim.calllogs.reader import read_call_log
     from sim.calllogs.report import ImportOptions
     from sim.scenario.loading import load_scenario
@@ -96,7 +104,9 @@ def _backtest(args: argparse.Namespace) -> int:
     )
     if args.out and Path(args.out).exists():
         raise InputError(f"{args.out}: exists already; choose a new folder (nothing overwritten)")
-    calls, report = read_call_log(args.log, ImportOptions(format=args.format, salt=args.salt))
+    key, source = load_key(args.key_file, args.salt)
+    options = ImportOptions(format=args.format, key=key, key_source=source)
+    calls, report = read_call_log(args.log, options)
     if not len(calls):
         raise InputError(f"{args.log}: no call could be imported ({report.bad:,} bad rows)")
 
@@ -113,7 +123,7 @@ def _backtest(args: argparse.Namespace) -> int:
         report,
         out=Path(args.out) if args.out else None,
         plots=not args.no_plots,
-        command=["ccsim", *sys.argv[1:]],
+        command=recorded_command(),  # with --salt's value <redacted>
     )
     if args.json:
         from sim.cli.summaries import emit, records

@@ -402,7 +402,7 @@ def _load_calls(args: argparse.Namespace, currency: str | None = None) -> tuple[
 _SECRET_OPTIONS = ("--salt",)
 
 
-def _command(argv: list[str] | None = None) -> list[str]:
+def recorded_command(argv: list[str] | None = None) -> list[str]:
     """Return the command line to record, with secret option values ``<redacted>``."""
     words = list(sys.argv[1:] if argv is None else argv)
     out = ["ccsim"]
@@ -427,7 +427,7 @@ def _import_log(args: argparse.Namespace) -> int:
         args.log,
         args.out,
         _options(args, origin=args.origin),
-        manifest=tool_identity(_command()),
+        manifest=tool_identity(recorded_command()),
     )
     if not args.quiet:
         for line in report.lines():
@@ -525,7 +525,7 @@ def _fit(args: argparse.Namespace) -> int:
         folder.path("scenario.toml").write_text(text)
         folder.write_manifest(
             {
-                **tool_identity(_command()),
+                **tool_identity(recorded_command()),
                 "log": str(args.log),
                 "base": str(base_path),
                 "scenario_out": str(out),
@@ -604,7 +604,7 @@ def _replay(args: argparse.Namespace) -> int:
         first_day=args.first_day,
         align_weekdays=args.align_weekdays,
         block_weeks=args.block_weeks,
-        command=_command(),
+        command=recorded_command(),
         remapped=remapped,
     )
     lines = summary_lines(loaded, result, folder)
@@ -649,7 +649,7 @@ def _reconcile(args: argparse.Namespace) -> int:
         report,
         args.log,
         out=Path(args.out) if args.out else None,
-        command=_command(),
+        command=recorded_command(),
         remapped=remapped,
     )
     total = rec.summary[rec.summary["call_type"] == "all"].iloc[0]

@@ -128,3 +128,38 @@ def test_cli_bad_files(tmp_path: Path, generated: tuple[Path, pd.DataFrame, obje
     assert code == 2
     assert "--train" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("how", ["--salt", "--key-file", "env"])
+def test_cli_never_writes_the_pseudonym_key(
+    generated: tuple[Path, pd.DataFrame, object],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    how: str,
+) -> None:
+    import sys
+
+    from sim.calllogs.privacy import KEY_ENV
+
+    log, _, loaded = generated
+    secret = "backtest-secret-key-0123456789"
+    key_file = tmp_path / "key"
+    key_file.write_text(secret + "\n")
+    given = {"--salt": ["--salt", secret], "--key-file": ["--key-file", key_file], "env": []}[how]
+    if how == "env":
+        monkeypatch.setenv(KEY_ENV, secret)
+    out = tmp_path / "run"
+    argv = [
+        "backtest", log, loaded.path, "--train", "3w", "--test", "2w",  # type: ignore[attr-defined]
+        "--origins", "1", "--replications", "3", "--ets-paths", "50", "--out", out, "-q",
+        "--no-plots", *given,
+    ]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", ["ccsim", *map(str, argv)])
+    code, _, err = run_cli(*argv)
+    assert code == 0, err
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert written
+    for path in written:
+        assert secret.encode() not in path.read_bytes(), path
+    if how == "--salt":
+        assert "<redacted>" in (out / "manifest.json").read_text()
