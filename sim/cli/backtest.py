@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sim.calllogs.privacy import KEY_ENV
 from sim.cli.args import EXIT_OK, add_output_options
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import seed as _seed
-from sim.calllogs.privacy import KEY_ENV
 from sim.cli.calllogs import recorded_command
 from sim.core.errors import InputError
 

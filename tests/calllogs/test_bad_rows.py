@@ -279,3 +279,18 @@ def test_unrecognised_header_names_the_formats(tmp_path):
     assert code == 2
     assert "cannot tell the call-log format" in err
     assert "--format" in err
+
+
+@pytest.mark.parametrize("fmt", [None, "admin-csv", "graph-csv"])
+def test_a_header_that_is_data_is_counted_never_quoted(tmp_path, fmt):
+    # A log saved without its header: line 1 is a call, with a user and a number in clear.
+    path = tmp_path / "calls.csv"
+    row = "2026-01-01T00:00:00Z,user_out,60,0.10,jane.doe@contoso.example,Jane Doe,+12125550143"
+    path.write_text(row + "\n" + row + "\n")
+    extra = [] if fmt is None else ["--format", fmt]
+    code, _, err = run_cli("import-log", path, "--out", tmp_path / "o.parquet", *extra)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    for private in ("jane.doe", "Jane Doe", "+1212555", "user_out"):
+        assert private not in err
+    assert "7 cell(s) that are no column name, not shown" in err

@@ -61,6 +61,26 @@ _ADMIN_HEADERS: dict[str, str] = {
     "conferenceid": "conference_id",
     "capability": "licence",
 }
+
+
+def header_shown(header: list[str] | tuple[str, ...], limit: int = 8) -> str:
+    """Name a header's cells for an error line: only the cells that are column names.
+
+    A "header" that is really a data row holds users, numbers and call ids before any
+    pseudonym is made: those cells are counted, never quoted.
+    """
+    known = [
+        h for h in header if _norm_header(h) in _GRAPH_HEADERS or _norm_header(h) in _ADMIN_HEADERS
+    ]
+    parts = [_shown(h) for h in known[:limit]]
+    if len(known) > limit:
+        parts.append(f"{len(known) - limit} more column name(s)")
+    others = len(header) - len(known)
+    if others:
+        parts.append(f"{others} cell(s) that are no column name, not shown: they may be data")
+    return ", ".join(parts) or "nothing"
+
+
 _REQUIRED_COLUMNS = ("start", "call_type", "duration", "charge")
 _COLUMN_LABELS = {
     "graph-csv": {
@@ -113,9 +133,9 @@ def _csv_chunks(
     missing = [c for c in _REQUIRED_COLUMNS if c not in index]
     if missing:
         labels = _COLUMN_LABELS[fmt]
-        shown = ", ".join(repr(h) for h in header)
         raise InputError(
-            f"{path}: line 1: {fmt}: missing column {labels[missing[0]]!r} (found: {shown})"
+            f"{path}: line 1: {fmt}: missing column {labels[missing[0]]!r} "
+            f"(found: {header_shown(header)})"
         )
     width = len(header)
     reader = csv.reader(text, delimiter=delimiter)

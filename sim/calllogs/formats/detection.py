@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, cast
 
-from sim.calllogs.formats.csv_logs import _ADMIN_HEADERS, _csv_header
+from sim.calllogs.formats.csv_logs import _ADMIN_HEADERS, _csv_header, header_shown
 from sim.calllogs.formats.fields import READ_ERRORS, _describe_read_error, _norm_header
 from sim.calllogs.report import LogFormat, _close_quietly
 from sim.core.errors import InputError
@@ -130,9 +130,9 @@ def _csv_format(path: Path, names: set[str], header: Sequence[str]) -> LogFormat
         return "graph-csv"
     if names & {k for k, v in _ADMIN_HEADERS.items() if v == "start"}:
         return "admin-csv"
-    shown = ", ".join(repr(h) for h in header[:8]) or "nothing"
     raise InputError(
-        f"{path}: line 1: cannot tell the call-log format from the header ({shown}); expected "
+        f"{path}: line 1: cannot tell the call-log format from the header "
+        f"({header_shown(header)}); expected "
         "Graph getPstnCalls JSON, a CSV with pstnCallLogRow fields (startDateTime, callType, "
         "...) or the Teams admin center PSTN usage export (Time stamp (UTC), Call type, ...); "
         "or give --format"
