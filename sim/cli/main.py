@@ -114,6 +114,21 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
 
 
+def _refuse_empty_values(args: argparse.Namespace, given: Sequence[str]) -> None:
+    """Refuse an option or argument given as an empty text (``--out ""``).
+
+    Left alone, an empty value reads as "not given" (output to the default folder, the
+    scenario's own grid) or fails deep inside with a traceback.
+    """
+    for name, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and not v.strip() for v in values):
+            option = name.replace("_", "-")
+            if any(w == f"--{option}" or w.startswith(f"--{option}=") for w in given):
+                option = f"--{option}"
+            raise InputError(f"{option}: empty; give a value or leave the option out")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ccsim`` command; returns the exit code."""
     if signal.getsignal(signal.SIGINT) is _interrupted_early:
@@ -128,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         args = parser.parse_args(given)
         try:
+            _refuse_empty_values(args, given)
             return _dispatch(args)
         except InputError as exc:
             _say(str(exc))

@@ -15,10 +15,12 @@ Imports only the standard library.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
 from pathlib import Path
+from typing import Any
 
 from sim.core.errors import InputError
 
@@ -158,6 +160,27 @@ def read_text(path: str | os.PathLike[str], max_bytes: int, what: str = "file") 
     return decode_text(read_bytes(path, max_bytes, what), path, what)
 
 
+MAX_MANIFEST_BYTES = 64 << 20
+
+
+def read_manifest(
+    path: str | os.PathLike[str], max_bytes: int = MAX_MANIFEST_BYTES
+) -> dict[str, Any]:
+    """Read a run folder's ``manifest.json``: a JSON object, else one-line ``FileRuleError``."""
+    text = read_text(path, max_bytes, "manifest")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileRuleError(
+            path, f"manifest is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    except RecursionError:
+        raise FileRuleError(path, "manifest is nested too deeply to be a ccsim manifest") from None
+    if not isinstance(value, dict):
+        raise FileRuleError(path, "manifest is not a JSON object: not a ccsim run folder")
+    return value
+
+
 def _size(n: int) -> str:
     return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n:,} bytes"
 
@@ -173,6 +196,7 @@ __all__ = [
     "name_error",
     "path_of",
     "read_bytes",
+    "read_manifest",
     "read_text",
     "resolve_inside",
     "slug",

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sim.core.errors import InputError
+from sim.core.files import read_manifest
 from sim.core.schema import ConfigError, to_plain
 from sim.core.units import MICROS_PER_UNIT, Seconds
 from sim.engine import RatedTraffic, fewer_collections, run_replication
@@ -457,7 +458,7 @@ def raw_scenario(path: Path, drop: Iterable[str] = ()) -> dict[str, Any]:
 
 def sweep_manifest(folder: Path) -> dict[str, Any]:
     """Read a sweep's ``manifest.json``."""
-    return dict(json.loads((folder / "manifest.json").read_text()))
+    return read_manifest(folder / "manifest.json")
 
 
 # -- running a sweep into a run folder -------------------------------------------------
@@ -542,7 +543,13 @@ def resume_manifest(folder: Path, manifest: dict[str, Any], keys: Iterable[str])
     path = folder / "manifest.json"
     if not path.exists():
         return manifest
-    old = json.loads(path.read_text())
+    old = read_manifest(path)
+    if "kind" in keys and old.get("kind") != manifest.get("kind"):
+        made_by = str(old.get("kind") or "run")[:40]
+        raise InputError(
+            f"{folder}: cannot resume: not a {manifest.get('kind')} folder (a {made_by} "
+            f"folder); resume a folder with the command that made it"
+        )
     for key in keys:
         if old.get(key) != manifest.get(key):
             raise InputError(

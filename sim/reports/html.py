@@ -22,6 +22,7 @@ import jinja2
 import pandas as pd
 
 from sim.core.errors import InputError
+from sim.core.files import read_manifest
 from sim.reports.forecast import spread
 
 TEMPLATE = "report.html.j2"
@@ -354,7 +355,7 @@ def render_report(folder: Path) -> str:
     path = folder / "manifest.json"
     if not path.is_file():
         raise InputError(f"{folder}: no manifest.json: not a finished ccsim folder")
-    manifest = json.loads(path.read_text())
+    manifest = read_manifest(path)
     if manifest.get("status") not in (None, "complete"):
         raise InputError(f"{folder}: status {manifest.get('status')!r}: the run is not finished")
     kind = kind_of(manifest)

@@ -590,3 +590,43 @@ def test_constraints_keep_settings_out_of_the_selection(tiny, tmp_path):
     settings = pd.read_parquet(tmp_path / "c" / "settings.parquet")
     assert set(settings.loc[settings["variant"].isin(small), "feasibility"]) == {"not considered"}
     assert rec.chosen not in small
+
+
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        ("{not json", "manifest is not valid JSON (line 1, column 2"),
+        ("[1, 2]", "manifest is not a JSON object"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"scenario": {"name": "tiny"}, "seed": 1}', "not a sweep folder (a run folder)"),
+    ],
+)
+def test_a_folder_that_is_no_sweep_is_refused_in_one_line(
+    tiny, tmp_path, capsys, manifest, message
+):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(manifest)
+    args = ["sweep", str(tiny.path), "--trigger", "100", "--amount", "300", "--serial", "-q"]
+    assert main([*args, "--resume", str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err
+    assert len(err.splitlines()) == 1
+    if "sweep folder" not in message:  # the report page reads the manifest the same way
+        assert main(["report", str(folder)]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_empty_option_values_are_refused(tiny, tmp_path, capsys):
+    for args, option in [
+        (["run", str(tiny.path), "--out", ""], "--out"),
+        (["sweep", str(tiny.path), "--trigger", "", "--serial"], "--trigger"),
+        (["recommend", str(tiny.path), "--amount= ", "--serial"], "--amount"),
+        (["run", ""], "scenario"),
+    ]:
+        assert main(args) == 2
+        assert (
+            capsys.readouterr().err.strip()
+            == f"{option}: empty; give a value or leave the option out"
+        )
+    assert not (REPO / "results").joinpath("tiny").exists()
