@@ -10,7 +10,7 @@ the line.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -63,7 +63,7 @@ _ADMIN_HEADERS: dict[str, str] = {
 }
 
 
-def header_shown(header: list[str] | tuple[str, ...], limit: int = 8) -> str:
+def header_shown(header: Sequence[str], limit: int = 8) -> str:
     """Name a header's cells for an error line: only the cells that are column names.
 
     A "header" that is really a data row holds users, numbers and call ids before any
