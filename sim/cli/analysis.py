@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sim.cli.args import EXIT_OK, add_output_options, executor_of
+from sim.cli.args import EXIT_OK, add_output_options, dask_address, executor_of
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import workers as _workers
 from sim.scenario.folders import RESULTS_ROOT
@@ -53,6 +53,7 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--serial", action="store_true", help="run in this process")
     p.add_argument(
         "--dask",
+        type=dask_address,
         metavar="ADDRESS",
         help="run on Dask: a scheduler address (tcp://host:8786) or 'local'",
     )
@@ -68,10 +69,19 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from tqdm import tqdm
 
     from sim.core.errors import InputError
-    from sim.core.units import SECONDS_PER_DAY, UnitError, days_before, parse_duration, parse_months
+    from sim.core.units import (
+        SECONDS_PER_DAY,
+        Seconds,
+        UnitError,
+        days_before,
+        parse_duration,
+        parse_months,
+    )
     from sim.experiments.sensitivity_runs import run_sensitivity
     from sim.scenario.model import Sweep
 
@@ -85,8 +95,11 @@ def _sensitivity(args: argparse.Namespace) -> int:
             warm_up = float(parse_duration(args.warm_up))
         else:
             warm_up = float(sweep.warm_up)
+        replace(sweep, warm_up=Seconds(warm_up))  # the sweep's rule: whole days, 0-3660
     except UnitError as exc:
         raise InputError(f"--warm-up: {exc}") from None
+    except ValueError as exc:  # FieldError "warm_up: must be ..."
+        raise InputError(f"--{exc}".replace("_", "-", 1)) from None
     executor = executor_of(args)
     if args.resume:
         folder = Path(args.resume)

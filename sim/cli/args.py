@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Callable
 
 from sim.core.limits import (
@@ -63,6 +64,20 @@ def share(text: str) -> float:
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text[:40]!r}")
     return value
+
+
+_DASK_ADDRESS = re.compile(
+    r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}$"
+)
+
+
+def dask_address(text: str) -> str:
+    """Parse ``--dask``: ``local`` or a scheduler address with its port (``tcp://host:8786``)."""
+    if text == "local" or _DASK_ADDRESS.match(text):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"expected 'local' or a scheduler address such as tcp://host:8786, got {text[:60]!r}"
+    )
 
 
 def default_workers() -> int:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim.cli.args import EXIT_OK, add_output_options, executor_of
+from sim.cli.args import EXIT_OK, add_output_options, dask_address, executor_of
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import share as _share
 from sim.cli.args import workers as _workers
@@ -61,6 +61,7 @@ def add_commands(subparsers: Any) -> None:
         p.add_argument("--serial", action="store_true", help="run in this process")
         p.add_argument(
             "--dask",
+            type=dask_address,
             metavar="ADDRESS",
             help="run on Dask: a scheduler address (tcp://host:8786) or 'local'",
         )

@@ -294,3 +294,14 @@ def test_a_header_that_is_data_is_counted_never_quoted(tmp_path, fmt):
     for private in ("jane.doe", "Jane Doe", "+1212555", "user_out"):
         assert private not in err
     assert "7 cell(s) that are no column name, not shown" in err
+
+
+def test_json_nested_thousands_deep_is_one_line(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    code, _, err = run_cli("import-log", path, "--out", tmp_path / "o.parquet")
+    assert code == 2
+    assert err.strip().endswith(
+        "malformed JSON: nested too deeply for a call record; expected Graph getPstnCalls "
+        'pages {"value": [...]}'
+    )

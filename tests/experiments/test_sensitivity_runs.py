@@ -143,3 +143,15 @@ def test_levers_can_be_inputs_too(uncertain, tmp_path):
     # A larger amount means fewer recharges and invoices: it moves the annual cost.
     morris = screening.morris.set_index(["output", "input"])
     assert morris.loc[("annual_cost", "recharge.amount"), "mu_star"] > 0
+
+
+@pytest.mark.parametrize("warm_up", ["99999d", "36h", "5"])
+def test_a_warm_up_outside_the_sweeps_rule_is_one_line_and_leaves_no_folder(
+    uncertain, tmp_path, capsys, warm_up
+):
+    out = tmp_path / "cmd"
+    args = ["sensitivity", str(uncertain.path), "--n-base", "8", "--trajectories", "2"]
+    assert main([*args, "--warm-up", warm_up, "--serial", "-q", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "--warm-up: must be a whole number of days from 0 to 3660"
+    assert not out.exists()  # nothing to block a corrected --out

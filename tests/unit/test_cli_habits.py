@@ -219,3 +219,32 @@ def test_run_uses_one_worker_per_core_by_default(tiny, tmp_path, capsys):
     pooled = pd.read_parquet(tmp_path / "d" / "outcomes.parquet")
     serial = pd.read_parquet(tmp_path / "one" / "outcomes.parquet")
     pd.testing.assert_frame_equal(pooled, serial)
+
+
+@pytest.mark.parametrize(
+    ("address", "ok"),
+    [
+        ("local", True),
+        ("tcp://10.0.0.5:8786", True),
+        ("scheduler.example:8786", True),
+        ("[::1]:8786", True),
+        ("garbage addr", False),
+        ("tcp://host", False),  # Dask needs the port
+        ("host", False),
+    ],
+)
+def test_dask_addresses_are_checked_before_any_folder_is_made(tiny, tmp_path, capsys, address, ok):
+    from sim.cli.args import dask_address
+
+    if ok:
+        assert dask_address(address) == address
+        return
+    out = tmp_path / "sweep"
+    args = ["sweep", str(tiny), "--trigger", "100", "--amount", "300", "--out", str(out)]
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--dask", address])
+    assert exc.value.code == 2
+    assert (
+        "expected 'local' or a scheduler address such as tcp://host:8786" in capsys.readouterr().err
+    )
+    assert not out.exists()

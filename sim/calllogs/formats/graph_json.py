@@ -141,6 +141,8 @@ class _JsonRows:
         while True:
             try:
                 value, end = self._decoder.raw_decode(self._buf, self._pos)
+            except RecursionError:  # arrays in arrays, thousands deep: no call record
+                raise self._error("nested too deeply for a call record") from None
             except json.JSONDecodeError as exc:
                 # Perhaps cut short by the end of the buffer: read as much again (so a
                 # long value takes a logarithmic number of attempts) and retry.
