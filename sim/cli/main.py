@@ -56,6 +56,7 @@ from sim.cli.args import (  # noqa: E402
 )
 from sim.core.errors import InputError  # noqa: E402
 from sim.core.version import __version__  # noqa: E402
+from sim.telephony.rating.rules import UnratableCallError  # noqa: E402
 
 FAMILIES = (runs, sweeps, analysis, reports, report_pages, calllogs, backtest)
 """The command families, in the order ``ccsim --help`` lists them."""
@@ -147,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _dispatch(args)
         except InputError as exc:
             _say(str(exc))
+            return EXIT_BAD_INPUT
+        except UnratableCallError as exc:  # a rate table without a row the traffic needs
+            where = getattr(args, "scenario", None)
+            _say(f"{where}: tariffs: {exc}" if where else f"tariffs: {exc}")
             return EXIT_BAD_INPUT
         except BrokenPipeError:
             raise
