@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 from sim.calllogs.codes import CONFERENCING_OF_CAPABILITY, PLAN_OF_CAPABILITY
 from sim.calllogs.users import user_licences
 from sim.core.errors import InputError
+from sim.core.files import FileRuleError, read_text
 from sim.core.schema import ConfigError, to_plain
 from sim.scenario.loading import LoadedScenario
 from sim.scenario.model import Scenario
@@ -270,6 +271,9 @@ def require_mapped(mapped: MappedCalls, log: str, allow_unmapped: bool) -> None:
     )
 
 
+MAX_MAPPING_FILE_BYTES = 256 << 20  # a mapping.csv has a row per user: a million fit
+
+
 def read_mapping_file(path: str | Path) -> list[str]:
     """Read ``PATTERN=GROUP`` rules from a file: one per line (``#`` comments), or CSV.
 
@@ -278,13 +282,12 @@ def read_mapping_file(path: str | Path) -> list[str]:
     GROUP`` for the holders without a user; rows with an empty group are left out.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"--map {p}: no such file (expected PATTERN=GROUP or a file)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise InputError(f"--map {p}: cannot read: {why}") from None
+    if not p.exists() and not p.is_symlink():
+        raise InputError(f"--map {p}: no such file (expected PATTERN=GROUP or a file)")
+    try:  # a regular UTF-8 file of at most the cap (sim.core.files), else one line
+        text = read_text(p, MAX_MAPPING_FILE_BYTES, "mapping file")
+    except FileRuleError as exc:
+        raise InputError(f"--map {exc}") from None
     lines = text.splitlines()
     first = lines[0] if lines else ""
     header = [h.strip().lower() for h in next(csv.reader([first]), [])]

@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.core.errors import InputError
+from sim.core.files import FileRuleError, decode_text, read_bytes
 from sim.core.units import Micros, UnitError, parse_money
 from sim.scenario.loading import LoadedScenario
 from sim.scenario.model import Scenario
@@ -38,6 +39,9 @@ KINDS = ("plan", "conferencing")
 _COLUMNS = ("kind", "name", "country", "price_per_month", "currency")
 SAMPLE_PRICES = Path(__file__).resolve().parents[2] / "scenarios" / "prices" / "sample-licences.csv"
 """The illustrative price table shipped with the repository (absent in a bare install)."""
+
+
+MAX_PRICE_FILE_BYTES = 4 << 20  # a price per licence: a few hundred lines at most
 
 
 class PriceFileError(ValueError):
@@ -90,11 +94,11 @@ def _check_item(kind: str, name: str, where: str) -> None:
 def load_prices(path: str | Path) -> LicencePrices:
     """Read a licence-price CSV file; raise ``PriceFileError`` naming file and line."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise PriceFileError(f"{p}: cannot read the licence-price file: {exc.strerror}") from None
-    text = raw.decode("utf-8", errors="replace")
+    try:  # a regular UTF-8 file of at most the cap, else one line
+        raw = read_bytes(p, MAX_PRICE_FILE_BYTES, "licence-price file")
+        text = decode_text(raw, p, "licence-price file")
+    except FileRuleError as exc:
+        raise PriceFileError(str(exc)) from None
     numbered = [
         (k, line)
         for k, line in enumerate(text.splitlines(), start=1)
