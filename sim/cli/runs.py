@@ -74,12 +74,23 @@ def _end_line(loaded: LoadedScenario) -> str:
     return f"ends {end:%Y-%m-%d %H:%M} {sc.simulation.time_zone} (start + horizon, local time)"
 
 
+def _check_sweep_grid(loaded: Any) -> None:
+    """Build every setting of ``[sweep].settings`` as ``ccsim sweep`` would (InputError)."""
+    sweep = loaded.scenario.sweep
+    if sweep is None or not sweep.settings:
+        return
+    from sim.experiments.recommend import make_grid
+
+    make_grid(loaded, dict(sweep.settings), sweep.warm_up, None)
+
+
 def _validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
     checked: list[dict[str, Any]] = []
     for name in args.files:
         try:
             loaded = load_scenario(name)
+            _check_sweep_grid(loaded)
         except InputError as exc:
             print(exc, file=sys.stderr)
             status = EXIT_BAD_INPUT

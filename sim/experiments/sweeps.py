@@ -38,7 +38,7 @@ from sim.engine.results import outcome_row
 from sim.experiments.executors import Batch, Executor, plan_batches
 from sim.scenario.costs import COMPONENTS, DAYS_PER_YEAR, annual_costs
 from sim.scenario.model import Scenario, Sweep, expand_values
-from sim.scenario.paths import set_value, setting_type, typed_value
+from sim.scenario.paths import set_value, typed_value
 from sim.telephony.tariffs import TariffBook
 from sim.validation.theory import wilson_interval
 
@@ -118,8 +118,8 @@ def build_variants(
     """Build one validated scenario per combination of the swept values (``steady``)."""
     base = {k: v for k, v in raw.items() if k != "sweep"}
     axes = [(path, expand_values(text)) for path, text in settings.items()]
-    for path, _ in axes:
-        setting_type(path, Scenario)  # fail early on unknown or non-numeric paths
+    for path, values in axes:
+        typed_value(path, values[0], Scenario)  # fail early on unknown or non-numeric paths
     combos: list[tuple[tuple[str, str], ...]] = [()]
     for path, values in axes:
         combos = [(*c, (path, v)) for c in combos for v in values]

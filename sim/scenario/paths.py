@@ -82,7 +82,9 @@ def typed_value(path: str, text: str, root: type) -> Any:
 
     Money (``Micros``) and durations (``Seconds``) stay strings, as the TOML file writes
     them (decimal strings, duration strings); ``int`` settings take whole numbers and
-    ``float`` settings numbers. Only numeric settings (and strings) can be given this way.
+    ``float`` settings numbers. Only numeric settings can be given this way: a text
+    setting (a name, a rate table's path) is no lever, and a rate table is loaded once
+    for a whole sweep.
 
     Raises
     ------
@@ -91,7 +93,7 @@ def typed_value(path: str, text: str, root: type) -> Any:
         number of the setting's kind.
     """
     hint = setting_type(path, root)
-    if hint in (Micros, Seconds, str):
+    if hint in (Micros, Seconds):
         return text
     if hint is int:
         try:
@@ -106,7 +108,9 @@ def typed_value(path: str, text: str, root: type) -> Any:
             return float(text)
         except ValueError:
             raise PathError(path, f"expects numbers, got {text!r}") from None
-    raise PathError(path, "only numeric settings can be swept")
+    raise PathError(
+        path, "only numeric settings can be swept (numbers, whole numbers, money, durations)"
+    )
 
 
 def set_value(data: MutableMapping[str, Any], path: str, value: Any) -> None:

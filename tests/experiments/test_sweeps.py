@@ -72,8 +72,17 @@ def test_variants_are_validated_scenarios(tiny):
     assert {v.scenario.recharge.trigger for v in variants} == {50_000_000, 150_000_000}
     with pytest.raises(ValueError, match="unknown setting"):
         build_variants(raw, {"recharge.triger": "1,2"})
-    with pytest.raises(Exception, match="portal"):
-        build_variants(raw, {"recharge.trigger": "10,20", "funding.portal_rules": "1"})
+    with pytest.raises(Exception, match="refused by the admin portal"):
+        build_variants(raw, {"recharge.trigger": "10,20"})
+    # Text and true/false settings are no levers: a swept rate-table path was recorded in
+    # variants.csv and never used (the sweep loads its rate tables once).
+    for path, values in [
+        ("tariffs.outbound", "a.csv,b.csv"),
+        ("simulation.name", "1,2"),
+        ("funding.portal_rules", "0,1"),
+    ]:
+        with pytest.raises(ValueError, match=f"{path}: only numeric settings can be swept"):
+            build_variants(raw, {path: values})
 
 
 def test_only_policy_settings_replay_traffic():

@@ -267,3 +267,22 @@ def test_a_rate_table_missing_the_traffics_countries_stops_a_run_in_one_line(tmp
         assert "add the country, a zone or a 'default' row" in err
         assert len(err.splitlines()) == 1
         assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"recharge.trigr": "50:250:50"}, "sweep: recharge.trigr: unknown setting 'trigr'"),
+        ({"payment.decline_probability": "0:3:1"}, "payment.decline_probability"),
+        ({"recharge.trigger": "20,30"}, "refused by the admin portal"),
+        ({"tariffs.outbound": "a.csv,b.csv"}, "only numeric settings can be swept"),
+    ],
+)
+def test_validate_builds_the_sweep_grid(tmp_path, capsys, settings, message):
+    data = merge(small_tenant(0.1), {"sweep": {"settings": settings}})
+    path = write_scenario(tmp_path, data).path
+    assert main(["validate", "-q", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"{path}: sweep: ")
+    assert message in err
+    assert len(err.splitlines()) == 1
