@@ -13,7 +13,10 @@ FOLDER_TITLES = {
     "run": "Run folders (`ccsim run`, call-log replay)",
     "forecast": "Forecast folders (`ccsim forecast`)",
     "compare": "Comparison folders (`ccsim compare`)",
-    "sweep": "Sweep and recommendation folders (`ccsim sweep`, `ccsim recommend`)",
+    "sweep": (
+        "Sweep, recommendation and study folders (`ccsim sweep`, `ccsim recommend`, "
+        "`recommend --robust`, `ccsim sensitivity`)"
+    ),
 }
 
 

@@ -286,7 +286,12 @@ _RUN: tuple[TableSchema, ...] = (
             CUR,
             _c("date", "date", "local date"),
             _c("call_type", "text", "call type"),
-            _c("funding", "text", "what paid: plan, pool, credits, ..."),
+            _c(
+                "funding",
+                "text",
+                "what paid: free, pool, pool+charged, charged, blocked_balance, "
+                "blocked_rule, cut_off, charged_below_zero",
+            ),
             _c("calls", "int", "calls"),
             _c("minutes", "float", "minutes"),
             _c("charged_micros", "money", "charged"),
