@@ -47,6 +47,7 @@ from sim.calllogs.report import (
     _shown,
     _skip,
 )
+from sim.core.codes import currency_error
 from sim.core.errors import InputError
 from sim.core.units import MICROS_PER_UNIT
 from sim.telephony.calls import CallType, NumberType
@@ -512,7 +513,13 @@ class _Converter:
         skips: dict[int, str],
         n: int,
     ) -> None:
-        """Report rows in another currency than the log's (``--currency``, else the first)."""
+        """Report rows in another currency than the log's (``--currency``, else the first).
+
+        A code that is not ISO 4217 is a bad row and never becomes the log's currency.
+        """
+        for i, c in enumerate(currency):
+            if c and i not in reasons and (error := currency_error(c)) is not None:
+                reasons[i] = ("currency", error)
         if not self.currency:
             for i in range(n):
                 if currency[i] and i not in reasons and i not in skips:

@@ -25,6 +25,7 @@ from sim.calllogs.report import FORMATS, MAX_DURATION_S, ImportOptions, ImportRe
 from sim.cli.args import add_output_options
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import seed as _seed
+from sim.core.codes import currency_error
 from sim.core.errors import InputError
 from sim.core.units import parse_money
 from sim.scenario.folders import tool_identity
@@ -376,6 +377,8 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _options(args: argparse.Namespace, currency: str | None = None, **extra: Any) -> ImportOptions:
+    if args.currency is not None and (error := currency_error(args.currency)) is not None:
+        raise InputError(f"--currency: {error}")
     key, source = load_key(args.key_file, args.salt)
     return ImportOptions(
         format=args.format,

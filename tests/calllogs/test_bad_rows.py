@@ -56,6 +56,7 @@ BAD = [
     ({"usageCountryCode": "Atlantis"}, "usage_country", "unknown country or region"),
     ({"destinationName": "Atlantis", "calleeNumber": ""}, "dest_country", "unknown country"),
     ({"destinationName": "", "calleeNumber": "5551234"}, "dest_country", "missing"),
+    ({"currency": "ZZZ"}, "currency", "must be an ISO 4217 currency code"),
 ]
 
 
@@ -305,3 +306,17 @@ def test_json_nested_thousands_deep_is_one_line(tmp_path):
         "malformed JSON: nested too deeply for a call record; expected Graph getPstnCalls "
         'pages {"value": [...]}'
     )
+
+
+def test_a_first_row_in_no_currency_does_not_set_the_logs(tmp_path):
+    # A typo in the first row's currency made it the log's, and every good row bad.
+    path = tmp_path / "calls.json"
+    rows = [dict(GOOD, id="r0", callId="c0", currency="ZZZ")]
+    rows += [dict(GOOD, id=f"r{i}", callId=f"c{i}") for i in range(1, 4)]
+    path.write_text(json.dumps({"value": rows}))
+    calls, report = read_call_log(path, ImportOptions())
+    assert len(calls) == 3
+    assert report.currency == "USD"
+    code, _, err = run_cli("import-log", path, "--out", tmp_path / "o.parquet", "--currency", "ZZZ")
+    assert code == 2
+    assert err.strip().startswith("--currency: must be an ISO 4217 currency code")
