@@ -156,6 +156,11 @@ def replay_and_write(
             mapped, scenario, first_day=first_day, align_weekdays=align_weekdays
         )
         info.log_days = (source0.library.last - source0.first_day).days + 1
+        if info.log_days <= 0:
+            raise InputError(
+                f"--first-day {source0.first_day}: after the log's last call "
+                f"({source0.library.last}); give a date the log covers"
+            )
         info.first_day = source0.first_day
         info.dropped_before = source0.dropped_before
         info.beyond_horizon = source0.beyond_horizon

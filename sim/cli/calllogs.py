@@ -87,6 +87,13 @@ def _money(text: str) -> str:
     return text
 
 
+def _nonnegative_money(text: str) -> str:
+    _money(text)
+    if parse_money(text) < 0:
+        raise argparse.ArgumentTypeError(f"expected an amount >= 0, got {text[:40]!r}")
+    return text
+
+
 def _duration_s(text: str) -> float:
     """Read a duration bound: seconds (``86400``) or ``h:mm:ss``."""
     from sim.calllogs.convert import parse_duration_s
@@ -322,7 +329,7 @@ def add_commands(subparsers: Any) -> None:
     _log_scenario_out(p, "folder to create (default: results/<scenario>-reconcile-<timestamp>)")
     p.add_argument(
         "--tolerance",
-        type=_money,
+        type=_nonnegative_money,
         default="0.005",
         metavar="AMOUNT",
         help="largest difference per call still counted as matched (default 0.005: a charge "

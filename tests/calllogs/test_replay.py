@@ -414,3 +414,22 @@ def test_replay_accepts_an_imported_table(recorded, tmp_path):
     total = sum(len(source.draw_day(d)) for d in range(DAYS + 1))
     assert total == len(recorded["calls"])
     assert source.day_bounds(1)[2] == date(2026, 1, 5) + timedelta(days=1)
+
+
+def test_replay_from_after_the_log_and_a_negative_tolerance_are_refused(recorded, tmp_path):
+    scenario = _scenario(tmp_path, "late", funding={"initial_funds": "100"}).path
+    out = tmp_path / "late"
+    code, _, err = run_cli(
+        "replay", recorded["path"], scenario, "--out", out, "-q", "--no-plots",
+        "--first-day", "2030-01-01",
+    )  # fmt: skip
+    assert code == 2
+    assert err.strip().startswith("--first-day 2030-01-01: after the log's last call")
+    assert not out.exists()
+    import argparse
+
+    from sim.cli.calllogs import _nonnegative_money  # reconcile --tolerance
+
+    assert _nonnegative_money("0.005") == "0.005"
+    with pytest.raises(argparse.ArgumentTypeError, match="expected an amount >= 0"):
+        _nonnegative_money("-1")
