@@ -27,6 +27,7 @@ from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import seed as _seed
 from sim.core.codes import currency_error
 from sim.core.errors import InputError
+from sim.core.files import name_error
 from sim.core.units import parse_money
 from sim.scenario.folders import tool_identity
 from sim.scenario.loading import load_scenario
@@ -485,8 +486,14 @@ def _fit(args: argparse.Namespace) -> int:
         raise InputError("fit: no base scenario: give --base SCENARIO")
     base = load_scenario(base_path)
     out = Path(args.out)
+    if out.is_dir():
+        raise InputError(f"{out}: is a directory; --out names the scenario file to write")
     if out.exists() and not args.force:
         raise InputError(f"{out}: exists already; choose a new file or give --force")
+    if args.name is not None and (error := name_error(args.name)) is not None:
+        raise InputError(f"--name: {error}")
+    if args.report and Path(args.report).exists():  # checked again before writing
+        raise InputError(f"{args.report}: exists already; choose a new folder")
     calls, report = _load_calls(args)
     zones = dict(args.zone)
     time_zone = (
@@ -701,6 +708,8 @@ def _synth_log(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     out = Path(args.out)
+    if out.is_dir():
+        raise InputError(f"{out}: is a directory; --out names the log file to write")
     if out.exists() and not args.force:
         raise InputError(f"{out}: exists already; choose a new file or give --force")
     loaded = load_scenario(args.scenario)

@@ -315,3 +315,26 @@ def test_fit_command_writes_a_valid_commented_scenario_and_report(roundtrip, tmp
 
     with pytest.raises(InputError, match="exists already"):
         dispatch(code_args)
+
+
+def test_fit_checks_its_options_before_fitting(roundtrip, tmp_path, monkeypatch):
+    import sim.calllogs.fitting as fitting
+    from sim.core.errors import InputError
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted before the options were checked")
+
+    monkeypatch.setattr(fitting, "fit_calls", no_fit)
+    (tmp_path / "taken").mkdir()
+    log = str(roundtrip["path"])
+    for extra, message in [
+        (["--out", str(tmp_path), "--force"], "is a directory; --out names the scenario file"),
+        (["--out", str(tmp_path / "f.toml"), "--name", "../evil"], "--name: must be a plain name"),
+        (
+            ["--out", str(tmp_path / "f.toml"), "--report", str(tmp_path / "taken")],
+            "exists already; choose a new folder",
+        ),
+    ]:
+        with pytest.raises(InputError, match=message):
+            dispatch(parser().parse_args(["fit", log, *extra, "-q"]))
+    assert not (tmp_path / "f.toml").exists()
