@@ -37,6 +37,7 @@ Imports ``sim.core.units``, ``sim.core.schema`` and ``sim.telephony.calls`` only
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -231,6 +232,28 @@ def _allowed(names: Sequence[str]) -> str:
     return ", ".join(sorted(names))
 
 
+MAX_LABEL_CHARS = 100
+_FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def _check_label(name: str, field: str = "name") -> None:
+    """Check a group's or service's name, shown in tables, CSV, charts and error lines.
+
+    No control characters (a newline would break one-line messages), and no leading
+    ``=``, ``+``, ``-`` or ``@``, which a spreadsheet reads as a formula in a CSV cell.
+    """
+    require(bool(name.strip()), field, "must not be empty")
+    require(len(name) <= MAX_LABEL_CHARS, field, f"must be at most {MAX_LABEL_CHARS} characters")
+    bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    require(bad is None, field, f"must not contain control characters, got {name[:40]!r}")
+    require(
+        not name.startswith(_FORMULA_STARTS),
+        field,
+        f"must not start with {' '.join(_FORMULA_STARTS)} (read as a formula in a "
+        f"spreadsheet), got {name[:40]!r}",
+    )
+
+
 def _check_plan(plan: str, field_name: str) -> None:
     require(
         plan in CALLING_PLANS,
@@ -271,7 +294,7 @@ class UserGroup:
     until the next month. None: no limit (``EnableSpendLimits`` off)."""
 
     def __post_init__(self) -> None:
-        require(bool(self.name.strip()), "name", "must not be empty")
+        _check_label(self.name)
         if self.spend_limit is not None:
             require(self.spend_limit > 0, "spend_limit", "must be > 0 (omit it: no limit)")
         require(self.count >= 0, "count", f"must be >= 0, got {self.count}")
@@ -345,7 +368,7 @@ class ServiceNumber:
     credits_licence: bool = True
 
     def __post_init__(self) -> None:
-        require(bool(self.name.strip()), "name", "must not be empty")
+        _check_label(self.name)
         _check_country(self.country, "country")
         _check_plan(self.plan, "plan")
 

@@ -98,6 +98,30 @@ def test_group_count_and_made_up_countries(tmp_path):
         load_scenario(write(tmp_path, data))
 
 
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("a\nb", "must not contain control characters"),
+        ("a\x00b", "must not contain control characters"),
+        ("=HYPERLINK(1)", "must not start with = + - @ (read as a formula"),
+        ("@SUM(A1)", "must not start with = + - @ (read as a formula"),
+        ("x" * 101, "must be at most 100 characters"),
+    ],
+)
+def test_group_and_service_names_are_plain_labels(tmp_path, name, fragment):
+    for table, field in (
+        ("user_groups", "user_groups[0].name"),
+        ("service_numbers", "service_numbers[0].name"),
+    ):
+        data = local_data(tmp_path)
+        data[table][0]["name"] = name
+        with pytest.raises(InputError) as exc:
+            load_scenario(write(tmp_path, data))
+        message = str(exc.value)
+        assert f"{field}: {fragment}" in message
+        assert "\n" not in message  # one line, whatever the name held
+
+
 def test_negative_share_names_that_share(tmp_path):
     shares = {"domestic": 1.0, "zone_a": 0.0, "international": 0.0, "premium": -0.1}
     over = {"traffic": {"groups": {"us-staff": {"calling": {"destinations": shares}}}}}
