@@ -241,6 +241,11 @@ def write_call_table(
 
     options = options or ImportOptions()
     target = Path(out)
+    if target.suffix.lower() not in (".parquet", ".csv"):
+        raise InputError(
+            f"{target}: --out must end in .parquet or .csv (the format written), "
+            f"got {target.suffix or 'no suffix'!r}"
+        )
     bad_path, manifest_path = sidecar_paths(target)
     for t in (target, bad_path, manifest_path):
         if t.exists():

@@ -320,3 +320,12 @@ def test_a_first_row_in_no_currency_does_not_set_the_logs(tmp_path):
     code, _, err = run_cli("import-log", path, "--out", tmp_path / "o.parquet", "--currency", "ZZZ")
     assert code == 2
     assert err.strip().startswith("--currency: must be an ISO 4217 currency code")
+
+
+def test_the_output_names_its_format(tmp_path):
+    path = tmp_path / "calls.json"
+    path.write_text(json.dumps({"value": [GOOD]}))
+    code, _, err = run_cli("import-log", path, "--out", tmp_path / "calls.txt")
+    assert code == 2
+    assert "--out must end in .parquet or .csv (the format written), got '.txt'" in err
+    assert not list(tmp_path.glob("calls.txt*"))
