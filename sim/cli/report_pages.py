@@ -38,7 +38,8 @@ def dispatch(args: argparse.Namespace) -> int | None:
 
     folder = Path(args.run_dir)
     if not folder.is_dir():
-        raise InputError(f"{folder}: no such folder")
+        what = "not a folder: give a run folder" if folder.exists() else "no such folder"
+        raise InputError(f"{folder}: {what}")
     path = write_report(folder)
     if args.json:
         from sim.cli.summaries import emit

@@ -199,7 +199,8 @@ def _clean(args: argparse.Namespace) -> int:
     done: list[dict[str, Any]] = []
     for root in roots:
         if not root.is_dir():
-            raise InputError(f"{root}: no such folder")
+            what = "not a folder" if root.exists() else "no such folder"
+            raise InputError(f"{root}: {what}")
         gone = stale_staging(root) if args.dry_run else clean_staging(root)
         verb = "would remove" if args.dry_run else "removed"
         done.append({"folder": str(root), "dry_run": bool(args.dry_run), "staging": gone})
@@ -207,7 +208,10 @@ def _clean(args: argparse.Namespace) -> int:
             continue
         for folder in gone:
             print(f"{verb} {folder}")
-        print(f"{root}: {len(gone)} stale staging folder(s) {verb}")
+        if args.dry_run:
+            print(f"{root}: {len(gone)} stale staging folder(s) to remove (dry run)")
+        else:
+            print(f"{root}: {len(gone)} stale staging folder(s) removed")
     if args.json:
         from sim.cli.summaries import emit
 

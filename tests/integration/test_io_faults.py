@@ -322,7 +322,9 @@ def test_stale_staging_folders_are_removed(tmp_path, scenario_file, monkeypatch,
     (live / STAGING_MARKER).write_text(f"{os.getpid()} {host}\n")
     assert main(["clean", "--dry-run"]) == 0
     assert stale.exists()
-    assert "would remove" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"would remove results/{stale.name}" in printed
+    assert "1 stale staging folder(s) to remove (dry run)" in printed
     assert main(["run", str(scenario_file), "-q", "--no-plots"]) == 0  # cleans as it starts
     assert not stale.exists()
     assert live.exists()
