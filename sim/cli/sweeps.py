@@ -152,6 +152,11 @@ def _sweep(args: argparse.Namespace) -> int:
 
     from sim.experiments import recommend
 
+    if getattr(args, "robust", False) and args.replications is not None:
+        raise InputError(
+            "--replications: not used with --robust, which runs each future "
+            "--per-future times (default 1)"
+        )
     loaded = load_scenario(args.scenario)
     refine = args.command == "recommend"
     settings = recommend.settings_from_cli(loaded, args.trigger, args.amount, args.set)

@@ -179,6 +179,12 @@ def test_recommend_robust_command(uncertain, tmp_path, capsys):
     bare = tmp_path / "bare.toml"
     bare.write_text(uncertain.path.read_text().split("[uncertainties")[0])
     assert main(["recommend", str(bare), "--robust", "--serial", "-q"]) == 2
+    capsys.readouterr()
+    # --replications would be ignored: each future runs --per-future times.
+    args = ["recommend", str(uncertain.path), "--robust", "--replications", "2", "--serial"]
+    assert main([*args, "--out", str(tmp_path / "r2")]) == 2
+    assert "--replications: not used with --robust" in capsys.readouterr().err
+    assert not (tmp_path / "r2").exists()
 
 
 def test_the_tidy_table_summarises_like_the_study(uncertain, tmp_path):
