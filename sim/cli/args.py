@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Callable
 
+from sim.core.errors import InputError
 from sim.core.limits import (
     MAX_REPLICATIONS,
     MAX_SEED,
@@ -109,7 +110,17 @@ def add_output_options(p: argparse.ArgumentParser, json: bool = True) -> None:
 
 
 def executor_of(args: argparse.Namespace) -> Executor:
-    """Return the executor a command's ``--dask``, ``--serial`` and ``--workers`` ask for."""
+    """Return the executor a command's ``--dask``, ``--serial`` and ``--workers`` ask for.
+
+    Options that contradict each other are refused (``InputError``) rather than one of
+    them silently winning; so are ``--out`` and ``--resume`` together.
+    """
+    if getattr(args, "out", None) and getattr(args, "resume", None):
+        raise InputError("--out and --resume: give one (--resume continues its own folder)")
+    if getattr(args, "serial", False) and getattr(args, "dask", None):
+        raise InputError("--serial and --dask: give one")
+    if getattr(args, "serial", False) and (args.workers or 1) > 1:
+        raise InputError("--serial and --workers: --serial runs in this process alone")
     if getattr(args, "dask", None):
         return Executor("dask", args.workers, args.dask)
     if args.serial:

@@ -286,3 +286,20 @@ def test_validate_builds_the_sweep_grid(tmp_path, capsys, settings, message):
     assert err.startswith(f"{path}: sweep: ")
     assert message in err
     assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--serial", "--workers", "2"], "--serial and --workers: --serial runs in this process"),
+        (["--serial", "--dask", "local"], "--serial and --dask: give one"),
+        (["--out", "A", "--resume", "B"], "--out and --resume: give one"),
+    ],
+)
+def test_contradicting_options_are_refused_not_resolved(tiny, tmp_path, capsys, extra, message):
+    extra = [str(tmp_path / x) if x in ("A", "B") else x for x in extra]
+    for command in ("sweep", "sensitivity"):
+        assert main([command, str(tiny), *extra, "-q"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(message), (command, err)
+    assert not list(tmp_path.iterdir())
