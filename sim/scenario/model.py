@@ -68,6 +68,10 @@ _TENANTS: dict[
 _TENANTS_KEPT = 1024  # a 20 x 20 sweep's variants, twice over
 
 
+MIN_HORIZON_S = 3600.0
+"""The shortest horizon: an hour (a bare ``horizon = 30`` is 30 s, almost surely a slip)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Simulation:
     """Clock, calendar and randomness of a run.
@@ -104,7 +108,12 @@ class Simulation:
         except UnitError as exc:
             raise FieldError("time_zone", str(exc)) from None
         require(self.start.tzinfo is None, "start", "give a local date-time without offset")
-        require(self.horizon > 0, "horizon", "must be > 0")
+        require(
+            self.horizon >= MIN_HORIZON_S,
+            "horizon",
+            f"must be at least 1h, got {format_duration(self.horizon)} (a number without a "
+            'unit is seconds: write "30d" for 30 days)',
+        )
         error = currency_error(self.currency)
         require(error is None, "currency", error or "")
         error = name_error(self.name)

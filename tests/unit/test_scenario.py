@@ -68,7 +68,7 @@ def test_minimal_scenario_uses_documented_defaults():
         ({"payment": {"card_expires": "soon"}}, "payment.card_expires", "date"),
         ({"admin": {"responds_to": ["pager"]}}, "admin.responds_to[0]", "one of"),
         ({"admin": {"top_up": "10"}}, "admin.top_up", "at least 50"),
-        ({"simulation": {"horizon": "0s"}}, "simulation.horizon", "> 0"),
+        ({"simulation": {"horizon": "0s"}}, "simulation.horizon", "at least 1h, got 0s"),
         ({"simulation": {"currency": "usd"}}, "simulation.currency", "ISO 4217"),
         ({"simulation": {"time_zone": "Mars/Base"}}, "simulation.time_zone", "unknown time"),
         ({"simulation": {"seed": True}}, "simulation.seed", "whole number"),
