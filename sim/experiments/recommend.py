@@ -28,7 +28,7 @@ import pandas as pd
 
 from sim.core.display import money_text
 from sim.core.errors import InputError
-from sim.core.schema import ConfigError, to_plain
+from sim.core.schema import ConfigError, FieldError, to_plain
 from sim.core.units import MICROS_PER_UNIT
 from sim.experiments.executors import Executor
 from sim.experiments.selection import ConstrainedSelection, SelectionResult, SelectionSettings
@@ -56,7 +56,7 @@ from sim.reports.tables import bands_table, settings_table
 from sim.scenario.costs import COMPONENT_TITLES, COMPONENTS, annual_costs
 from sim.scenario.folders import run_identity
 from sim.scenario.loading import LoadedScenario
-from sim.scenario.model import Scenario, Sweep
+from sim.scenario.model import Scenario, Sweep, expand_values
 
 
 @dataclass
@@ -578,17 +578,24 @@ def settings_from_cli(
     """Merge ``--trigger``, ``--amount`` and ``--set PATH=VALUES`` over ``[sweep].settings``."""
     base = dict(loaded.scenario.sweep.settings) if loaded.scenario.sweep else {}
     cli: dict[str, str] = {}
+    given: list[tuple[str, str, str]] = []  # (option, path, values)
     if trigger:
-        cli["recharge.trigger"] = trigger
+        given.append(("--trigger", "recharge.trigger", trigger))
     if amount:
-        cli["recharge.amount"] = amount
+        given.append(("--amount", "recharge.amount", amount))
     for item in sets:
         path, sep, values = item.partition("=")
         if not sep or not path.strip() or not values.strip():
             raise InputError(
                 f"--set {item!r}: expected PATH=VALUES, e.g. recharge.trigger=50:500:50"
             )
-        cli[path.strip()] = values.strip()
+        given.append((f"--set {path.strip()}", path.strip(), values.strip()))
+    for option, path, values in given:
+        try:  # the grid's syntax, blamed on the option that gave it
+            expand_values(values)
+        except ValueError as exc:
+            raise InputError(f"{option}: {exc}") from None
+        cli[path] = values
     settings = {**base, **cli}
     if not settings:
         raise InputError(
@@ -606,6 +613,10 @@ def sweep_settings(loaded: LoadedScenario, replications: int | None, **over: Any
         changes["replications"] = replications
     try:
         return replace(sweep, **changes)
+    except FieldError as exc:
+        if exc.field in changes:  # a command-line value: name the option, not the file
+            raise InputError(f"--{exc.field.replace('_', '-')}: {exc.message}") from None
+        raise InputError(f"{loaded.path}: sweep: {exc}") from None
     except ValueError as exc:
         raise InputError(f"{loaded.path}: sweep: {exc}") from None
 

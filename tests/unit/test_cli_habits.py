@@ -303,3 +303,20 @@ def test_contradicting_options_are_refused_not_resolved(tiny, tmp_path, capsys, 
         err = capsys.readouterr().err.strip()
         assert err.startswith(message), (command, err)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--trigger", ","], "--trigger: expected a range or a list of values"),
+        (["--set", "recharge.amount=1:2"], '--set recharge.amount: expected "start:stop:step"'),
+        (
+            ["--trigger", "100", "--amount", "300", "--replications", "1"],
+            "--replications: must be >= 2",
+        ),
+        (["--max-outage", "0%"], "--max-outage: must lie strictly between 0 and 1"),
+    ],
+)
+def test_command_line_values_are_blamed_on_their_option(tiny, capsys, extra, message):
+    assert main(["recommend", str(tiny), *extra, "--serial", "-q"]) == 2
+    assert capsys.readouterr().err.strip().startswith(message)
