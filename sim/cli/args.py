@@ -35,7 +35,7 @@ def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], in
 
     def parse(text: str) -> int:
         try:
-            value = int(text) if len(text) <= 30 else minimum - 1
+            value = int(text) if len(text) <= 30 and text.isascii() else minimum - 1
         except ValueError:
             value = minimum - 1
         if value < minimum or (maximum is not None and value > maximum):
@@ -57,6 +57,8 @@ seed = whole_number(0, MAX_SEED)
 def share(text: str) -> float:
     """Parse a share such as ``"1%"`` or ``0.01`` (from 0 up to, not including, 1)."""
     try:
+        if not text.isascii():  # float() reads other scripts' digits
+            raise ValueError(text)
         value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(

@@ -32,8 +32,8 @@ SECONDS_PER_HOUR = 3_600
 SECONDS_PER_DAY = 86_400
 SECONDS_PER_WEEK = 7 * SECONDS_PER_DAY
 
-_MONEY_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-_DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d|w)")
+_MONEY_RE = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")  # ASCII digits only
+_DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d|w)", re.ASCII)
 _DURATION_UNIT_S = {
     "ms": 0.001,
     "s": 1.0,
@@ -110,6 +110,8 @@ def parse_duration(text: str | int | float) -> Seconds:
             f'expected a duration such as "90s", "2h" or "3d", got {type(text).__name__}'
         )
     s = text.strip().lower()
+    if not s.isascii():  # float() and \d would read other scripts' digits
+        raise UnitError(f'expected a duration such as "90s", "2h" or "3d", got {text[:40]!r}')
     try:
         value = float(s)
     except ValueError:
@@ -131,9 +133,9 @@ def parse_duration(text: str | int | float) -> Seconds:
     )
 
 
-_CALENDAR_SPAN_RE = re.compile(r"^(?:\s*\d+\s*(?:y|mo)\s*)+$")
-_CALENDAR_PART_RE = re.compile(r"(\d+)\s*(y|mo)")
-_CALENDAR_UNIT_RE = re.compile(r"\d\s*(?:y|mo)(?![a-z])")
+_CALENDAR_SPAN_RE = re.compile(r"^(?:\s*\d+\s*(?:y|mo)\s*)+$", re.ASCII)
+_CALENDAR_PART_RE = re.compile(r"(\d+)\s*(y|mo)", re.ASCII)
+_CALENDAR_UNIT_RE = re.compile(r"\d\s*(?:y|mo)(?![a-z])", re.ASCII)
 MAX_CALENDAR_MONTHS = 12 * 200
 """Calendar spans longer than this are refused before any date arithmetic."""
 

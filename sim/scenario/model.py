@@ -287,6 +287,8 @@ class Sweep:
 def expand_values(text: str) -> list[str]:
     """Expand ``"50:500:50"`` (ends included) or ``"50,100,200"`` into value strings."""
     text = str(text).strip()
+    if not text.isascii():  # Decimal() reads other scripts' digits
+        raise ValueError(f"expected ASCII digits, got {text[:40]!r}")
     if ":" in text:
         parts = text.split(":")
         if len(parts) != 3:

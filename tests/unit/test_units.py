@@ -113,3 +113,27 @@ def test_calendar_twelve_months_is_wall_clock():
 def test_unknown_time_zone():
     with pytest.raises(UnitError, match="unknown time zone"):
         Calendar.from_local(date(2026, 1, 1), "Nowhere/City")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\u0663\u0660\u0660", "\uff11\uff10\uff10", "1\u0660", "\u0663\u0660d", "\uff15h"],
+)
+def test_only_ascii_digits_are_numbers(text):
+    # Decimal(), float() and \d read Arabic-Indic and full-width digits as numbers; a
+    # scenario, a grid or an option with them is refused rather than read as 300.
+    import argparse
+
+    from sim.cli.args import share, whole_number
+    from sim.scenario.model import expand_values
+
+    with pytest.raises(UnitError):
+        parse_money(text)
+    with pytest.raises(UnitError):
+        parse_duration(text)
+    with pytest.raises(ValueError, match="expected ASCII digits"):
+        expand_values(text)
+    with pytest.raises(argparse.ArgumentTypeError):
+        share(text + "%")
+    with pytest.raises(argparse.ArgumentTypeError):
+        whole_number(1)(text)
