@@ -74,6 +74,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sim.core.errors import InputError
+    from sim.core.schema import FieldError
     from sim.core.units import (
         SECONDS_PER_DAY,
         Seconds,
@@ -98,8 +99,8 @@ def _sensitivity(args: argparse.Namespace) -> int:
         replace(sweep, warm_up=Seconds(warm_up))  # the sweep's rule: whole days, 0-3660
     except UnitError as exc:
         raise InputError(f"--warm-up: {exc}") from None
-    except ValueError as exc:  # FieldError "warm_up: must be ..."
-        raise InputError(f"--{exc}".replace("_", "-", 1)) from None
+    except FieldError as exc:  # the sweep's own rule for warm_up
+        raise InputError(f"--warm-up: {exc.message}") from None
     executor = executor_of(args)
     if args.resume:
         folder = Path(args.resume)

@@ -219,10 +219,24 @@ def map_tasks(
     return [results[k] for k in range(n)]
 
 
+def process_exists(pid: int) -> bool:
+    """Return whether a process numbered ``pid`` runs on this machine (any user's)."""
+    if pid <= 0:
+        return True  # 0 and negatives name process groups: never taken for gone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process (or a number no process can have: kept)
+    return True
+
+
 __all__ = [
     "children_start_without_interrupts",
     "keep_large_arrays_in_the_heap",
     "map_tasks",
+    "process_exists",
     "quiet_worker_interrupts",
     "release_free_memory",
     "single_threaded_workers",

@@ -22,6 +22,7 @@ from sim.core.workers import (
     _single_threaded,
     children_start_without_interrupts,
     keep_large_arrays_in_the_heap,
+    process_exists,
     single_threaded_workers,
     stop_pool,
 )
@@ -301,12 +302,11 @@ def remove_stale_jobs(where: Path) -> list[Path]:
         try:
             if entry.lstat().st_uid != os.getuid() or not entry.is_dir() or entry.is_symlink():
                 continue
-            os.kill(int(pid_text), 0)
-        except ProcessLookupError:
+        except OSError:
+            continue  # gone meanwhile
+        if not process_exists(int(pid_text)):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
-        except (OSError, OverflowError):
-            continue  # alive under another user, or gone meanwhile
     return removed
 
 

@@ -35,6 +35,7 @@ from sim.core.errors import InputError
 from sim.core.files import name_error, slug
 from sim.core.tables import write_table
 from sim.core.version import __version__
+from sim.core.workers import process_exists
 from sim.scenario.loading import LoadedScenario, write_resolved_scenario
 
 
@@ -75,13 +76,7 @@ def _writer_alive(marker: Path) -> bool:
         return False
     if host != socket.gethostname():
         return True  # another machine's run: never touched
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid != 0
+    return pid != 0 and process_exists(pid)
 
 
 def stale_staging(root: Path) -> list[Path]:

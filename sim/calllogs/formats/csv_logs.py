@@ -69,9 +69,8 @@ def header_shown(header: Sequence[str], limit: int = 8) -> str:
     A "header" that is really a data row holds users, numbers and call ids before any
     pseudonym is made: those cells are counted, never quoted.
     """
-    known = [
-        h for h in header if _norm_header(h) in _GRAPH_HEADERS or _norm_header(h) in _ADMIN_HEADERS
-    ]
+    columns = _GRAPH_HEADERS.keys() | _ADMIN_HEADERS.keys()
+    known = [h for h in header if _norm_header(h) in columns]
     parts = [_shown(h) for h in known[:limit]]
     if len(known) > limit:
         parts.append(f"{len(known) - limit} more column name(s)")
