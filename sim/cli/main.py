@@ -34,9 +34,11 @@ if _EARLY and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
+import re  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from concurrent.futures.process import BrokenProcessPool  # noqa: E402
+from typing import NoReturn  # noqa: E402
 
 from sim.cli import (  # noqa: E402
     analysis,
@@ -62,8 +64,43 @@ FAMILIES = (runs, sweeps, analysis, reports, report_pages, calllogs, backtest)
 """The command families, in the order ``ccsim --help`` lists them."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the error policy: one line, exit 2 (argparse prints its usage first).
+
+    Subcommand parsers are made of the same class (``add_subparsers`` uses the parent's).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        message = message.removeprefix("argument ")
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+_NEGATIVE = re.compile(r"-[0-9.]")
+
+
+def _attach_negative_values(given: Sequence[str]) -> list[str]:
+    """Join ``--option -1%`` into ``--option=-1%``, so the option's own check judges it.
+
+    argparse takes a word that starts with a dash for an option unless it reads as a
+    plain negative number, so ``--max-outage -1%`` failed with "expected one argument".
+    """
+    words = list(given)
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        nxt = words[i + 1] if i + 1 < len(words) else None
+        if w.startswith("--") and "=" not in w and nxt is not None and _NEGATIVE.match(nxt):
+            out.append(f"{w}={nxt}")
+            i += 2
+            continue
+        out.append(w)
+        i += 1
+    return out
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ccsim",
         description="Discrete-event cost simulator for prepaid communications credits.",
     )
@@ -142,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             sys.stdout.flush()
             return EXIT_OK
-        args = parser.parse_args(given)
+        args = parser.parse_args(_attach_negative_values(given))
         try:
             _refuse_empty_values(args, given)
             return _dispatch(args)

@@ -220,6 +220,7 @@ def _sweep(args: argparse.Namespace) -> int:
             costs=None
             if getattr(args, "annual_rate", None) is None
             else {"annual_rate": args.annual_rate},
+            options=recommend.options_of_settings(args.trigger, args.amount, args.set),
         )
     if args.json:
         from sim.cli.summaries import emit, sweep_summary
@@ -265,6 +266,7 @@ def _robust(
     bar: Any,
     progress: Any,
 ) -> int:
+    from sim.experiments import recommend
     from sim.experiments.robust import run_robust
 
     with bar:
@@ -282,6 +284,7 @@ def _robust(
             batch_size=args.batch_size or 0,
             progress=lambda done, total: progress(done, total, "futures"),
             command=["ccsim", *sys.argv[1:]],
+            options=recommend.options_of_settings(args.trigger, args.amount, args.set),
         )
     if args.json:
         from sim.cli.summaries import emit, robust_summary

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,10 +75,13 @@ def make_grid(
     settings: dict[str, str],
     warm_up_s: float = 0.0,
     costs: dict[str, Any] | None = None,
+    options: Mapping[str, str] | None = None,
 ) -> Grid:
     """Build the variants (``sweeps.steady``); add the scenario's own setting if missing.
 
-    ``costs`` overrides keys of the ``[costs]`` section (``--annual-rate``).
+    ``costs`` overrides keys of the ``[costs]`` section (``--annual-rate``). ``options``
+    maps the setting paths given on the command line to their option
+    (``options_of_settings``): a value out of range is blamed on the option.
     """
     raw = raw_scenario(loaded.path)
     if costs:
@@ -86,7 +89,11 @@ def make_grid(
     try:
         variants = build_variants(raw, settings, warm_up_s)
         base_scenario = Scenario.from_dict({k: v for k, v in raw.items() if k != "sweep"})
-    except (ConfigError, ValueError) as exc:
+    except ConfigError as exc:
+        if options and exc.path in options:
+            raise InputError(f"{options[exc.path]}: {exc.message}") from None
+        raise InputError(f"{loaded.path}: sweep: {exc}") from None
+    except ValueError as exc:
         raise InputError(f"{loaded.path}: sweep: {exc}") from None
     current = current_values(loaded.scenario, settings)
     found = matching_variant(variants, current)
@@ -294,6 +301,7 @@ def run(
     command: list[str] | None = None,
     bands_for: Sequence[int] = (),
     costs: dict[str, Any] | None = None,
+    options: Mapping[str, str] | None = None,
 ) -> tuple[SweepResult, Recommendation, Grid]:
     """Run (or resume) a sweep into ``folder`` and decide; write every table and plot.
 
@@ -302,7 +310,7 @@ def run(
     stages share one process pool (``Executor.kept_open``).
     """
     with executor.kept_open():
-        grid = make_grid(loaded, settings, sweep.warm_up, costs)
+        grid = make_grid(loaded, settings, sweep.warm_up, costs, options)
         pick_for_bands(Recommendation(pd.DataFrame(), [], None, []), grid, bands_for)
         reps = sweep.replications
         size = sweep.batch_size or auto_batch_size(len(grid.variants), reps, executor.workers)
@@ -572,13 +580,11 @@ def pick_for_bands(rec: Recommendation, grid: Grid, chosen: Sequence[int] = ()) 
     return picks
 
 
-def settings_from_cli(
-    loaded: LoadedScenario, trigger: str | None, amount: str | None, sets: list[str]
-) -> dict[str, str]:
-    """Merge ``--trigger``, ``--amount`` and ``--set PATH=VALUES`` over ``[sweep].settings``."""
-    base = dict(loaded.scenario.sweep.settings) if loaded.scenario.sweep else {}
-    cli: dict[str, str] = {}
-    given: list[tuple[str, str, str]] = []  # (option, path, values)
+def _given(
+    trigger: str | None, amount: str | None, sets: Sequence[str]
+) -> list[tuple[str, str, str]]:
+    """Return the grid options given: (option as typed, setting path, values)."""
+    given: list[tuple[str, str, str]] = []
     if trigger:
         given.append(("--trigger", "recharge.trigger", trigger))
     if amount:
@@ -590,7 +596,23 @@ def settings_from_cli(
                 f"--set {item!r}: expected PATH=VALUES, e.g. recharge.trigger=50:500:50"
             )
         given.append((f"--set {path.strip()}", path.strip(), values.strip()))
-    for option, path, values in given:
+    return given
+
+
+def options_of_settings(
+    trigger: str | None, amount: str | None, sets: Sequence[str]
+) -> dict[str, str]:
+    """Return the option that gave each swept setting path (to blame a bad value on it)."""
+    return {path: option for option, path, _ in _given(trigger, amount, sets)}
+
+
+def settings_from_cli(
+    loaded: LoadedScenario, trigger: str | None, amount: str | None, sets: list[str]
+) -> dict[str, str]:
+    """Merge ``--trigger``, ``--amount`` and ``--set PATH=VALUES`` over ``[sweep].settings``."""
+    base = dict(loaded.scenario.sweep.settings) if loaded.scenario.sweep else {}
+    cli: dict[str, str] = {}
+    for option, path, values in _given(trigger, amount, sets):
         try:  # the grid's syntax, blamed on the option that gave it
             expand_values(values)
         except ValueError as exc:

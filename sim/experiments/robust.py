@@ -23,7 +23,7 @@ executor and the number of workers.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -144,6 +144,7 @@ def _job(
     futures: pd.DataFrame,
     replications: int,
     warm_up_s: float,
+    options: Mapping[str, str] | None = None,
 ) -> tuple[RobustJob, list[Variant], int]:
     raw = raw_scenario(loaded.path, drop=("sweep", "uncertainties"))
     values = [
@@ -153,6 +154,8 @@ def _job(
     try:
         grid = future_variants(job, 0) if values else build_variants(raw, levers, warm_up_s)
     except ConfigError as exc:
+        if options and exc.path in options:
+            raise InputError(f"{options[exc.path]}: {exc.message}") from None
         raise InputError(f"{loaded.path}: {exc}") from None
     current = current_values(loaded.scenario, levers)
     baseline = matching_variant(grid, current)
@@ -338,8 +341,13 @@ def run_robust(
     batch_size: int = 0,
     progress: Callable[[int, int], None] | None = None,
     command: Sequence[str] = (),
+    options: Mapping[str, str] | None = None,
 ) -> RobustResult:
-    """Run (or resume) a robust study into ``folder``; return its tables and the choice."""
+    """Run (or resume) a robust study into ``folder``; return its tables and the choice.
+
+    ``options`` maps lever paths given on the command line to their option, to blame a
+    value out of range on it (``recommend.options_of_settings``).
+    """
     unc = loaded.scenario.uncertainties
     if unc is None:
         raise InputError(
@@ -349,7 +357,7 @@ def run_robust(
     if criterion not in CRITERIA:
         raise InputError(f"--criterion: one of {', '.join(CRITERIA)}, got {criterion!r}")
     table = sample_futures(unc, loaded.scenario.simulation.seed, futures, sampler)
-    job, variants, baseline = _job(loaded, levers, table, replications, warm_up_s)
+    job, variants, baseline = _job(loaded, levers, table, replications, warm_up_s, options)
     replay = replays_traffic(levers)
     n = len(job.futures)
     size = batch_size or max(1, min(10, math.ceil(n / max(1, 4 * executor.workers))))

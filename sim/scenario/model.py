@@ -72,6 +72,13 @@ MIN_HORIZON_S = 3600.0
 """The shortest horizon: an hour (a bare ``horizon = 30`` is 30 s, almost surely a slip)."""
 
 
+def _days_text(days: float) -> str:
+    """Write a duration in days for a message: whole days as such, others by their unit."""
+    if days == int(days):
+        return f"{int(days)} days"
+    return format_duration(days * SECONDS_PER_DAY)
+
+
 @dataclass(frozen=True, slots=True)
 class Simulation:
     """Clock, calendar and randomness of a run.
@@ -124,8 +131,7 @@ class Simulation:
         require(
             0 <= days <= MAX_WARM_UP_DAYS and days == int(days),
             "warm_up",
-            f"must be a whole number of days from 0 to {MAX_WARM_UP_DAYS}, "
-            f"got {format_duration(self.warm_up)}",
+            f"must be a whole number of days from 0 to {MAX_WARM_UP_DAYS}, got {_days_text(days)}",
         )
 
 
@@ -269,7 +275,7 @@ class Sweep:
         require(
             0 <= days <= MAX_WARM_UP_DAYS and days == int(days),
             "warm_up",
-            f"must be a whole number of days from 0 to {MAX_WARM_UP_DAYS}",
+            f"must be a whole number of days from 0 to {MAX_WARM_UP_DAYS}, got {_days_text(days)}",
         )
         require(
             self.annual_rate is None,

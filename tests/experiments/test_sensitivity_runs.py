@@ -145,13 +145,15 @@ def test_levers_can_be_inputs_too(uncertain, tmp_path):
     assert morris.loc[("annual_cost", "recharge.amount"), "mu_star"] > 0
 
 
-@pytest.mark.parametrize("warm_up", ["99999d", "36h", "5"])
+@pytest.mark.parametrize(
+    ("warm_up", "shown"), [("99999d", "99999 days"), ("36h", "36h"), ("5", "5s")]
+)
 def test_a_warm_up_outside_the_sweeps_rule_is_one_line_and_leaves_no_folder(
-    uncertain, tmp_path, capsys, warm_up
+    uncertain, tmp_path, capsys, warm_up, shown
 ):
     out = tmp_path / "cmd"
     args = ["sensitivity", str(uncertain.path), "--n-base", "8", "--trajectories", "2"]
     assert main([*args, "--warm-up", warm_up, "--serial", "-q", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "--warm-up: must be a whole number of days from 0 to 3660"
+    assert err == f"--warm-up: must be a whole number of days from 0 to 3660, got {shown}"
     assert not out.exists()  # nothing to block a corrected --out

@@ -315,8 +315,34 @@ def test_contradicting_options_are_refused_not_resolved(tiny, tmp_path, capsys, 
             "--replications: must be >= 2",
         ),
         (["--max-outage", "0%"], "--max-outage: must lie strictly between 0 and 1"),
+        # Values out of a setting's range, found when the grid is built: a negative
+        # value after its option is the option's value, not an unknown option.
+        (["--trigger", "-100", "--amount", "300"], "--trigger: must be >= 0"),
+        (["--trigger", "100", "--set", "recharge.trigger=-5"], "--set recharge.trigger: must"),
+        (["--amount", "10.5"], "--amount: 10.50 is refused by the admin portal"),
     ],
 )
 def test_command_line_values_are_blamed_on_their_option(tiny, capsys, extra, message):
     assert main(["recommend", str(tiny), *extra, "--serial", "-q"]) == 2
     assert capsys.readouterr().err.strip().startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        (["recommend", "S", "--max-outage", "-1%"], "ccsim recommend: --max-outage: expected a"),
+        (["run", "S", "--workers", "0"], "ccsim run: --workers: expected a whole number"),
+        (["run"], "ccsim run: the following arguments are required: SCENARIO"),
+        (["frobnicate"], "ccsim: COMMAND: invalid choice: 'frobnicate'"),
+        (["run", "S", "--no-such-option"], "ccsim: unrecognized arguments: --no-such-option"),
+    ],
+)
+def test_option_errors_are_one_line_without_the_usage(tiny, capsys, words, message):
+    words = [str(tiny) if w == "S" else w for w in words]
+    with pytest.raises(SystemExit) as exc:
+        main(words)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith(message), err
+    assert "--help)" in err  # and says where the options are listed
