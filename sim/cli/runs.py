@@ -84,6 +84,20 @@ def _check_sweep_grid(loaded: Any) -> None:
     make_grid(loaded, dict(sweep.settings), sweep.warm_up, None)
 
 
+def _check_rate_coverage(loaded: LoadedScenario) -> None:
+    """Refuse rate tables without a row for some kind of call the traffic can make."""
+    from sim.engine.coverage import unpriced_call_kinds
+
+    missing = unpriced_call_kinds(loaded.scenario, loaded.tariffs)
+    if missing:
+        shown = "; ".join(missing[:3])
+        raise InputError(
+            f"{loaded.path}: tariffs: {len(missing)} kind(s) of call the traffic can make "
+            f"are priced by no rate-table row, e.g. {shown}; add the country, a zone or a "
+            "'default' row"
+        )
+
+
 def _validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
     checked: list[dict[str, Any]] = []
@@ -91,6 +105,7 @@ def _validate(args: argparse.Namespace) -> int:
         try:
             loaded = load_scenario(name)
             _check_sweep_grid(loaded)
+            _check_rate_coverage(loaded)
         except InputError as exc:
             print(exc, file=sys.stderr)
             status = EXIT_BAD_INPUT

@@ -843,6 +843,102 @@ class TrafficModel:
         numbers[premium] = _NT[NumberType.PREMIUM]
         return codes, numbers
 
+    def _possible_destinations(self, dest: Destinations, home: str) -> set[tuple[int, int]]:
+        """Return the (country code, number type) pairs ``_destinations`` can draw."""
+        tables = self._destination_tables(dest, home)[1]
+        cdfs = self._dest_cdfs[(id(dest), home)]
+        toll = int(_NT[NumberType.TOLL])
+        out: set[tuple[int, int]] = set()
+        for share, table, cdf in zip(
+            (dest.domestic, dest.zone_a, dest.international), tables, cdfs, strict=True
+        ):
+            if share <= 0:
+                continue
+            if cdf is None or len(cdf) != len(table):
+                drawn = table.tolist()
+            else:  # weighted: a country of weight 0 is never drawn
+                chance = np.diff(cdf, prepend=0.0)
+                drawn = table[chance > 0].tolist()
+            out |= {(int(c), toll) for c in drawn}
+        if dest.premium > 0:
+            out.add((self._country[home], int(_NT[NumberType.PREMIUM])))
+        return out
+
+    def possible_calls(self) -> CallBatch:
+        """Return one call of every kind the draws can make (``ccsim validate``).
+
+        A kind is a (group or service number, call type, number type, destination) that
+        the settings give a positive chance: the cells the rating looks up, so the rate
+        tables can be checked before any call is drawn. Start times are all 0.
+        """
+        kinds: set[tuple[int, int, int, int, int]] = set()  # group, from, to, number, type
+        toll, toll_free = int(_NT[NumberType.TOLL]), int(_NT[NumberType.TOLL_FREE])
+        users = self._max_users()
+        for g, name in enumerate(self.population.group_names):
+            gt = self.traffic.groups.get(name)
+            if gt is None or users[g] == 0:
+                continue
+            home = self.population.group_countries[g]
+            hc = self._country[home]
+            c = gt.calling
+            if c.calls_per_user_day > 0:
+                shares = {
+                    CallType.USER_OUT: 1 - c.transfer_share - c.forward_share - c.conference_share,
+                    CallType.USER_OUT_CONF: c.conference_share,
+                    CallType.USER_OUT_FORWARDING: c.forward_share,
+                    CallType.USER_OUT_TRANSFER: c.transfer_share,
+                }
+                types = [int(_CT[t]) for t, share in shares.items() if share > 1e-12]
+                for to, number in self._possible_destinations(c.destinations, home):
+                    kinds |= {(g, hc, to, number, t) for t in types}
+            if c.inbound_per_user_day > 0:
+                kinds.add((g, hc, hc, toll, int(_CT[CallType.USER_IN])))
+            m = gt.meetings
+            if m.per_organiser_week > 0 and m.dial_ins > 0:
+                conf_in = int(_CT[CallType.CONF_IN])
+                if m.toll_free_share > 0:
+                    kinds.add((g, hc, hc, toll_free, conf_in))
+                if m.toll_free_share < 1:
+                    kinds.add((g, hc, hc, toll, conf_in))
+            if m.per_organiser_week > 0 and m.dial_outs > 0:
+                for to, number in self._possible_destinations(m.dial_out_destinations, home):
+                    kinds.add((g, hc, to, number, int(_CT[CallType.CONF_OUT])))
+        n_groups = len(self.population.group_names)
+        for k, name in enumerate(self.population.service_names):
+            st = self.traffic.services.get(name)
+            if st is None:
+                continue
+            home = self.population.service_countries[k]
+            hc = self._country[home]
+            if st.calls_per_day > 0:
+                number = toll_free if self.population.service_toll_free[k] else toll
+                kinds.add((n_groups + k, hc, hc, number, int(_CT[CallType.UCAP_IN])))
+            if st.outbound_per_day > 0:
+                for to, number in self._possible_destinations(st.outbound_destinations, home):
+                    kinds.add((n_groups + k, hc, to, number, int(_CT[CallType.UCAP_OUT])))
+        rows = sorted(kinds)
+        group = np.asarray([r[0] for r in rows], np.int32)
+        first_user = np.append(self._user_offset, self._service_offset).astype(np.int64)
+        subscriber = np.where(
+            group < n_groups,
+            first_user[np.minimum(group, n_groups)],
+            self._service_offset + group - n_groups,
+        )
+        n = len(rows)
+        return CallBatch(
+            call_id=np.arange(n, dtype=np.int64),
+            subscriber_id=subscriber.astype(np.int64),
+            group=group,
+            usage_country=np.asarray([r[1] for r in rows], np.int16),
+            dest_country=np.asarray([r[2] for r in rows], np.int16),
+            number_type=np.asarray([r[3] for r in rows], np.int8),
+            call_type=np.asarray([r[4] for r in rows], np.int8),
+            start_s=np.zeros(n),
+            duration_s=np.full(n, 60.0),
+            groups=self.groups,
+            countries=self.countries,
+        )
+
     def _draw_calling(
         self,
         parts: _Parts,

@@ -250,14 +250,21 @@ def test_dask_addresses_are_checked_before_any_folder_is_made(tiny, tmp_path, ca
     assert not out.exists()
 
 
-def test_a_rate_table_missing_the_traffics_countries_stops_a_run_in_one_line(tmp_path, capsys):
+def test_a_rate_table_missing_the_traffics_countries_fails_validate_and_a_run(tmp_path, capsys):
     (tmp_path / "gb.csv").write_text(
         "destination,number_type,rate_per_min,connection_fee,increment_s\nGB,,0.05,0,60\n"
     )
     data = merge(small_tenant(0.1), {"simulation": {"horizon": "7d", "name": "gb-only"}})
     data["tariffs"]["outbound"] = "gb.csv"
     path = write_scenario(tmp_path, data).path
-    assert main(["validate", "-q", str(path)]) == 0  # the table itself is well formed
+    # The table is well formed, but validate looks up every kind of call the traffic
+    # can make, as the rating would.
+    assert main(["validate", "-q", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"{path}: tariffs: ")
+    assert "kind(s) of call the traffic can make are priced by no rate-table row" in err
+    assert "us-staff user_out to " in err
+    assert len(err.splitlines()) == 1
     for extra in ([], ["--workers", "2", "--replications", "2"]):
         out = tmp_path / f"run{len(extra)}"
         assert main(["run", str(path), "--out", str(out), "-q", *extra]) == 2

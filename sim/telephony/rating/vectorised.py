@@ -694,6 +694,32 @@ def _spend_limits(
     return pos[split], spent
 
 
+def unpriced_calls(batch: CallBatch, ctx: RatingContext) -> list[str]:
+    """Describe the calls of ``batch`` that no rate-table row prices, one text each.
+
+    The cell tables are ``rate_batch``'s, so this is exactly the set of calls that make
+    it raise ``UnratableCallError``, except resource accounts' outbound calls, which may
+    be refused for want of a PAYG plan instead (§10.2). For ``ccsim validate``, on one
+    call of each kind the traffic makes (``TrafficModel.possible_calls``).
+    """
+    routes = _routes(ctx, batch)
+    if routes.unratable is None:
+        return []
+    cell = routes.cells(batch)
+    bad = routes.unratable[cell]
+    if routes.needs_payg is not None:
+        bad &= ~routes.needs_payg[cell]
+    rule = routes.rule[cell]
+    out = []
+    for i in np.flatnonzero(bad).tolist():
+        c = batch.call(i)
+        out.append(
+            f"{c.group} {c.call_type.value} to {c.dest_country} {c.number_type.value} "
+            f"({Rule(int(rule[i])).name})"
+        )
+    return out
+
+
 def rate_batch(batch: CallBatch, ctx: RatingContext, state: PoolState | None = None) -> RatedBatch:
     """Rate a time-sorted batch with numpy; row by row the same as ``rate_call``.
 
@@ -894,4 +920,5 @@ __all__ = [
     "cover_from_pools",
     "rate_batch",
     "shared_pool_demand",
+    "unpriced_calls",
 ]
