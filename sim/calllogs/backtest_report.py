@@ -1,7 +1,9 @@
 """The back-test's run folder and chart: tables, ``backtest.png`` and ``manifest.json``.
 
-``write_backtest`` writes the tables of a ``BacktestResult`` (Parquet with exact
-``*_micros`` and CSV with decimal money) and the chart into a new run folder, staged and
+``write_backtest`` writes the tables of a ``BacktestResult`` typed by their schemas
+(``sim.reports.tables``, folder kind ``backtest``: Parquet with exact ``*_micros`` and
+dates, CSV with decimal money; a ``currency`` column names the base scenario's billing
+currency) and the chart into a new run folder, staged and
 renamed into place (``sim.scenario.folders.RunFolder``), with a manifest naming the base
 scenario, seed, version, methods, data window and date of the last data.
 """
@@ -17,6 +19,7 @@ import numpy as np
 from sim.calllogs.backtest import BANDS, BacktestResult
 from sim.calllogs.report import ImportReport
 from sim.calllogs.users import file_sha256
+from sim.reports.tables import with_currency, write_typed_table
 from sim.scenario.folders import RunFolder
 from sim.scenario.loading import LoadedScenario
 
@@ -73,8 +76,11 @@ def write_backtest(
 ) -> Path:
     """Write the back-test's folder (tables, chart, manifest) atomically; return it."""
     with RunFolder(out, f"{base.name}-backtest") as folder:
+        currency = str(result.meta.get("currency") or base.scenario.simulation.currency)
         for name, frame in result.tables().items():
-            folder.table(frame, name)
+            typed = with_currency(frame, currency)
+            written = write_typed_table(typed, folder.staging, name, "backtest")
+            folder.add(*(p.name for p in written))
         if plots:
             plot_backtest(result, folder.path("plots/backtest.png"))
         manifest: dict[str, Any] = {

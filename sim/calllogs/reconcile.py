@@ -4,7 +4,8 @@
 compares each with the charge in the log; the difference is always ccsim - log, over the
 calls both priced, and the unratable calls (no group, refused by the rating) are counted
 and totalled apart. ``reconcile_and_write`` writes the summary, the totals by route, the
-problem calls and the mapping into a run folder. ``replay_check`` compares a replay's
+problem calls and the mapping into a run folder, typed by their schemas
+(``sim.reports.tables``, folder kind ``reconcile``). ``replay_check`` compares a replay's
 charges with this rating of the same calls and says why they differ.
 """
 
@@ -27,6 +28,7 @@ from sim.core.display import money_text
 from sim.core.errors import InputError
 from sim.core.units import Calendar, format_money
 from sim.engine.results import RunResult
+from sim.reports.tables import with_currency, write_typed_table
 from sim.scenario.folders import RunFolder
 from sim.scenario.loading import LoadedScenario
 from sim.telephony.calls import CallBatch
@@ -293,14 +295,19 @@ def reconcile_and_write(
 
     ``remapped`` lists the plan substitutions and group sizes accepted (for the manifest).
     """
+    calls = rec.calls.copy()  # the log's UTC start as a local time of the scenario's zone
+    calls["start"] = pd.to_datetime(calls["start"], utc=True).dt.tz_convert(
+        loaded.scenario.simulation.time_zone
+    )
     with RunFolder(out, f"{loaded.name}-reconcile") as folder:
         for name, table in (
-            ("reconcile_summary", rec.summary),
-            ("reconcile_by_route", rec.by_route),
-            ("reconcile_calls", rec.calls),
+            ("reconcile_summary", with_currency(rec.summary, rec.currency)),
+            ("reconcile_by_route", with_currency(rec.by_route, rec.currency)),
+            ("reconcile_calls", with_currency(calls, rec.currency)),
             ("mapping", mapped.holders),
         ):
-            folder.table(table, name)
+            written = write_typed_table(table, folder.staging, name, "reconcile")
+            folder.add(*(p.name for p in written))
         report.write_bad_rows(folder.path("bad_rows.csv"))
         final = folder.finish(
             loaded,

@@ -194,7 +194,8 @@ def replay_and_write(
         for name in TABLES:
             written = write_typed_table(result[name], folder.staging, name)
             folder.add(*(p.name for p in written))
-        folder.table(mapped.holders, "mapping")
+        written = write_typed_table(mapped.holders, folder.staging, "mapping", "replay")
+        folder.add(*(p.name for p in written))
         report.write_bad_rows(folder.path("bad_rows.csv"))
         if mode == "bootstrap":
             weeks = pd.DataFrame(
@@ -204,7 +205,8 @@ def replay_and_write(
                     for w, s in enumerate(starts)
                 ]
             )
-            folder.table(weeks, "bootstrap_weeks")
+            written = write_typed_table(weeks, folder.staging, "bootstrap_weeks", "replay")
+            folder.add(*(p.name for p in written))
         if plots:
             from sim.reports.plots import plot_balance, plot_spend
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import pandas as pd
 
-from sim.core.tables import write_table
 from sim.core.units import SECONDS_PER_DAY, Micros, format_money
 from sim.reports.alerts import AlertPolicy, lead_summary, suggest_threshold
 from sim.reports.breakeven import breakeven
@@ -27,7 +26,7 @@ from sim.reports.html import write_report
 from sim.reports.licences import LicencePrices, find_prices
 from sim.reports.plan_runs import DEFAULT_PLANS
 from sim.reports.runway import plot_runway, runway
-from sim.reports.tables import write_typed_table
+from sim.reports.tables import with_currency, write_typed_table
 from sim.scenario.folders import RESULTS_ROOT, RunFolder
 from sim.scenario.loading import LoadedScenario
 
@@ -76,13 +75,17 @@ def write_forecast(
         fig.savefig(folder.staging / "plots" / "forecast-fan.png")
         folder.add("plots/forecast-fan.png")
         if fc.runway is not None:
+            currency = fc.runway.scenario.simulation.currency
             for name, frame in fc.runway.tables().items():
-                folder.add(*(p.name for p in write_table(frame, folder.staging, name)))
+                typed = with_currency(frame, currency)
+                written = write_typed_table(typed, folder.staging, name, "forecast")
+                folder.add(*(p.name for p in written))
             plot_runway(fc.runway, folder.staging / "plots" / "runway.png")
             folder.add("plots/runway.png")
         if fc.alerts:
             alerts = pd.DataFrame(fc.alerts)
-            folder.add(*(p.name for p in write_table(alerts, folder.staging, "alert_leads")))
+            written = write_typed_table(alerts, folder.staging, "alert_leads", "forecast")
+            folder.add(*(p.name for p in written))
         total = fc.totals.iloc[0]
         return folder.finish(
             loaded,

@@ -11,12 +11,15 @@ from sim.reports.tables import KIND_TEXT, SCHEMAS
 
 FOLDER_TITLES = {
     "run": "Run folders (`ccsim run`, call-log replay)",
-    "forecast": "Forecast folders (`ccsim forecast`)",
+    "forecast": "Forecast folders (`ccsim forecast`; runway and alert tables when prepaid)",
     "compare": "Comparison folders (`ccsim compare`)",
     "sweep": (
         "Sweep, recommendation and study folders (`ccsim sweep`, `ccsim recommend`, "
         "`recommend --robust`, `ccsim sensitivity`)"
     ),
+    "replay": "Replay folders (`ccsim replay`): besides the run tables",
+    "reconcile": "Reconciliation folders (`ccsim reconcile`)",
+    "backtest": "Back-test folders (`ccsim backtest`)",
 }
 
 

@@ -652,10 +652,387 @@ _SWEEP: tuple[TableSchema, ...] = (
     ),
 )
 
+# -- call-log folders: replay, reconcile, back-test -------------------------------------
+
+_MAPPING = TableSchema(
+    "replay",
+    "mapping",
+    "one row per holder of the log (user, or capability and country for calls without a "
+    "user): the user group or service number chosen and how",
+    (
+        _c("holder", "text", "the user's pseudonym, or (no user: LICENCE/COUNTRY)"),
+        _c("kind", "text", "user, or service (auto attendant, call queue)"),
+        _c("usage_country", "text", "usage country (ISO alpha-2; a user's most frequent)"),
+        _c("licence", "text", "capability of its calls (e.g. MCOPSTN1, MCOPSTNPP)"),
+        _c("plan", "text", "calling plan its own calls show (domestic, payg, ...; empty: none)"),
+        _c("conferencing", "text", "conferencing its meeting calls show (empty: none)"),
+        _c("calls", "int", "calls of the log it holds"),
+        _c("group", "text", "user group or service number chosen (empty: none, unmapped)"),
+        _c(
+            "how",
+            "text",
+            "auto, auto (plan X -> Y), rule PATTERN (--map), or why none was found",
+        ),
+    ),
+)
+
+_REPLAY: tuple[TableSchema, ...] = (
+    _MAPPING,
+    TableSchema(
+        "replay",
+        "bootstrap_weeks",
+        "replication x week of a block bootstrap (--bootstrap): the recorded week drawn",
+        (
+            REP,
+            _c("week", "int", "week of the run (0 = the one starting at the scenario's start)"),
+            _c(
+                "recorded_week_start",
+                "date",
+                "first local date of the recorded week replayed in it (the log's weeks "
+                "start on the scenario's start weekday)",
+            ),
+        ),
+    ),
+)
+
+_RECONCILE_CUR = _c(
+    "currency",
+    "text",
+    "the scenario's billing currency (ISO 4217 code) of every money column",
+)
+_RECONCILE_MONEY = (
+    _c("log_charge_micros", "money", "the log's charges of the rated calls"),
+    _c("ccsim_charge_micros", "money", "ccsim's charges of the same calls"),
+    _c("difference_micros", "money", "ccsim - log over the rated calls"),
+)
+_RECONCILE: tuple[TableSchema, ...] = (
+    TableSchema(
+        "reconcile",
+        "reconcile_summary",
+        "one row per call type, and one for all: the log's charges against ccsim's rating",
+        (
+            _RECONCILE_CUR,
+            _c("call_type", "text", "call type (user_out, conf_in, ucap_in, ...), or all"),
+            _c("calls", "int", "calls imported from the log (unmapped ones included)"),
+            _c("matched", "int", "calls whose two charges agree within --tolerance"),
+            _c("differing", "int", "rated calls whose charges differ by more"),
+            _c(
+                "unratable",
+                "int",
+                "calls not rated: no holder, another currency, or refused by the rating",
+            ),
+            _c("matched_share", "float", "matched / calls, to 6 decimals (1 with no calls)"),
+            *_RECONCILE_MONEY,
+            _c("max_abs_difference_micros", "money", "largest difference of one rated call"),
+            _c(
+                "unratable_log_charge_micros",
+                "money",
+                "the log's charges of the unratable calls, apart (in the log's currency "
+                "when that is why they are unratable)",
+            ),
+        ),
+    ),
+    TableSchema(
+        "reconcile",
+        "reconcile_by_route",
+        "the rated calls per call type, rule, usage country, destination and number type",
+        (
+            _RECONCILE_CUR,
+            _c("call_type", "text", "call type"),
+            _c("rule", "text", "ccsim's rating rule (payg_outbound, domestic_plan, ...)"),
+            _c("usage_country", "text", "usage country of the holder (ISO alpha-2)"),
+            _c("dest_country", "text", "country called (ISO alpha-2)"),
+            _c("number_type", "text", "toll, toll_free or premium"),
+            _c("calls", "int", "rated calls"),
+            _c("matched", "int", "calls whose charges agree within --tolerance"),
+            _c("differing", "int", "calls whose charges differ by more"),
+            _c("log_minutes", "float", "recorded minutes, to 0.1"),
+            *_RECONCILE_MONEY,
+        ),
+    ),
+    TableSchema(
+        "reconcile",
+        "reconcile_calls",
+        "every differing or unratable call, in the log's order",
+        (
+            _c(
+                "currency",
+                "text",
+                "the scenario's billing currency (ISO 4217 code); a call unratable for its "
+                "currency has its log charge in the currency its reason names",
+            ),
+            _c("line", "int", "line of the log (CSV: the header is line 1; JSON: record number)"),
+            _c("call_id", "text", "the log's call id"),
+            _c("start", "time", "start of the call, local time (the log records UTC)"),
+            _c("call_type", "text", "call type"),
+            _c("group", "text", "user group or service number (empty: unmapped)"),
+            _c("usage_country", "text", "usage country of the holder (ISO alpha-2)"),
+            _c("dest_country", "text", "country called (ISO alpha-2)"),
+            _c("number_type", "text", "toll, toll_free or premium"),
+            _c("duration_s", "float", "recorded duration in seconds"),
+            _c("rule", "text", "ccsim's rating rule (empty: unmapped)"),
+            _c(
+                "outcome",
+                "text",
+                "free, pool, pool_charged, charged, blocked, cut_off (empty: unmapped)",
+            ),
+            _c("status", "text", "differing or unratable"),
+            _c("reason", "text", "why it is unratable (empty: differing)"),
+            _c(
+                "log_charge_micros",
+                "money",
+                "the log's charge (plus connectionCharge with --add-connection-charge)",
+            ),
+            _c("ccsim_charge_micros", "money", "ccsim's charge (0 when refused or unmapped)"),
+            _c("difference_micros", "money", "ccsim - log (0 when unratable)"),
+        ),
+    ),
+    TableSchema("reconcile", "mapping", _MAPPING.doc, _MAPPING.columns),
+)
+
+_BT_CUR = _c(
+    "currency",
+    "text",
+    "the base scenario's billing currency (ISO 4217 code) of every money column",
+)
+_BT_METHOD = _c("method", "text", "forecasting method: ccsim, seasonal-naive or ets")
+_BT_ORIGIN = (
+    _c("origin", "int", "rolling origin number (0 = the earliest)"),
+    _c("train_start", "date", "first local date of the training window"),
+    _c("origin_date", "date", "the origin: first local date of the test window"),
+)
+_BT_STAMP = (
+    _c("data_from", "date", "first local date of the log"),
+    _c("data_to", "date", "last local date of the log"),
+    _c("last_data", "date", "local date of the log's last call"),
+    _c("method_description", "text", "what the method does"),
+)
+_BT_METRICS = (
+    _c("targets", "int", "test weeks scored"),
+    _c("coverage_p10_p90", "float", "share of the test weeks inside the P10-P90 band"),
+    _c("coverage_p5_p95", "float", "share of the test weeks inside the P5-P95 band"),
+    _c("crps_micros", "money", "mean CRPS of the weekly spend (lower is better)"),
+    _c("crps_share", "float", "CRPS summed over the weeks / the log's spend (empty: none)"),
+    _c("bias_micros", "money", "mean error of the forecast mean (forecast - log)"),
+    _c("bias_share", "float", "error summed over the weeks / the log's spend (empty: none)"),
+)
+
+
+def _bt_scores(unit: str, what: str) -> tuple[Column, ...]:
+    kind: Kind = "money" if unit == "micros" else "int"
+    rounded = "" if unit == "micros" else ", rounded to a whole count"
+    return (
+        _c(f"actual_{unit}", kind, what),
+        _c(f"mean_{unit}", kind, f"forecast mean{rounded}"),
+        *(
+            _c(
+                f"p{p}_{unit}",
+                kind,
+                f"forecast {p}th percentile (ensembles: Weibull plotting position; "
+                f"seasonal-naive: Normal){rounded}",
+            )
+            for p in (5, 10, 50, 90, 95)
+        ),
+        _c(f"crps_{unit}", kind, f"CRPS of the forecast against the actual{rounded}"),
+        _c(f"error_{unit}", kind, f"forecast mean - actual{rounded}"),
+        _c("in_p10_p90", "bool", "the actual lies in [P10, P90]"),
+        _c("in_p5_p95", "bool", "the actual lies in [P5, P95]"),
+    )
+
+
+_BACKTEST: tuple[TableSchema, ...] = (
+    TableSchema(
+        "backtest",
+        "backtest",
+        "method x origin: coverage of both bands, mean CRPS and bias of the weekly spend",
+        (_BT_CUR, _BT_METHOD, *_BT_ORIGIN, *_BT_METRICS, *_BT_STAMP),
+    ),
+    TableSchema(
+        "backtest",
+        "backtest_summary",
+        "one row per method: the same over every origin, with Wilson intervals",
+        (
+            _BT_CUR,
+            _BT_METHOD,
+            *_BT_METRICS,
+            *(
+                c
+                for band, nominal in (("p10_p90", "0.8"), ("p5_p95", "0.9"))
+                for c in (
+                    _c(f"coverage_{band}_low", "float", "its 95 % Wilson interval, low end"),
+                    _c(f"coverage_{band}_high", "float", "its 95 % Wilson interval, high end"),
+                    _c(f"nominal_{band}", "float", f"nominal coverage of the band ({nominal})"),
+                )
+            ),
+            _c(
+                "crps_skill",
+                "float",
+                "1 - CRPS / CRPS of seasonal-naive (> 0: better than it; absent when that "
+                "CRPS is 0)",
+                True,
+            ),
+            *_BT_STAMP,
+        ),
+    ),
+    TableSchema(
+        "backtest",
+        "backtest_targets",
+        "method x origin x test week: the week's spend in the log against the forecast",
+        (
+            _BT_CUR,
+            _BT_METHOD,
+            *_BT_ORIGIN,
+            _c("week", "int", "test week (1, 2, ...)"),
+            _c("week_start", "date", "first local date of the test week"),
+            _c("series", "text", "what is forecast: total (the week's spend)"),
+            *_bt_scores("micros", "the log's charges in the week"),
+            *_BT_STAMP,
+        ),
+    ),
+    TableSchema(
+        "backtest",
+        "backtest_detail",
+        "ccsim only, origin x week x series: weekly spend by service and the closing balance, "
+        "forecast against a replay of the recorded calls under the fitted scenario",
+        (
+            _BT_CUR,
+            _BT_METHOD,
+            *_BT_ORIGIN,
+            _c("week", "int", "test week (1, 2, ...; 0: the whole test window)"),
+            _c("week_start", "date", "first local date of the week (or of the window)"),
+            _c(
+                "series",
+                "text",
+                "spend:SERVICE (a service's weekly spend; left out when none in runs and "
+                "replay) or closing_balance (balance at the window's end, prepaid)",
+            ),
+            *_bt_scores("micros", "the replay's value"),
+            *_BT_STAMP,
+        ),
+    ),
+    TableSchema(
+        "backtest",
+        "backtest_recharges",
+        "ccsim only, one row per origin: auto-recharges settled in the test window, "
+        "forecast against the replay (counts, not money)",
+        (
+            _BT_METHOD,
+            *_BT_ORIGIN,
+            _c("week", "int", "0: the whole test window"),
+            _c("week_start", "date", "first local date of the test window"),
+            _c("series", "text", "auto_recharges"),
+            *_bt_scores("count", "auto-recharges the replay settled in the window"),
+            *_BT_STAMP,
+        ),
+    ),
+)
+
+_RUNWAY_PROVENANCE = (
+    _c("method", "text", "how the runway was made (simulation, replications per case)"),
+    _c("data_window", "text", "the data the state rests on (default: the scenario's start)"),
+    _c("last_data", "text", "date of that state (ISO 8601)"),
+)
+_BEYOND = "local date (YYYY-MM-DD), or beyond horizon"
+_RUNWAY: tuple[TableSchema, ...] = (
+    TableSchema(
+        "forecast",
+        "runway",
+        "prepaid, one row per case (as configured, no recharge): when the balance reaches "
+        "zero, over the runway's horizon (the scenario's, extended to the held lots' expiry)",
+        (
+            CUR,
+            _c("case", "text", "as configured, or no recharge (and admins buy nothing)"),
+            _c("replications", "int", "runs of the case"),
+            _c("reach_zero_share", "float", "share of runs reaching zero inside the horizon"),
+            *(
+                c
+                for p in (10, 50, 90)
+                for c in (
+                    _c(f"p{p}_days", "float", f"{p}th percentile of days to zero (empty: beyond)"),
+                    _c(f"p{p}_date", "text", f"its {_BEYOND}"),
+                )
+            ),
+            _c("opening_micros", "money", "opening balance (funds held at the start)"),
+            *_RUNWAY_PROVENANCE,
+        ),
+    ),
+    TableSchema(
+        "forecast",
+        "runway_lots",
+        "prepaid, one row per lot held at the start: its expiry and what is forfeited "
+        "(runs as configured)",
+        (
+            CUR,
+            _c("lot_id", "int", "lot number"),
+            _c("purchased", "date", "local date it was bought (on or before the start)"),
+            _c("remaining_at_start_micros", "money", "unused at the start"),
+            _c("expires", "text", f"expiry, {_BEYOND}"),
+            _c("forfeit_share", "float", "share of runs forfeiting part of it (empty: beyond)"),
+            _c("forfeited_mean_micros", "money", "mean forfeited at its expiry"),
+            _c("forfeited_p90_micros", "money", "90th percentile of what is forfeited"),
+            *_RUNWAY_PROVENANCE,
+        ),
+    ),
+    TableSchema(
+        "forecast",
+        "runway_pools",
+        "prepaid, minute pool x local month: when it runs out and calls spill into credits "
+        "(runs as configured)",
+        (
+            _c("pool", "text", "the pool (scope/allowance, e.g. US/domestic)"),
+            _c("month", "text", "local month (YYYY-MM)"),
+            _c("spill_share", "float", "share of runs in which it runs out that month"),
+            *(
+                _c(f"p{p}_date", "text", f"{p}th percentile of the day it runs out: {_BEYOND}")
+                for p in (10, 50, 90)
+            ),
+            *_RUNWAY_PROVENANCE,
+        ),
+    ),
+    TableSchema(
+        "forecast",
+        "alert_leads",
+        "prepaid, one row per low-balance alert policy (the scenario's funding.low_balance, "
+        "and one suggested for a 3-day P10 lead): its lead time before the balance reaches "
+        "zero in the runway's runs without recharge",
+        (
+            _c("policy", "text", "current or suggested, with its threshold"),
+            _c("kind", "text", "low_balance"),
+            _c(
+                "latency_h",
+                "float",
+                "hours from the fall below a threshold to the e-mail's arrival",
+            ),
+            _c("replications", "int", "runs scored"),
+            _c("events", "int", "outages over all runs"),
+            _c(
+                "missed_share",
+                "float",
+                "share of outages no e-mail warned of in time (empty: none)",
+            ),
+            *(
+                _c(
+                    f"lead_p{p}_days",
+                    "float",
+                    f"{p}th percentile of the lead time, days (empty: none)",
+                )
+                for p in (10, 50, 90)
+            ),
+            _c("emails_per_30d", "float", "low-balance e-mails sent per 30 days (all runs)"),
+            _c("thresholds", "text", "the thresholds, in currency units (comma-separated)"),
+            _c("method", "text", "how the lead times were measured (simulation, replications)"),
+            _c("data_window", "text", "the data the state rests on (as the runway)"),
+            _c("last_data", "text", "date of that state (ISO 8601)"),
+        ),
+    ),
+)
+
 SCHEMAS: dict[tuple[str, str], TableSchema] = {
-    (t.folder, t.name): t for t in (*_RUN, *_FORECAST, *_COMPARE, *_SWEEP)
+    (t.folder, t.name): t
+    for t in (*_RUN, *_FORECAST, *_RUNWAY, *_COMPARE, *_SWEEP, *_REPLAY, *_RECONCILE, *_BACKTEST)
 }
-"""Every table, by (folder kind, table name); folder kinds: run, forecast, compare, sweep."""
+"""Every table, by (folder kind, table name); folder kinds: run, forecast, compare, sweep,
+replay (besides the run tables), reconcile and backtest."""
 
 
 def schema_of(name: str, folder: str = "run") -> TableSchema:
@@ -840,8 +1217,8 @@ def write_typed_table(
 ) -> list[Path]:
     """Conform ``frame`` to its schema and write ``name.parquet`` and ``name.csv`` atomically.
 
-    ``kind``: the folder kind whose schema applies (run, forecast, compare, sweep).
-    Returns the two paths.
+    ``kind``: the folder kind whose schema applies (run, forecast, compare, sweep, replay,
+    reconcile, backtest). Returns the two paths.
     """
     typed = conform(frame, name, kind)
     table = pa.Table.from_pandas(
@@ -852,6 +1229,19 @@ def write_typed_table(
     _replace_atomic(parquet, lambda p: pq.write_table(table, p))
     _replace_atomic(csv, lambda p: csv_frame(typed).to_csv(p, index=False))
     return [parquet, csv]
+
+
+def with_currency(frame: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """Return ``frame`` with a first ``currency`` column if it has money and none yet.
+
+    For tables built without one (back-test, reconcile, runway): every table with
+    ``*_micros`` columns names the billing currency they are in.
+    """
+    if "currency" in frame.columns or not any(str(c).endswith("_micros") for c in frame.columns):
+        return frame
+    out = frame.copy()
+    out.insert(0, "currency", pd.Series([currency] * len(out), dtype="str", index=out.index))
+    return out
 
 
 # -- sweep tables --------------------------------------------------------------------------
@@ -900,5 +1290,6 @@ __all__ = [
     "problems",
     "schema_of",
     "settings_table",
+    "with_currency",
     "write_typed_table",
 ]
