@@ -18,15 +18,18 @@ def to_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
     Means (floats) are rounded to the micro-unit, half away from zero; a missing value
     (NaN, None) stays empty. Zoned timestamps become ISO 8601 text with their offset.
+    Columns keep their order, so a CSV reads in the order of its Parquet twin.
     """
     out = frame.copy()
+    renamed: dict[str, str] = {}
     for col in list(out.columns):
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):
             out[col] = ["" if pd.isna(v) else v.isoformat() for v in out[col]]
         elif col.endswith(MONEY_SUFFIX):
-            out[col[: -len(MONEY_SUFFIX)]] = _money_texts(out[col])
-            out = out.drop(columns=col)
-    return out
+            out[col] = _money_texts(out[col])
+            renamed[col] = col[: -len(MONEY_SUFFIX)]
+    clash = [name for name in renamed.values() if name in out.columns]
+    return out.drop(columns=clash).rename(columns=renamed)
 
 
 def _money_texts(column: pd.Series) -> list[str]:
