@@ -179,7 +179,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             sys.stdout.flush()
             return EXIT_OK
-        args = parser.parse_args(_attach_negative_values(given))
+        args, unknown = parser.parse_known_args(_attach_negative_values(given))
+        if unknown:  # named by the command, whose --help lists its options
+            prog = f"ccsim {args.command}"
+            parser.exit(
+                EXIT_BAD_INPUT,
+                f"{prog}: unrecognized arguments: {' '.join(unknown)} (see {prog} --help)\n",
+            )
         try:
             _refuse_empty_values(args, given)
             return _dispatch(args)

@@ -341,7 +341,7 @@ def test_command_line_values_are_blamed_on_their_option(tiny, capsys, extra, mes
         (["run", "S", "--workers", "0"], "ccsim run: --workers: expected a whole number"),
         (["run"], "ccsim run: the following arguments are required: SCENARIO"),
         (["frobnicate"], "ccsim: COMMAND: invalid choice: 'frobnicate'"),
-        (["run", "S", "--no-such-option"], "ccsim: unrecognized arguments: --no-such-option"),
+        (["run", "S", "--no-such-option"], "ccsim run: unrecognized arguments: --no-such-option"),
     ],
 )
 def test_option_errors_are_one_line_without_the_usage(tiny, capsys, words, message):
