@@ -5,7 +5,8 @@ into SimPy processes and owns the order of events. Modules, in dependency order:
 ``records`` (tables and data records), ``world`` (one replication's state, wired),
 ``full_walk`` (each day's calls in time order), ``lean_walk`` (the walks of sweeps),
 ``replication`` (the calendar processes and ``run_replication``); ``results`` turns a
-run's output into tidy tables.
+run's output into tidy tables; ``coverage`` says whether the rate tables price every kind
+of call the traffic can make (``ccsim validate``).
 
 May import: ``sim.core``, ``sim.telephony``, ``sim.billing``, ``sim.traffic``,
 ``sim.scenario``, and SimPy.

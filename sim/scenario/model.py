@@ -223,12 +223,12 @@ class Sweep:
     """The ``[sweep]`` section: settings to vary and how to judge them.
 
     ``settings`` maps dotted paths to values: a range ``"start:stop:step"`` (both ends
-    included when the step fits) or a comma-separated list. ``baseline`` names the
-    current setting (for paired differences; default: the scenario as written).
-    ``max_outage`` is the target probability of an outage over the horizon. What a
-    setting costs is the ``[costs]`` section's (``sim.scenario.costs``). ``warm_up`` is
-    given to every setting whose scenario has none of its own, so lots expire inside the
-    measured year as in steady state.
+    included when the step fits) or a comma-separated list. The scenario as written is the
+    current setting, against which paired differences are taken (added to the grid and
+    marked when it is not on it). ``max_outage`` is the target probability of an outage
+    over the horizon. What a setting costs is the ``[costs]`` section's
+    (``sim.scenario.costs``). ``warm_up`` is given to every setting whose scenario has none
+    of its own, so lots expire inside the measured year as in steady state.
 
     ``ccsim recommend`` selects with a stated guarantee (``sim.experiments.selection``):
     with probability ``confidence`` it picks the cheapest setting whose outage
