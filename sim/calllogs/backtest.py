@@ -213,12 +213,18 @@ def ensemble_quantiles(samples: NDArray[np.float64]) -> dict[str, float]:
     return {f"p{round(p * 100)}": float(v) for p, v in zip(QUANTILES, q, strict=True)}
 
 
-def score_ensemble(samples: NDArray[np.float64], actual: float) -> dict[str, Any]:
-    """Score an ensemble forecast of one value: quantiles, mean, CRPS, in-band flags."""
+def score_ensemble(
+    samples: NDArray[np.float64], actual: float, money: bool = True
+) -> dict[str, Any]:
+    """Score an ensemble forecast of one value: quantiles, mean, CRPS, in-band flags.
+
+    ``money``: the scores are micro-units, rounded half away from zero; otherwise (counts)
+    they stay real numbers, since a mean of 2.4 recharges or a CRPS of 0.3 is information.
+    """
     s = np.asarray(samples, dtype=np.float64)
     q = ensemble_quantiles(s)
     crps = float(sr.crps_ensemble(np.array([actual]), s[None, :])[0])
-    return _row(q, float(s.mean()), crps, actual)
+    return _row(q, float(s.mean()), crps, actual, money)
 
 
 def score_normal(mean: float, sd: float, actual: float) -> dict[str, Any]:
@@ -229,12 +235,20 @@ def score_normal(mean: float, sd: float, actual: float) -> dict[str, Any]:
     return _row(q, mean, crps, actual)
 
 
-def _row(q: dict[str, float], mean: float, crps: float, actual: float) -> dict[str, Any]:
-    row: dict[str, Any] = {"actual_micros": round(actual), "mean_micros": round(mean)}
+def _micros(value: float) -> int:
+    """Round to a whole micro-unit, half away from zero (the project's money rule)."""
+    return int(math.copysign(math.floor(abs(value) + 0.5), value))
+
+
+def _row(
+    q: dict[str, float], mean: float, crps: float, actual: float, money: bool = True
+) -> dict[str, Any]:
+    keep: Callable[[float], float | int] = _micros if money else float
+    row: dict[str, Any] = {"actual_micros": keep(actual), "mean_micros": keep(mean)}
     for name, value in q.items():
-        row[f"{name}_micros"] = round(value)
-    row["crps_micros"] = round(crps)
-    row["error_micros"] = round(mean - actual)
+        row[f"{name}_micros"] = keep(value)
+    row["crps_micros"] = keep(crps)
+    row["error_micros"] = keep(mean - actual)
     for band, lo, hi in BANDS:
         row[f"in_{band}"] = bool(q[f"p{round(lo * 100)}"] <= actual <= q[f"p{round(hi * 100)}"])
     return row
@@ -528,7 +542,8 @@ def _window_rows(split: Split, runs: list[_Runs], replay: _Runs) -> list[dict[st
     """Score the auto-recharges (a count) and the closing balance of the test window."""
     key = {**_key(split, 0), "week": 0, "week_start": str(split.origin)}
     recharges = np.array([r.recharges for r in runs], np.float64)
-    row = score_ensemble(recharges, float(replay.recharges))
+    row = score_ensemble(recharges, float(replay.recharges), money=False)
+    row["actual_micros"] = int(replay.recharges)  # a whole count
     # A count, not money: its columns end in _count, never _micros.
     out = [
         {
@@ -578,9 +593,9 @@ def _metrics(part: pd.DataFrame) -> dict[str, Any]:
     out: dict[str, Any] = {"targets": len(part)}
     for band, _, _ in BANDS:
         out[f"coverage_{band}"] = float(part[f"in_{band}"].mean())
-    out["crps_micros"] = round(float(part["crps_micros"].mean()))
+    out["crps_micros"] = _micros(float(part["crps_micros"].mean()))
     out["crps_share"] = float(part["crps_micros"].sum()) / total if total else math.nan
-    out["bias_micros"] = round(float(error.mean()))
+    out["bias_micros"] = _micros(float(error.mean()))
     out["bias_share"] = float(error.sum()) / total if total else math.nan
     return out
 

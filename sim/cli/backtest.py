@@ -105,7 +105,10 @@ def _backtest(args: argparse.Namespace) -> int:
     if args.out and Path(args.out).exists():
         raise InputError(f"{args.out}: exists already; choose a new folder (nothing overwritten)")
     key, source = load_key(args.key_file, args.salt)
-    options = ImportOptions(format=args.format, key=key, key_source=source)
+    # The actuals are scored against runs billed in the scenario's currency: rows in
+    # another currency are bad rows, as for replay and reconcile.
+    currency = base.scenario.simulation.currency
+    options = ImportOptions(format=args.format, key=key, key_source=source, currency=currency)
     calls, report = read_call_log(args.log, options)
     if not len(calls):
         raise InputError(f"{args.log}: no call could be imported ({report.bad:,} bad rows)")

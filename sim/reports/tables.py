@@ -819,10 +819,10 @@ _BT_METRICS = (
 
 
 def _bt_scores(unit: str, what: str) -> tuple[Column, ...]:
-    kind: Kind = "money" if unit == "micros" else "int"
-    rounded = "" if unit == "micros" else ", rounded to a whole count"
+    kind: Kind = "money" if unit == "micros" else "float"
+    rounded = "" if unit == "micros" else " (a real number: a mean count)"
     return (
-        _c(f"actual_{unit}", kind, what),
+        _c(f"actual_{unit}", "money" if unit == "micros" else "int", what),
         _c(f"mean_{unit}", kind, f"forecast mean{rounded}"),
         *(
             _c(

@@ -9,7 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.calllogs.backtest import BacktestSettings, backtest, ensemble_quantiles
+from sim.calllogs.backtest import (
+    BacktestSettings,
+    backtest,
+    ensemble_quantiles,
+    score_ensemble,
+)
 from sim.calllogs.reader import read_call_log
 from sim.calllogs.synthetic import synthesize_log, write_graph_json
 from sim.validation.theory import wilson_interval
@@ -163,3 +168,27 @@ def test_cli_never_writes_the_pseudonym_key(
         assert secret.encode() not in path.read_bytes(), path
     if how == "--salt":
         assert "<redacted>" in (out / "manifest.json").read_text()
+
+
+def test_count_scores_keep_their_fractions_and_money_rounds_half_away_from_zero():
+    counts = score_ensemble(np.array([1.0, 2.0, 2.0]), 2.0, money=False)
+    assert counts["mean_micros"] == pytest.approx(5 / 3)  # not rounded to 2
+    assert 0 < counts["crps_micros"] < 1  # a fraction of a recharge, not 0
+    money = score_ensemble(np.array([2.0, 3.0]), 0.0)  # micro-units
+    assert money["mean_micros"] == 3  # 2.5 -> 3
+    assert isinstance(money["mean_micros"], int)
+    assert score_ensemble(np.array([-2.0, -3.0]), 0.0)["mean_micros"] == -3
+
+
+def test_a_log_in_another_currency_than_the_scenarios_is_not_scored(
+    tmp_path: Path, generated: tuple[Path, pd.DataFrame, object]
+) -> None:
+    log, _, loaded = generated
+    text = Path(log).read_text()
+    assert '"currency": "USD"' in text
+    eur = tmp_path / "eur.json"
+    eur.write_text(text.replace('"currency": "USD"', '"currency": "EUR"'))
+    code, _, err = run_cli("backtest", eur, loaded.path, "-q")  # type: ignore[attr-defined]
+    assert code == 2
+    assert err.strip().startswith(f"{eur}: no call could be imported")
+    assert "Traceback" not in err
