@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sim.cli.args import EXIT_OK, add_output_options, dask_address, executor_of
+from sim.cli.args import (
+    EXIT_OK,
+    MAX_SWEEP_REPLICATIONS,
+    add_output_options,
+    dask_address,
+    executor_of,
+    whole_number,
+)
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import workers as _workers
 from sim.scenario.folders import RESULTS_ROOT
@@ -31,7 +38,7 @@ def add_commands(subparsers: Any) -> None:
     )
     p.add_argument(
         "--trajectories",
-        type=_positive_int,
+        type=whole_number(2, MAX_SWEEP_REPLICATIONS),  # Morris needs two
         default=10,
         metavar="N",
         help="Morris trajectories (default 10: N x (d + 1) points)",

@@ -38,7 +38,7 @@ import re  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from concurrent.futures.process import BrokenProcessPool  # noqa: E402
-from typing import NoReturn  # noqa: E402
+from typing import Any, NoReturn  # noqa: E402
 
 from sim.cli import (  # noqa: E402
     analysis,
@@ -68,7 +68,14 @@ class _Parser(argparse.ArgumentParser):
     """argparse with the error policy: one line, exit 2 (argparse prints its usage first).
 
     Subcommand parsers are made of the same class (``add_subparsers`` uses the parent's).
+    Options are never abbreviated: ``--sal KEY`` would be the pseudonym key under a name
+    that ``recorded_command`` does not redact, and a later option could change what an
+    abbreviation means.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         message = message.removeprefix("argument ")
@@ -90,6 +97,9 @@ def _attach_negative_values(given: Sequence[str]) -> list[str]:
     while i < len(words):
         w = words[i]
         nxt = words[i + 1] if i + 1 < len(words) else None
+        if w == "--":  # the rest are arguments, not options
+            out.extend(words[i:])
+            break
         if w.startswith("--") and "=" not in w and nxt is not None and _NEGATIVE.match(nxt):
             out.append(f"{w}={nxt}")
             i += 2

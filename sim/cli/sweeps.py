@@ -169,6 +169,12 @@ def _sweep(args: argparse.Namespace) -> int:
         refine_replications=getattr(args, "refine_replications", None),
         max_replications=getattr(args, "max_replications", None),
     )
+    if refine and sweep.max_replications < sweep.replications:
+        raise InputError(
+            f"--max-replications: the cap per setting ({sweep.max_replications:,}) must be at "
+            f"least the first stage (--replications or [sweep].replications, "
+            f"{sweep.replications:,})"
+        )
     executor = executor_of(args)
     if args.resume:
         folder = Path(args.resume)

@@ -449,9 +449,13 @@ def raw_scenario(path: Path, drop: Iterable[str] = ()) -> dict[str, Any]:
     (such as ``sweep``, ``uncertainties``) are left out.
     """
     raw = read_raw(path)
-    for key, rel in (raw.get("tariffs") or {}).items():  # rate tables relative to the file
+    # Rate tables relative to the file, made absolute whatever the working folder: a
+    # relative scenario path made them relative too, and a worker that loads them again
+    # (``tariffs.scale`` uncertain) read them from the file system's root.
+    folder = path.resolve().parent
+    for key, rel in (raw.get("tariffs") or {}).items():
         if isinstance(rel, str) and not Path(rel).is_absolute():
-            raw["tariffs"][key] = str(path.parent / rel)
+            raw["tariffs"][key] = str(folder / rel)
     gone = set(drop)
     return {k: v for k, v in raw.items() if k not in gone}
 

@@ -63,9 +63,24 @@ def new_run_folder(root: Path, name: str) -> tuple[Path, Path]:
 
 STAGING_MARKER = ".ccsim-staging"
 """The file in a staging folder naming the process writing it: ``<pid> <host>``."""
-_STAGING_RE = re.compile(r"^\..+-\d{8}-\d{6}(-\d+)?\.[A-Za-z0-9_]+$")
+_STAGING_RE = re.compile(r"^\..+-\d{8}-\d{6}(-\d+)?\.[a-z0-9_]{8}$")
+"""``.<name>-<YYYYMMDD>-<HHMMSS>[-k].<8 characters of tempfile.mkdtemp>``."""
 STALE_UNMARKED_S = 24 * 3600.0
 """A staging folder without a marker counts as stale after a day."""
+
+
+def _ours_unmarked(folder: Path) -> bool:
+    """Return whether an unmarked folder is a run's: empty, or holding a manifest.
+
+    A run leaves one empty when cut off between making it and writing the marker, and
+    one with a manifest when cut off between dropping the marker and the rename.
+    Anything else with a similar name is somebody else's and stays.
+    """
+    try:
+        names = {p.name for p in folder.iterdir()}
+    except OSError:
+        return False
+    return not names or "manifest.json" in names
 
 
 def _writer_alive(marker: Path) -> bool:
@@ -98,7 +113,7 @@ def stale_staging(root: Path) -> list[Path]:
                 age_s = time.time() - entry.stat().st_mtime
             except OSError:
                 continue
-            if age_s > STALE_UNMARKED_S:
+            if age_s > STALE_UNMARKED_S and _ours_unmarked(entry):
                 out.append(entry)
     return sorted(out)
 
@@ -158,12 +173,16 @@ def git_commit(cwd: Path | None = None) -> str:
     here = cwd or Path(__file__).resolve().parent
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+            ["git", "--no-optional-locks", "rev-parse", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
         )
         if head.returncode != 0:
             return "unknown"
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
             cwd=here,
             capture_output=True,
             text=True,

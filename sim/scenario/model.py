@@ -475,8 +475,15 @@ class Scenario:
                 f"no service number is named {name!r} "
                 f"(service numbers: {', '.join(sorted(services))})",
             )
-        if (self.traffic.groups or self.traffic.services) and self.tariffs is None:
-            raise FieldError("tariffs", "a scenario with traffic needs rate tables ([tariffs])")
+        needs_tariffs = (
+            self.traffic.groups or self.traffic.services or self.user_groups or self.service_numbers
+        )
+        if needs_tariffs and self.tariffs is None:
+            raise FieldError(
+                "tariffs",
+                "a scenario with user groups, service numbers or traffic needs rate tables "
+                "([tariffs])",
+            )
         funding = self.funding
         if funding.mode == "postpaid":
             require(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -9,7 +11,7 @@ from sim.cli.main import main
 from sim.experiments.executors import Executor
 from sim.experiments.sensitivity_runs import run_sensitivity
 from sim.reports.tables import parquet_problems
-from tests.scenario_support import merge, small_tenant, write_scenario
+from tests.scenario_support import REPO, merge, small_tenant, write_scenario
 
 
 @pytest.fixture
@@ -157,3 +159,32 @@ def test_a_warm_up_outside_the_sweeps_rule_is_one_line_and_leaves_no_folder(
     err = capsys.readouterr().err.strip()
     assert err == f"--warm-up: must be a whole number of days from 0 to 3660, got {shown}"
     assert not out.exists()  # nothing to block a corrected --out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sensitivity", "--n-base", "2", "--trajectories", "2", "--warm-up", "0d"],
+        ["recommend", "--robust", "--futures", "2", "--trigger", "50,60", "--amount", "100"],
+    ],
+)
+def test_studies_that_reload_rate_tables_work_from_a_relative_scenario_path(
+    uncertain, tmp_path, monkeypatch, capsys, command
+):
+    # tariffs.scale uncertain: each future loads the rate tables again, in the worker.
+    import shutil
+    import tomllib
+
+    import tomli_w
+
+    folder = tmp_path / "here"
+    shutil.copytree(REPO / "scenarios" / "tariffs", folder / "tariffs")
+    data = tomllib.loads(uncertain.path.read_text())
+    data["tariffs"] = {k: f"tariffs/{Path(v).name}" for k, v in data["tariffs"].items()}
+    scale = {"kind": "uniform", "low": 0.9, "high": 1.1}
+    data["uncertainties"]["settings"]["tariffs.scale"] = scale
+    (folder / "sens.toml").write_text(tomli_w.dumps(data))
+    monkeypatch.chdir(folder)
+    name, *options = command
+    code = main([name, "sens.toml", *options, "--serial", "-q", "--out", "o"])
+    assert code == 0, capsys.readouterr().err

@@ -314,10 +314,10 @@ def test_stale_staging_folders_are_removed(tmp_path, scenario_file, monkeypatch,
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     ).stdout.strip()
     host = os.uname().nodename
-    stale = root / ".tiny-20260101-000000.abc123"
+    stale = root / ".tiny-20260101-000000.abc123xy"
     stale.mkdir()
     (stale / STAGING_MARKER).write_text(f"{dead} {host}\n")
-    live = root / ".tiny-20260101-000001.def456"
+    live = root / ".tiny-20260101-000001.def456xy"
     live.mkdir()
     (live / STAGING_MARKER).write_text(f"{os.getpid()} {host}\n")
     assert main(["clean", "--dry-run"]) == 0
@@ -336,3 +336,23 @@ def test_stale_staging_folders_are_removed(tmp_path, scenario_file, monkeypatch,
     assert len(published) == 1
     assert not (published[0] / STAGING_MARKER).exists()
     assert STAGING_MARKER not in json.loads((published[0] / "manifest.json").read_text())["files"]
+
+
+def test_unmarked_folders_are_removed_only_when_a_run_could_have_left_them(tmp_path):
+    from sim.scenario.folders import clean_staging
+
+    old = time.time() - 2 * 86400
+    empty = tmp_path / ".tiny-20260101-000000.k2j4h6g8"  # cut off before its marker
+    with_manifest = tmp_path / ".tiny-20260101-000001.m2n4b6v8"  # before the rename
+    theirs = tmp_path / ".photos-20240101-120000.q2w4e6r8"  # a look-alike with files
+    backup = tmp_path / ".photos-20240101-120000.bak"  # not a mkdtemp name at all
+    for folder in (empty, with_manifest, theirs, backup):
+        folder.mkdir()
+    (with_manifest / "manifest.json").write_text("{}")
+    (theirs / "holiday.jpg").write_text("x")
+    (backup / "file").write_text("x")
+    for folder in (empty, with_manifest, theirs, backup):
+        os.utime(folder, (old, old))
+    assert clean_staging(tmp_path) == sorted([empty, with_manifest])
+    assert theirs.exists()
+    assert backup.exists()

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+import tomli_w
 
 from sim.cli.args import default_workers
 from sim.cli.main import _parser, main
@@ -353,3 +354,42 @@ def test_option_errors_are_one_line_without_the_usage(tiny, capsys, words, messa
     assert len(err.strip().splitlines()) == 1, err
     assert err.startswith(message), err
     assert "--help)" in err  # and says where the options are listed
+
+
+def test_options_are_never_abbreviated_so_a_key_cannot_slip_past_redaction(tmp_path, capsys):
+    # --sal would have been --salt, written unredacted into the manifest.
+    with pytest.raises(SystemExit) as exc:
+        main(["import-log", "log.csv", "--out", str(tmp_path / "o.parquet"), "--sal", "K" * 20])
+    assert exc.value.code == 2
+    assert "unrecognized arguments: --sal" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_double_dash_ends_the_options(tmp_path, capsys):
+    assert main(["validate", "--", "-1.toml"]) == 2  # a file named -1.toml, not a value
+    assert capsys.readouterr().err.strip() == "-1.toml: cannot read scenario file: no such file"
+
+
+def test_a_cap_below_the_first_stage_is_refused_before_any_folder(tiny, tmp_path, capsys):
+    out = tmp_path / "rec"
+    args = ["recommend", str(tiny), "--trigger", "100,200", "--amount", "300"]
+    extra = ["--replications", "4", "--max-replications", "2", "--serial", "-q"]
+    assert main([*args, *extra, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("--max-replications: the cap per setting (2) must be at least")
+    assert len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_user_groups_without_rate_tables_are_refused_by_validate(tmp_path, capsys):
+    data = small_tenant(0.1)
+    data.pop("tariffs")
+    data.pop("traffic")
+    path = tmp_path / "no-tariffs.toml"
+    path.write_text(tomli_w.dumps(data))
+    assert main(["validate", "-q", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"{path}: tariffs: a scenario with user groups, service numbers or traffic needs "
+        "rate tables ([tariffs])"
+    )

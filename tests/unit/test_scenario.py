@@ -188,7 +188,7 @@ def test_unknown_plan_lists_allowed(repo):
 def test_traffic_without_tariffs_is_refused(repo):
     data = tomllib.loads(default_text(repo))
     del data["tariffs"]
-    with pytest.raises(ConfigError, match=r"^tariffs: a scenario with traffic needs"):
+    with pytest.raises(ConfigError, match=r"^tariffs: a scenario with user groups, service"):
         Scenario.from_dict(data)
 
 
