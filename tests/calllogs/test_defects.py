@@ -296,3 +296,16 @@ def test_any_mix_imports_exactly_the_good_rows(tmp_path_factory, plan, fmt, chun
     assert report.imported == len(expected)
     assert report.bad == len(rows) - len(expected)
     assert report.rows == len(rows)
+
+
+def test_a_fifo_is_refused_instead_of_waiting_for_a_writer(tmp_path, capsys):
+    import os
+
+    from sim.cli.main import main
+
+    fifo = tmp_path / "log.csv"
+    os.mkfifo(fifo)
+    assert main(["import-log", str(fifo), "--out", str(tmp_path / "o.parquet")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"{fifo}: not a regular file (a device, FIFO or socket), expected a call log"
+    assert not (tmp_path / "o.parquet").exists()

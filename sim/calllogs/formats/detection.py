@@ -5,6 +5,8 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import os
+import stat
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +20,14 @@ from sim.core.errors import InputError
 
 def _open_binary(path: Path) -> IO[bytes]:
     """Open a log as bytes, through gzip or the PSTN member of a zip export."""
+    try:  # opening a FIFO would wait for a writer forever
+        regular = stat.S_ISREG(os.stat(path).st_mode) or stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        regular = True  # open says why
+    if not regular:
+        raise InputError(
+            f"{path}: not a regular file (a device, FIFO or socket), expected a call log"
+        )
     try:
         raw: IO[bytes] = open(path, "rb")  # noqa: SIM115 - returned to the caller
     except FileNotFoundError:
