@@ -40,7 +40,14 @@ def dispatch(args: argparse.Namespace) -> int | None:
     if not folder.is_dir():
         what = "not a folder: give a run folder" if folder.exists() else "no such folder"
         raise InputError(f"{folder}: {what}")
-    path = write_report(folder)
+    try:
+        path = write_report(folder)
+    except (ValueError, KeyError) as exc:  # a damaged or foreign table or text (not I/O)
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise InputError(
+            f"{folder}: cannot build a report: a table or text file of the folder is damaged "
+            f"or not ccsim's ({type(exc).__name__}: {reason})"
+        ) from None
     if args.json:
         from sim.cli.summaries import emit
 

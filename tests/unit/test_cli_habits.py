@@ -393,3 +393,19 @@ def test_user_groups_without_rate_tables_are_refused_by_validate(tmp_path, capsy
         f"{path}: tariffs: a scenario with user groups, service numbers or traffic needs "
         "rate tables ([tariffs])"
     )
+
+
+@pytest.mark.parametrize("damage", ["truncated", "column_gone"])
+def test_a_report_on_a_damaged_folder_is_one_line(tiny, tmp_path, capsys, damage):
+    out = tmp_path / "run"
+    assert main(["run", str(tiny), "--out", str(out), "-q", "--no-plots"]) == 0
+    table = out / "outcomes.parquet"
+    if damage == "truncated":
+        table.write_bytes(table.read_bytes()[:100])
+    else:
+        pd.read_parquet(table).drop(columns=["users"]).to_parquet(table)
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"{out}: cannot build a report: a table or text file of the folder")
+    assert len(err.splitlines()) == 1
