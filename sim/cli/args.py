@@ -12,6 +12,7 @@ import argparse
 import os
 import re
 from collections.abc import Callable
+from typing import Any
 
 from sim.core.errors import InputError
 from sim.core.limits import (
@@ -128,3 +129,20 @@ def executor_of(args: argparse.Namespace) -> Executor:
     if args.serial:
         return Executor("serial", 1)
     return Executor("pool", args.workers)
+
+
+def check_rate_coverage(loaded: Any) -> None:
+    """Refuse rate tables without a row for some kind of call the traffic can make.
+
+    ``validate``, and sweeps and recommendations before they make their folder.
+    """
+    from sim.engine.coverage import unpriced_call_kinds
+
+    missing = unpriced_call_kinds(loaded.scenario, loaded.tariffs)
+    if missing:
+        shown = "; ".join(missing[:3])
+        raise InputError(
+            f"{loaded.path}: tariffs: {len(missing)} kind(s) of call the traffic can make "
+            f"are priced by no rate-table row, e.g. {shown}; add the country, a zone or a "
+            "'default' row"
+        )

@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim.cli.args import EXIT_BAD_INPUT, EXIT_OK, add_output_options, default_workers
+from sim.cli.args import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    add_output_options,
+    check_rate_coverage,
+    default_workers,
+)
 from sim.cli.args import replications as _replications
 from sim.cli.args import seed as _seed
 from sim.cli.args import workers as _workers
@@ -84,20 +90,6 @@ def _check_sweep_grid(loaded: Any) -> None:
     make_grid(loaded, dict(sweep.settings), sweep.warm_up, None)
 
 
-def _check_rate_coverage(loaded: LoadedScenario) -> None:
-    """Refuse rate tables without a row for some kind of call the traffic can make."""
-    from sim.engine.coverage import unpriced_call_kinds
-
-    missing = unpriced_call_kinds(loaded.scenario, loaded.tariffs)
-    if missing:
-        shown = "; ".join(missing[:3])
-        raise InputError(
-            f"{loaded.path}: tariffs: {len(missing)} kind(s) of call the traffic can make "
-            f"are priced by no rate-table row, e.g. {shown}; add the country, a zone or a "
-            "'default' row"
-        )
-
-
 def _validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
     checked: list[dict[str, Any]] = []
@@ -105,7 +97,7 @@ def _validate(args: argparse.Namespace) -> int:
         try:
             loaded = load_scenario(name)
             _check_sweep_grid(loaded)
-            _check_rate_coverage(loaded)
+            check_rate_coverage(loaded)
         except InputError as exc:
             print(exc, file=sys.stderr)
             status = EXIT_BAD_INPUT

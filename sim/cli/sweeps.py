@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim.cli.args import EXIT_OK, add_output_options, dask_address, executor_of
+from sim.cli.args import (
+    EXIT_OK,
+    add_output_options,
+    check_rate_coverage,
+    dask_address,
+    executor_of,
+)
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import share as _share
 from sim.cli.args import workers as _workers
@@ -158,6 +164,7 @@ def _sweep(args: argparse.Namespace) -> int:
             "--per-future times (default 1)"
         )
     loaded = load_scenario(args.scenario)
+    check_rate_coverage(loaded)  # before any folder: a batch would stop on such a call
     refine = args.command == "recommend"
     settings = recommend.settings_from_cli(loaded, args.trigger, args.amount, args.set)
     sweep = recommend.sweep_settings(

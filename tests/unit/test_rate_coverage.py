@@ -117,3 +117,14 @@ def test_a_country_no_call_can_reach_needs_no_row(tmp_path, capsys):
     assert main(["validate", "-q", str(loaded.path)]) == 0
     out = tmp_path / "run"
     assert main(["run", str(loaded.path), "--out", str(out), "-q", "--no-plots"]) == 0
+
+
+@pytest.mark.parametrize("command", ["sweep", "recommend"])
+def test_sweeps_check_the_rate_tables_before_making_a_folder(tmp_path, capsys, command):
+    loaded = uncovered_tenant(tmp_path)
+    out = tmp_path / "out"
+    args = [command, str(loaded.path), "--trigger", "100,200", "--amount", "300"]
+    assert main([*args, "--serial", "-q", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"{loaded.path}: tariffs: 3 kind(s) of call the traffic can make")
+    assert not out.exists()
