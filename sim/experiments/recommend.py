@@ -57,6 +57,7 @@ from sim.scenario.costs import COMPONENT_TITLES, COMPONENTS, annual_costs
 from sim.scenario.folders import run_identity
 from sim.scenario.loading import LoadedScenario
 from sim.scenario.model import Scenario, Sweep, expand_values
+from sim.scenario.paths import PathError
 
 
 @dataclass
@@ -89,7 +90,7 @@ def make_grid(
     try:
         variants = build_variants(raw, settings, warm_up_s)
         base_scenario = Scenario.from_dict({k: v for k, v in raw.items() if k != "sweep"})
-    except ConfigError as exc:
+    except (ConfigError, PathError) as exc:
         if options and exc.path in options:
             raise InputError(f"{options[exc.path]}: {exc.message}") from None
         raise InputError(f"{loaded.path}: sweep: {exc}") from None

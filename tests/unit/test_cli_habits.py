@@ -328,6 +328,8 @@ def test_contradicting_options_are_refused_not_resolved(tiny, tmp_path, capsys, 
         (["--trigger", "-100", "--amount", "300"], "--trigger: must be >= 0"),
         (["--trigger", "100", "--set", "recharge.trigger=-5"], "--set recharge.trigger: must"),
         (["--amount", "10.5"], "--amount: 10.50 is refused by the admin portal"),
+        (["--set", "payment.max_retries=1.5"], "--set payment.max_retries: expects whole"),
+        (["--set", "nonexist.x=1"], "--set nonexist.x: unknown setting 'nonexist'"),
     ],
 )
 def test_command_line_values_are_blamed_on_their_option(tiny, capsys, extra, message):
