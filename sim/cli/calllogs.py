@@ -176,7 +176,7 @@ def _mapping_options(p: argparse.ArgumentParser) -> None:
 
 def _log_scenario_out(p: argparse.ArgumentParser, out_help: str) -> None:
     """Add the LOG and SCENARIO arguments and ``--out`` shared by replay and reconcile."""
-    p.add_argument("log", metavar="LOG", help="call log, or a call table from import-log")
+    p.add_argument("log", metavar="LOG", help="call log, or a Parquet call table from import-log")
     p.add_argument("scenario", metavar="SCENARIO", help="scenario .toml file")
     p.add_argument("--out", metavar="DIR", help=out_help)
 
@@ -210,7 +210,7 @@ def add_commands(subparsers: Any) -> None:
         help="fit user groups, service numbers and traffic to a call log; write a scenario "
         "and a fit report",
     )
-    p.add_argument("log", metavar="LOG", help="call log, or a call table from import-log")
+    p.add_argument("log", metavar="LOG", help="call log, or a Parquet call table from import-log")
     p.add_argument("--out", required=True, metavar="FILE", help="scenario file to write")
     p.add_argument(
         "--base",

@@ -309,3 +309,16 @@ def test_a_fifo_is_refused_instead_of_waiting_for_a_writer(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == f"{fifo}: not a regular file (a device, FIFO or socket), expected a call log"
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_a_csv_call_table_is_named_for_what_it_is(tmp_path, capsys):
+    from sim.cli.main import main
+
+    sample = Path(__file__).resolve().parents[2] / "scenarios" / "logs" / "sample-graph.json.gz"
+    table = tmp_path / "calls.csv"
+    assert main(["import-log", str(sample), "--out", str(table), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["fit", str(table), "--out", str(tmp_path / "fit.toml"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"{table}: a call table from ccsim import-log written as CSV")
+    assert err.endswith("ccsim import-log LOG --out calls.parquet")

@@ -140,6 +140,11 @@ def _csv_format(path: Path, names: set[str], header: Sequence[str]) -> LogFormat
         return "graph-csv"
     if names & {k for k, v in _ADMIN_HEADERS.items() if v == "start"}:
         return "admin-csv"
+    if {"call_id", "start_s", "duration_s", "call_type", "usage_country"} <= set(header):
+        raise InputError(
+            f"{path}: a call table from ccsim import-log written as CSV (for reading); the "
+            "commands read it as Parquet: ccsim import-log LOG --out calls.parquet"
+        )
     raise InputError(
         f"{path}: line 1: cannot tell the call-log format from the header "
         f"({header_shown(header)}); expected "
