@@ -53,6 +53,12 @@ def _zone(text: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(
             f"expected COUNTRY=ZONE such as US=America/Chicago, got {text!r}"
         )
+    from sim.core.units import load_time_zone
+
+    try:
+        load_time_zone(zone.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return country.strip().upper(), zone.strip()
 
 

@@ -172,6 +172,8 @@ def _compare(args: argparse.Namespace) -> int:
     loaded, prices = _loaded(args)
     plans = check_plans(_split(args.plans))
     groups = _split(args.groups) or None
+    if not loaded.scenario.user_groups:  # nothing to compare, whatever --groups says
+        raise InputError(f"{loaded.path}: the scenario has no user groups to give plans to")
     check_groups(loaded.scenario, groups, "--groups")
     if not args.no_breakeven:
         check_plans([args.breakeven_plan], "--breakeven-plan")

@@ -343,6 +343,7 @@ def test_command_line_values_are_blamed_on_their_option(tiny, capsys, extra, mes
         (["recommend", "S", "--max-outage", "-1%"], "ccsim recommend: --max-outage: expected a"),
         (["run", "S", "--workers", "0"], "ccsim run: --workers: expected a whole number"),
         (["run"], "ccsim run: the following arguments are required: SCENARIO"),
+        (["fit", "L", "--out", "f", "--zone", "US=Mars/Olympus"], "ccsim fit: --zone: unknown"),
         (["frobnicate"], "ccsim: COMMAND: invalid choice: 'frobnicate'"),
         (["run", "S", "--no-such-option"], "ccsim run: unrecognized arguments: --no-such-option"),
     ],
