@@ -59,6 +59,9 @@ def with_recharge(
     try:
         scenario = Scenario.from_dict(plain)
     except ConfigError as exc:
+        key = exc.path.removeprefix("recharge.")
+        if exc.path.startswith("recharge.") and key in ("trigger", "amount"):
+            raise InputError(f"--{key}: {exc.message}") from None  # the value given
         raise InputError(f"{loaded.path}: with the overrides given: {exc}") from None
     return LoadedScenario(
         path=loaded.path, scenario=scenario, sha256=loaded.sha256, tariffs=loaded.tariffs

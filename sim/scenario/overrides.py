@@ -12,6 +12,7 @@ from typing import Any
 import tomli_w
 
 from sim.core.errors import InputError
+from sim.core.schema import FieldError
 from sim.core.units import UnitError, parse_duration
 from sim.scenario.loading import LoadedScenario, load_scenario
 
@@ -37,6 +38,11 @@ def with_overrides(
         return loaded
     try:
         scenario = replace(loaded.scenario, simulation=replace(sim, **changes))
+    except FieldError as exc:  # a value given on the command line: name its option
+        option = {"horizon": "--horizon", "seed": "--seed"}.get(exc.field)
+        if option is not None and exc.field in changes:
+            raise InputError(f"{option}: {exc.message}") from None
+        raise InputError(f"{loaded.path}: simulation: {exc}") from None
     except ValueError as exc:
         raise InputError(f"{loaded.path}: simulation: {exc}") from None
     return replace(loaded, scenario=scenario)

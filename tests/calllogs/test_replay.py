@@ -196,8 +196,10 @@ def test_replay_command(recorded, tmp_path):
     assert resolved.scenario.recharge.amount == 100_000_000
     code, _, err = run_cli("replay", recorded["path"], scenario, "--trigger", "20", "-q")
     assert code == 2
-    assert "recharge.trigger" in err
-    assert "portal" in err
+    assert err.strip().startswith("--trigger: 20.00 is refused by the admin portal")  # the option
+    code, _, err = run_cli("replay", recorded["path"], scenario, "--trigger", "-5", "-q")
+    assert code == 2
+    assert err.strip() == "--trigger: must be >= 0"
 
 
 def test_unmapped_calls_are_an_error_unless_skipped(recorded, tmp_path):

@@ -412,3 +412,10 @@ def test_a_report_on_a_damaged_folder_is_one_line(tiny, tmp_path, capsys, damage
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"{out}: cannot build a report: a table or text file of the folder")
     assert len(err.splitlines()) == 1
+
+
+def test_a_horizon_option_out_of_range_names_the_option(tiny, tmp_path, capsys):
+    out = tmp_path / "fc"
+    assert main(["forecast", str(tiny), "--horizon", "0d", "-q", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip().startswith("--horizon: must be at least 1h, got 0s")
+    assert not out.exists()
