@@ -718,6 +718,8 @@ def _synth_log(args: argparse.Namespace) -> int:
         raise InputError(f"{out}: is a directory; --out names the log file to write")
     if out.exists() and not args.force:
         raise InputError(f"{out}: exists already; choose a new file or give --force")
+    if out.exists() and out.resolve() == Path(args.scenario).resolve():
+        raise InputError(f"{out}: is the scenario file; --out names the log file to write")
     loaded = load_scenario(args.scenario)
     if loaded.tariffs is None:
         raise InputError(

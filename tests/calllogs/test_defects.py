@@ -322,3 +322,33 @@ def test_a_csv_call_table_is_named_for_what_it_is(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"{table}: a call table from ccsim import-log written as CSV")
     assert err.endswith("ccsim import-log LOG --out calls.parquet")
+
+
+def test_zip_member_names_are_quoted_and_few_in_the_error(tmp_path, capsys):
+    from sim.cli.main import main
+
+    path = tmp_path / "export.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("evil\nname.csv", "x")
+        for i in range(2000):
+            archive.writestr(f"m{i}.json", "x")
+    assert main(["import-log", str(path), "--out", str(tmp_path / "o.parquet")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1  # the newline in the name stays quoted
+    assert "'evil\\nname.csv'" in err
+    assert "and 1,996 more" in err
+    assert len(err) < 1000
+
+
+def test_synth_log_never_writes_over_its_own_scenario(tmp_path, capsys):
+    from sim.cli.main import main
+
+    scenario = tmp_path / "s.toml"
+    text = (Path(__file__).resolve().parents[2] / "scenarios" / "default.toml").read_text()
+    scenario.write_text(text)  # checked before the scenario is read
+    args = ["synth-log", str(scenario), "--days", "1", "--out", str(scenario), "--force"]
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"{scenario}: is the scenario file; --out names the log file to write"
+    )
+    assert scenario.read_text() == text

@@ -53,7 +53,10 @@ def _open_binary(path: Path) -> IO[bytes]:
         chosen = pstn if pstn else members
         if len(chosen) != 1:
             _close_quietly(raw)
-            listed = ", ".join(archive.namelist()) or "nothing"
+            names = archive.namelist()  # quoted (a name may hold a newline), the first 5
+            listed = ", ".join(repr(n[:80]) for n in names[:5]) or "nothing"
+            if len(names) > 5:
+                listed += f" and {len(names) - 5:,} more"
             raise InputError(
                 f"{path}: zip archive: expected one PSTN.calls*.csv (or a single .csv/.json) "
                 f"member, found {listed}"
