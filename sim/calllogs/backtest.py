@@ -59,7 +59,7 @@ from sim.calllogs.fitting import fit_calls
 from sim.calllogs.mapping import map_calls
 from sim.calllogs.traffic_sources import RecordedTraffic
 from sim.core.errors import InputError
-from sim.core.units import SECONDS_PER_DAY, Micros, Seconds
+from sim.core.units import SECONDS_PER_DAY, Micros, Seconds, round_half_away
 from sim.engine import SERVICES, RunOutput, run_replication
 from sim.scenario.loading import LoadedScenario, load_scenario
 from sim.scenario.model import Scenario
@@ -235,15 +235,10 @@ def score_normal(mean: float, sd: float, actual: float) -> dict[str, Any]:
     return _row(q, mean, crps, actual)
 
 
-def _micros(value: float) -> int:
-    """Round to a whole micro-unit, half away from zero (the project's money rule)."""
-    return int(math.copysign(math.floor(abs(value) + 0.5), value))
-
-
 def _row(
     q: dict[str, float], mean: float, crps: float, actual: float, money: bool = True
 ) -> dict[str, Any]:
-    keep: Callable[[float], float | int] = _micros if money else float
+    keep: Callable[[float], float | int] = round_half_away if money else float
     row: dict[str, Any] = {"actual_micros": keep(actual), "mean_micros": keep(mean)}
     for name, value in q.items():
         row[f"{name}_micros"] = keep(value)
@@ -593,9 +588,9 @@ def _metrics(part: pd.DataFrame) -> dict[str, Any]:
     out: dict[str, Any] = {"targets": len(part)}
     for band, _, _ in BANDS:
         out[f"coverage_{band}"] = float(part[f"in_{band}"].mean())
-    out["crps_micros"] = _micros(float(part["crps_micros"].mean()))
+    out["crps_micros"] = round_half_away(float(part["crps_micros"].mean()))
     out["crps_share"] = float(part["crps_micros"].sum()) / total if total else math.nan
-    out["bias_micros"] = _micros(float(error.mean()))
+    out["bias_micros"] = round_half_away(float(error.mean()))
     out["bias_share"] = float(error.sum()) / total if total else math.nan
     return out
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.core.units import format_money
+from sim.core.units import format_money, round_half_away
 
 MONEY_SUFFIX = "_micros"
 
@@ -62,7 +62,7 @@ def _money_text(value: object) -> str:
     x = float(value)  # type: ignore[arg-type]
     if math.isnan(x):
         return ""
-    return format_money(int(math.copysign(math.floor(abs(x) + 0.5), x)))
+    return format_money(round_half_away(x))
 
 
 def write_table(frame: pd.DataFrame, folder: Path, name: str) -> list[Path]:

@@ -76,6 +76,11 @@ def parse_money(text: str | int) -> Micros:
     return Micros(int(scaled))
 
 
+def round_half_away(value: float) -> int:
+    """Round to a whole number (a micro-unit of money) half away from zero: -2.5 is -3."""
+    return int(math.copysign(math.floor(abs(value) + 0.5), value))
+
+
 def format_money(amount: int, places: int = 2) -> str:
     """Write micro-units as a decimal string with at least ``places`` decimals.
 

@@ -21,7 +21,8 @@ from sim.core.errors import InputError
 def _open_binary(path: Path) -> IO[bytes]:
     """Open a log as bytes, through gzip or the PSTN member of a zip export."""
     try:  # opening a FIFO would wait for a writer forever
-        regular = stat.S_ISREG(os.stat(path).st_mode) or stat.S_ISDIR(os.stat(path).st_mode)
+        mode = os.stat(path).st_mode
+        regular = stat.S_ISREG(mode) or stat.S_ISDIR(mode)  # a folder: open says so
     except OSError:
         regular = True  # open says why
     if not regular:
