@@ -22,6 +22,12 @@ from sim.core.files import FileRuleError, read_bytes
 KEY_ENV = "CCSIM_PSEUDONYM_KEY"
 """Environment variable holding the pseudonym key (text), used when no key file is given."""
 _MAX_KEY_FILE_BYTES = 4096
+MIN_KEY_BYTES = 16
+"""Shortest pseudonym key taken: 128 bits, so pseudonyms cannot be undone by trying keys.
+
+Phone numbers are few enough to try them all; the key is the only secret in a keyed hash
+(HMAC-SHA-256), so a short one would let anyone holding a table recover the numbers.
+"""
 
 
 class Pseudonymiser:
@@ -85,22 +91,34 @@ def load_key(
         except FileRuleError as exc:
             raise InputError(f"--key-file {exc}") from None
         key = data.rstrip(b"\r\n")
-        if not key:
-            raise InputError(f"--key-file {p}: empty; expected a secret of at least 16 bytes")
+        _check_length(key, f"--key-file {p}")
         return key, "key file (--key-file)"
     if salt is not None:
-        if not salt:
-            raise InputError("--salt: empty; give a secret, or better --key-file FILE")
-        return salt.encode("utf-8", "surrogatepass"), "command line (--salt)"
+        key = salt.encode("utf-8", "surrogatepass")
+        _check_length(key, "--salt")
+        return key, "command line (--salt)"
     env = os.environ if environ is None else environ
     text = env.get(KEY_ENV)
     if text:
-        return text.encode("utf-8", "surrogatepass"), f"environment variable {KEY_ENV}"
+        key = text.encode("utf-8", "surrogatepass")
+        _check_length(key, f"environment variable {KEY_ENV}")
+        return key, f"environment variable {KEY_ENV}"
     return None, "random per run (pseudonyms differ between runs)"
+
+
+def _check_length(key: bytes, where: str) -> None:
+    """Refuse a key shorter than ``MIN_KEY_BYTES`` (its length only is named, never it)."""
+    if len(key) < MIN_KEY_BYTES:
+        found = "empty" if not key else f"{len(key)} bytes"
+        raise InputError(
+            f"{where}: {found}; a pseudonym key needs at least {MIN_KEY_BYTES} bytes "
+            "(for example: head -c 32 /dev/urandom | base64 > key)"
+        )
 
 
 __all__ = [
     "KEY_ENV",
+    "MIN_KEY_BYTES",
     "Pseudonymiser",
     "load_key",
 ]

@@ -267,7 +267,7 @@ def test_fit_warns_when_it_copies_tariffs_and_money_settings(truth_fit):
     tmp = truth_fit["tmp"]
     code, _out, err = run_cli(
         "fit", truth_fit["path"], "--out", tmp / "fitted.toml", "--base", SAMPLE,
-        "--report", tmp / "report", "--no-plots", "--salt", "truth",
+        "--report", tmp / "report", "--no-plots", "--salt", "fit-truth-test-key-1",
     )  # fmt: skip
     assert code == 0, err
     assert "WARNING: tariffs copied from" in err
@@ -295,7 +295,7 @@ def test_synth_log_imports_back_with_the_same_calls(tmp_path, fmt):
     with gzip.open(out, "rb") as f:
         assert f.read(1)
     code, said, err = run_cli("import-log", out, "--out", tmp_path / f"{fmt}.parquet",
-                              "--salt", "k")  # fmt: skip
+                              "--salt", "fit-truth-test-key-2")  # fmt: skip
     assert code == 0, err
     assert f"{n:,} imported, 0 bad, 0 skipped" in said
     code, _, err = run_cli("synth-log", SAMPLE, "--days", "2", "--format", fmt, "--out", out)

@@ -251,7 +251,8 @@ def test_personal_data_is_pseudonymised_by_default(tmp_path, synthetic):
 def test_import_log_command_writes_parquet_and_csv(tmp_path, synthetic):
     src = write_graph_json(synthetic.rows, tmp_path / "log.json")
     out = tmp_path / "calls.parquet"
-    code, printed, err = run_cli("import-log", src, "--out", out, "--salt", "s")
+    key = "import-test-key-0001"  # at least 16 bytes (sim.calllogs.privacy.MIN_KEY_BYTES)
+    code, printed, err = run_cli("import-log", src, "--out", out, "--salt", key)
     assert code == 0, err
     assert "graph-json" in printed
     assert f"{len(synthetic.rows):,} imported" in printed
@@ -262,7 +263,7 @@ def test_import_log_command_writes_parquet_and_csv(tmp_path, synthetic):
     again, report = read_call_log(out)
     assert report.format == "parquet"
     assert len(again) == len(table)
-    direct, _ = read_call_log(src, ImportOptions(salt="s"))
+    direct, _ = read_call_log(src, ImportOptions(salt=key))
     pd.testing.assert_frame_equal(again[direct.columns], direct, check_dtype=False)
     # start_s counts from 00:00 UTC of the first call's day.
     first = direct["start"].iloc[0]
@@ -288,3 +289,4 @@ def test_user_licences(synthetic, tmp_path):
     assert users[users["service"]]["usage_country"].tolist() == ["US"]
     organisers = users[users["conferencing"] == "standard"]
     assert set(organisers["usage_country"]) == {"US"}
+

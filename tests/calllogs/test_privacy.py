@@ -168,28 +168,36 @@ def test_call_and_conference_ids_pseudonymised_with_the_key(tenant):
 
 
 def test_load_key_sources(tmp_path):
+    key = "key-of-16-bytes!"
     key_file = tmp_path / "k"
-    key_file.write_bytes(b"abc\r\n")
-    assert load_key(key_file, environ={}) == (b"abc", "key file (--key-file)")
-    assert load_key(None, "s", environ={KEY_ENV: "e"})[0] == b"s"
-    assert load_key(None, None, environ={KEY_ENV: "e"}) == (
-        b"e",
+    key_file.write_bytes(key.encode() + b"\r\n")
+    assert load_key(key_file, environ={}) == (key.encode(), "key file (--key-file)")
+    assert load_key(None, key, environ={KEY_ENV: "e" * 16})[0] == key.encode()
+    assert load_key(None, None, environ={KEY_ENV: key}) == (
+        key.encode(),
         f"environment variable {KEY_ENV}",
     )
-    key, source = load_key(None, None, environ={})
-    assert key is None
+    none, source = load_key(None, None, environ={})
+    assert none is None
     assert "random" in source
     empty = tmp_path / "empty"
     empty.write_bytes(b"\n")
+    short = tmp_path / "short"
+    short.write_bytes(b"abc" * 5 + b"\n")  # 15 bytes once the newline goes
     for args, words in (
         ((key_file, "s"), "not both"),
         ((tmp_path / "missing", None), "no such file"),
-        ((empty, None), "empty"),
+        ((empty, None), "empty; a pseudonym key needs at least 16 bytes"),
+        ((short, None), "15 bytes; a pseudonym key needs at least 16 bytes"),
+        ((None, "abc"), "--salt: 3 bytes"),
         ((tmp_path, None), "is a directory"),
     ):
         with pytest.raises(InputError, match=words) as info:
             load_key(*args, environ={})
         assert "abc" not in str(info.value)
+    with pytest.raises(InputError, match=f"environment variable {KEY_ENV}: 3 bytes") as info:
+        load_key(None, None, environ={KEY_ENV: "abc"})
+    assert "abc" not in str(info.value)
     # One keyed hash for every kind of identifier; only the prefix differs.
     p = Pseudonymiser(b"abc")
     assert p("x")[2:] == p.digest("x", "c-")[2:] == p.digest("x", "m-")[2:]

@@ -184,7 +184,7 @@ def test_replay_command(recorded, tmp_path):
         "--amount",
         "100",
         "--salt",
-        "x",
+        "replay-test-key-0002",
     )
     assert code == 0, err
     assert "ccsim replay:" in printed
@@ -407,7 +407,8 @@ def test_with_recharge_rejects_bad_amounts(recorded):
 
 def test_replay_accepts_an_imported_table(recorded, tmp_path):
     table = tmp_path / "calls.parquet"
-    code, _, err = run_cli("import-log", recorded["path"], "--out", table, "--salt", "q", "-q")
+    key = "replay-test-key-0001"
+    code, _, err = run_cli("import-log", recorded["path"], "--out", table, "--salt", key, "-q")
     assert code == 0, err
     calls, report = read_call_log(table)
     assert report.format == "parquet"

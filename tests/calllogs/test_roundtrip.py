@@ -269,7 +269,7 @@ def test_fit_command_writes_a_valid_commented_scenario_and_report(roundtrip, tmp
             "--report",
             str(report),
             "--salt",
-            "x",
+            "roundtrip-test-key-01",
             "-q",
             "--from",
             "2026-01-05T05:00Z",
