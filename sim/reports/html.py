@@ -22,7 +22,7 @@ import jinja2
 import pandas as pd
 
 from sim.core.errors import InputError
-from sim.core.files import read_manifest
+from sim.core.files import read_bytes, read_manifest
 from sim.reports.forecast import spread
 
 TEMPLATE = "report.html.j2"
@@ -312,12 +312,34 @@ PAGES = {
 }
 
 
+MAX_PLOT_BYTES = 20 * 1024 * 1024
+"""Largest plot embedded in a report (the tool's own are well under a megabyte)."""
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def _figures(folder: Path) -> list[dict[str, str]]:
+    """Return the folder's plots, base64-encoded, with their captions.
+
+    Only the regular PNG files the run wrote are embedded: a symbolic link (which could
+    pull any file of the machine into a report meant to be shared), a FIFO or a device
+    (which would hang the read), a file too large or one that is not a PNG is refused.
+    """
+    plots = folder / "plots"
+    if plots.is_symlink() or not plots.is_dir():
+        if plots.is_symlink():
+            raise InputError(f"{plots}: a symbolic link; a report embeds only the run's own plots")
+        return []
     out = []
-    for png in sorted((folder / "plots").glob("*.png")) if (folder / "plots").is_dir() else []:
+    for png in sorted(plots.glob("*.png")):
+        if png.is_symlink():
+            raise InputError(f"{png}: a symbolic link; a report embeds only the run's own plots")
+        data = read_bytes(png, MAX_PLOT_BYTES, "plot")  # a FileRuleError: one line
+        if not data.startswith(_PNG_SIGNATURE):
+            raise InputError(f"{png}: not a PNG image; a report embeds only the run's own plots")
         stem = png.stem
         caption = CAPTIONS.get(stem) or stem.replace("-", " ").capitalize() + "."
-        out.append({"data": base64.b64encode(png.read_bytes()).decode("ascii"), "caption": caption})
+        out.append({"data": base64.b64encode(data).decode("ascii"), "caption": caption})
     return out
 
 

@@ -414,6 +414,37 @@ def test_a_report_on_a_damaged_folder_is_one_line(tiny, tmp_path, capsys, damage
     assert len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("plant", ["symlink", "fifo", "not_png", "plots_symlink"])
+def test_a_report_embeds_only_the_runs_own_plots(tiny, tmp_path, capsys, plant):
+    out = tmp_path / "run"
+    assert main(["run", str(tiny), "--out", str(out), "-q", "--no-plots"]) == 0
+    before = (out / "report.html").read_bytes()  # the run's own report
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the report")
+    plots = out / "plots"
+    if plant == "plots_symlink":
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        plots.symlink_to(elsewhere, target_is_directory=True)
+        bad = plots
+    else:
+        plots.mkdir()
+        bad = plots / "balance.png"
+        if plant == "symlink":
+            bad.symlink_to(secret)
+        elif plant == "fifo":
+            os.mkfifo(bad)  # reading it would hang
+        else:
+            bad.write_bytes(b"GIF89a not a png")
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"{bad}: ")
+    assert len(err.splitlines()) == 1
+    assert "symbolic link" in err or "FIFO" in err or "not a PNG" in err
+    assert (out / "report.html").read_bytes() == before
+
+
 def test_a_horizon_option_out_of_range_names_the_option(tiny, tmp_path, capsys):
     out = tmp_path / "fc"
     assert main(["forecast", str(tiny), "--horizon", "0d", "-q", "--out", str(out)]) == 2
