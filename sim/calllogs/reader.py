@@ -47,12 +47,15 @@ import numpy as np
 import pandas as pd
 
 from sim.calllogs.convert import _Converter
+from sim.calllogs.countries import COUNTRY_NAMES
 from sim.calllogs.formats.csv_logs import _csv_chunks
 from sim.calllogs.formats.detection import _encoding_error, _open_binary, _text, detect_format
 from sim.calllogs.formats.fields import READ_ERRORS, _describe_read_error
 from sim.calllogs.formats.graph_json import _json_chunks
 from sim.calllogs.report import FORMATS, ImportOptions, ImportReport, LogFormat, _counts
+from sim.core.codes import currencies
 from sim.core.errors import InputError
+from sim.telephony.calls import CALL_TYPES, NUMBER_TYPES
 
 COLUMNS: tuple[str, ...] = (
     "call_id",
@@ -205,6 +208,7 @@ def read_call_table(path: str | Path) -> tuple[pd.DataFrame, ImportReport]:
             f"{p}: not a ccsim call table (column {missing[0]!r} missing); import the "
             "raw log instead"
         )
+    _check_call_table(p, calls)
     calls = calls.sort_values("start", kind="stable", ignore_index=True)
     report = ImportReport(str(p), format="parquet", rows=len(calls), imported=len(calls))
     if len(calls):
@@ -213,6 +217,75 @@ def read_call_table(path: str | Path) -> tuple[pd.DataFrame, ImportReport]:
         report.call_types.update(_counts(calls["call_type"]))
         report.currencies.update(_counts(calls["currency"]))
     return calls, report
+
+
+_CODED_COLUMNS: dict[str, tuple[frozenset[str], str]] = {
+    "call_type": (frozenset(CALL_TYPES), "a ccsim call type"),
+    "number_type": (frozenset(NUMBER_TYPES), "a number type"),
+    "usage_country": (frozenset(COUNTRY_NAMES), "an ISO 3166-1 alpha-2 country code"),
+    "dest_country": (frozenset(COUNTRY_NAMES), "an ISO 3166-1 alpha-2 country code"),
+    "currency": (currencies(), "an ISO 4217 currency code"),
+}
+"""Columns an import fills from a code list only, with the list and its name."""
+
+
+def _check_call_table(path: Path, calls: pd.DataFrame) -> None:
+    """Refuse a call table whose columns lost the types or values an import gives them.
+
+    A table edited by hand (a column retyped, a duration made negative, a call type or
+    country mistyped) would otherwise fail deep inside rating or be priced as something
+    else; this names the column, the first bad row (1-based) and what is allowed.
+    """
+
+    def refuse(column: str, found: str, allowed: str) -> InputError:
+        return InputError(
+            f"{path}: column {column!r}: {found}; expected {allowed} (import the raw log "
+            "again rather than editing the table)"
+        )
+
+    def first_bad(column: str, bad: np.ndarray, allowed: str) -> None:
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            shown = repr(str(calls[column].iloc[row]))[:40]
+            raise refuse(column, f"row {row + 1} is {shown}", allowed)
+
+    expected = empty_call_table()
+    for column in COLUMNS:
+        values = calls[column]
+        want = expected[column].dtype
+        if pd.api.types.is_datetime64_any_dtype(want):
+            if not isinstance(values.dtype, pd.DatetimeTZDtype):
+                raise refuse(column, f"found {values.dtype}", "time zone-aware timestamps")
+            first_bad(column, values.isna().to_numpy(), "a timestamp")
+        elif pd.api.types.is_integer_dtype(want):
+            if not pd.api.types.is_integer_dtype(values.dtype):
+                raise refuse(column, f"found {values.dtype}", "whole numbers")
+        elif pd.api.types.is_float_dtype(want):
+            if pd.api.types.is_bool_dtype(values.dtype) or not pd.api.types.is_numeric_dtype(
+                values.dtype
+            ):
+                raise refuse(column, f"found {values.dtype}", "numbers")
+            number = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            if column == "duration_s":
+                first_bad(column, ~(np.isfinite(number) & (number >= 0)), "seconds, at least 0")
+            else:
+                first_bad(column, ~np.isfinite(number), "a finite number")
+        else:
+            if not pd.api.types.is_string_dtype(values.dtype):
+                raise refuse(column, f"found {values.dtype}", "text")
+            first_bad(column, values.isna().to_numpy(), "text")
+            coded = _CODED_COLUMNS.get(column)
+            if coded is not None:
+                allowed, name = coded
+                unknown = set(values.unique()) - allowed
+                if unknown:
+                    first_bad(column, values.isin(unknown).to_numpy(), name)
+    if calls["currency"].nunique() > 1:
+        first_bad(
+            "currency",
+            (calls["currency"] != calls["currency"].iloc[0]).to_numpy(),
+            f"the table's one currency, {calls['currency'].iloc[0]}",
+        )
 
 
 def sidecar_paths(out: str | Path) -> tuple[Path, Path]:
