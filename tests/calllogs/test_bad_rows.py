@@ -263,6 +263,30 @@ def test_strict_applies_to_json_records(tmp_path):
         read_call_log(path, ImportOptions(strict=True))
 
 
+def test_strict_names_the_first_bad_row_before_a_malformed_later_one(tmp_path):
+    # A bad value on record 2 comes before a record that is no row at all (record 4): the
+    # reader finds the malformed one first, yet the strict import must stop at record 2.
+    path = tmp_path / "calls.json"
+    good = [dict(GOOD, id=f"row-{i}") for i in range(3)]
+    rows = [good[0], dict(GOOD, duration="-1"), good[1], [1, 2], good[2]]
+    path.write_text(json.dumps({"value": rows}))
+    with pytest.raises(InputError, match=r"record 2: duration: negative duration"):
+        read_call_log(path, ImportOptions(strict=True))
+    # The same in CSV: line 3 has a bad value, line 5 the wrong number of fields.
+    path = tmp_path / "calls.csv"
+    _write_graph_csv(path, [good[0], dict(GOOD, duration="-1"), good[1]])
+    with open(path, "a") as f:
+        f.write("2026-01-01T00:00:00Z,user_out\n")
+    with pytest.raises(InputError, match=r"line 3: duration: negative duration"):
+        read_call_log(path, ImportOptions(strict=True))
+    # Without a bad value before it, the malformed row is the first, and is named.
+    _write_graph_csv(path, good[:2])
+    with open(path, "a") as f:
+        f.write("2026-01-01T00:00:00Z,user_out\n")
+    with pytest.raises(InputError, match=r"line 4: row: expected \d+ fields"):
+        read_call_log(path, ImportOptions(strict=True))
+
+
 def test_missing_required_column_is_a_one_line_error(tmp_path):
     path = tmp_path / "calls.csv"
     path.write_text("startDateTime,callType,charge\n2026-01-01T00:00:00Z,user_out,0\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -290,3 +291,22 @@ def test_user_licences(synthetic, tmp_path):
     organisers = users[users["conferencing"] == "standard"]
     assert set(organisers["usage_country"]) == {"US"}
 
+
+@pytest.mark.parametrize("rows", [0, 3])
+def test_an_import_of_no_call_fails_and_says_why(tmp_path, synthetic, rows):
+    """A log with no row, or only bad rows, exits 2: nothing downstream could use it."""
+    src = write_graph_json(synthetic.rows.head(rows), tmp_path / "log.json")
+    if rows:
+        text, n = re.subn(r'"callType": ?"[a-z_]+"', '"callType": "bogus_type"', src.read_text())
+        assert n == rows
+        src.write_text(text)
+    out = tmp_path / "calls.parquet"
+    code, printed, err = run_cli("import-log", src, "--out", out, "--salt", "import-test-key-0001")
+    assert code == 2
+    what = "no rows" if rows == 0 else f"{rows} rows, all bad or skipped"
+    assert err.strip() == (
+        f"{src}: no call imported ({what}; see {out}.bad_rows.csv): fit, replay, reconcile "
+        "and backtest need calls"
+    )
+    if rows:
+        assert "unknown call type 'bogus_type'" in printed  # the reasons, as for any import

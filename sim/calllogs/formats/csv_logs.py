@@ -163,6 +163,12 @@ def _csv_chunks(
         if len(row) != width:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # a blank line is no row
+            if options.strict and rows:
+                # The rows before it go first, so a strict import stops at the first bad one.
+                report.rows += seen
+                seen = 0
+                yield _transpose(rows, fields, positions), where
+                rows, where = [], []
             seen += 1
             line = reader.line_num + 1  # the header line was read before the reader
             why = f"expected {width} fields as in the header, got {len(row)}"

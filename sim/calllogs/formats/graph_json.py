@@ -242,6 +242,22 @@ class _JsonRows:
                 raise self._error(f"expected ',' or ']' after a row, found {found}")
 
 
+def _record_problem(row: Any, keys: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """Return (field, reason) when a record is no call log row, else None."""
+    if not isinstance(row, dict):
+        return "row", f"expected an object, got {_json_type(row)}"
+    if not any(k in row for k, _ in keys):
+        shown = ", ".join(_truncated(str(k), 20) for k in list(row)[:5]) or "no keys"
+        return "row", f"not a pstnCallLogRow (keys: {shown})"
+    known = [k for k in getattr(row, "repeated", ()) if k in _GRAPH_FIELDS]
+    if known:
+        return (
+            _GRAPH_FIELDS[known[0]],
+            f"{known[0]!r} is given twice in the record; a row has one value per field",
+        )
+    return None
+
+
 def _json_chunks(
     text: IO[str], path: Path, options: ImportOptions, report: ImportReport
 ) -> Iterator[_RawChunk]:
@@ -251,34 +267,14 @@ def _json_chunks(
     reader = _JsonRows(text, path, options.read_chars)
     for record, row in reader:
         report.rows += 1
-        if not isinstance(row, dict):
-            kind = _json_type(row)
-            _bad(
-                report, options, path, f"record {record}", "row", f"expected an object, got {kind}"
-            )
-            continue
-        if not any(k in row for k, _ in keys):
-            shown = ", ".join(_truncated(str(k), 20) for k in list(row)[:5]) or "no keys"
-            _bad(
-                report,
-                options,
-                path,
-                f"record {record}",
-                "row",
-                f"not a pstnCallLogRow (keys: {shown})",
-            )
-            continue
-        repeated = getattr(row, "repeated", ())
-        known = [k for k in repeated if k in _GRAPH_FIELDS]
-        if known:
-            _bad(
-                report,
-                options,
-                path,
-                f"record {record}",
-                _GRAPH_FIELDS[known[0]],
-                f"{known[0]!r} is given twice in the record; a row has one value per field",
-            )
+        problem = _record_problem(row, keys)
+        if problem is not None:
+            if options.strict and where:
+                # The rows before it go first, so a strict import stops at the first bad one.
+                yield cols, where
+                cols = {v: [] for _, v in keys}
+                where = []
+            _bad(report, options, path, f"record {record}", *problem)
             continue
         for k, v in keys:
             cols[v].append(row.get(k))
