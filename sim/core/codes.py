@@ -24,10 +24,22 @@ def countries() -> frozenset[str]:
     return frozenset(c.alpha_2 for c in pycountry.countries)
 
 
+NOT_BILLING_CURRENCIES = frozenset(
+    {
+        *("XAG", "XAU", "XPD", "XPT"),  # precious metals
+        *("XBA", "XBB", "XBC", "XBD", "XDR", "XSU", "XUA"),  # units of account
+        *("XTS", "XXX"),  # reserved for testing; no currency
+        *("BOV", "CHE", "CHW", "CLF", "COU", "MXV", "USN", "UYI", "UYW"),  # fund codes
+    }
+)
+"""ISO 4217 codes that are no money a bill is paid in: metals, units of account, fund
+codes, the testing code and "no currency" (ISO 4217's list of codes, table A.1)."""
+
+
 @cache
 def currencies() -> frozenset[str]:
-    """Return every ISO 4217 alphabetic currency code."""
-    return frozenset(c.alpha_3 for c in pycountry.currencies)
+    """Return every ISO 4217 alphabetic code of a currency a bill can be in."""
+    return frozenset(c.alpha_3 for c in pycountry.currencies) - NOT_BILLING_CURRENCIES
 
 
 def did_you_mean(value: object, options: Iterable[str]) -> str:
@@ -77,6 +89,8 @@ def currency_error(code: object) -> str | None:
     if isinstance(code, str) and code in currencies():
         return None
     base = f"must be an ISO 4217 currency code such as 'USD' or 'EUR', got {repr(code)[:40]}"
+    if isinstance(code, str) and code in NOT_BILLING_CURRENCIES:
+        return f"{base} (a metal, fund, testing or no-currency code, not money a bill is paid in)"
     if isinstance(code, str) and len(code) == 3 and code.isalpha() and code.isupper():
         return f"{base} (no such currency)"
     if not isinstance(code, str):
@@ -107,6 +121,7 @@ def check_currency_code(code: str) -> str:
 
 __all__ = [
     "COUNTRY_HINTS",
+    "NOT_BILLING_CURRENCIES",
     "check_country_code",
     "check_currency_code",
     "countries",

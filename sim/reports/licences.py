@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.core.codes import country_error, currency_error
 from sim.core.errors import InputError
 from sim.core.files import FileRuleError, decode_text, read_bytes
 from sim.core.units import Micros, UnitError, parse_money
@@ -122,6 +123,11 @@ def load_prices(path: str | Path) -> LicencePrices:
         name = (row["name"] or "").strip()
         country = (row["country"] or "").strip().upper()
         _check_item(kind, name, where)
+        if country and (error := country_error(country)) is not None:
+            raise PriceFileError(f"{where}: country: {error} (or blank for every country)")
+        currency = (row["currency"] or "").strip().upper()
+        if (error := currency_error(currency)) is not None:
+            raise PriceFileError(f"{where}: currency: {error}")
         try:
             price = parse_money((row["price_per_month"] or "").strip())
         except UnitError as exc:
@@ -133,7 +139,7 @@ def load_prices(path: str | Path) -> LicencePrices:
             raise PriceFileError(f"{where}: a second row for {kind} {name!r} {country or 'any'}")
         prices[key] = price
         notes[key] = (row.get("note") or "").strip()
-        currencies.add((row["currency"] or "").strip().upper())
+        currencies.add(currency)
     if len(currencies) != 1:
         raise PriceFileError(
             f"{p}: currency: every row needs the same currency, got {sorted(currencies)}"

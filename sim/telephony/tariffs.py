@@ -442,6 +442,8 @@ def _parse_row(raw: dict[str, str], file: str, line_no: int) -> Tariff:
             raise TariffFileError(file, line_no, col, str(exc)) from None
     increment_text = raw.get("increment_s") or "60"
     try:
+        if not increment_text.strip().isascii():  # int() would read "٦٠" as 60
+            raise ValueError(increment_text)
         increment_s = int(increment_text)
     except ValueError:
         raise TariffFileError(

@@ -64,6 +64,8 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
             "must be <= 1000",
         ),
         ({"simulation": {"currency": "QQQ"}}, "simulation.currency", "ISO 4217"),
+        ({"simulation": {"currency": "XXX"}}, "simulation.currency", "no-currency code"),
+        ({"simulation": {"currency": "XAU"}}, "simulation.currency", "not money a bill is paid"),
         ({"simulation": {"horizon": 30}}, "simulation.horizon", 'write "30d" for 30 days'),
         ({"simulation": {"horizon": "30"}}, "simulation.horizon", "must be at least 1h, got 30s"),
         ({"simulation": {"currency": "usd"}}, "simulation.currency", "did you mean 'USD'"),

@@ -52,3 +52,27 @@ def test_a_mapping_file_over_its_cap_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(mapping, "MAX_MAPPING_FILE_BYTES", 1000)
     with pytest.raises(InputError, match="mapping file is larger than 1,000 bytes"):
         read_mapping_file(path)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("plan,domestic,XX,8.00,USD", "country: expected an ISO 3166-1 alpha-2 country code"),
+        ("plan,domestic,UK,8.00,USD", "country: 'UK' is not ISO 3166-1 alpha-2: use 'GB'"),
+        ("plan,domestic,US,8.00,XXX", "currency: must be an ISO 4217 currency code"),
+        ("plan,domestic,US,8.00,DOLLARS", "currency: must be an ISO 4217 currency code"),
+    ],
+)
+def test_a_price_row_with_no_such_country_or_currency_names_line_and_column(tmp_path, row, message):
+    path = tmp_path / "prices.csv"
+    path.write_text(f"# prices\nkind,name,country,price_per_month,currency\n{row}\n")
+    with pytest.raises(PriceFileError) as exc:
+        load_prices(path)
+    assert str(exc.value).startswith(f"{path}:3: {message}")
+
+
+def test_a_blank_country_prices_every_country(tmp_path):
+    path = tmp_path / "prices.csv"
+    path.write_text("kind,name,country,price_per_month,currency\nplan,domestic,,8.00,USD\n")
+    prices = load_prices(path)
+    assert prices.price("plan", "domestic", "DE") == prices.price("plan", "domestic", "US") > 0
