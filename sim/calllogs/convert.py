@@ -57,6 +57,10 @@ _SECONDS_RE = re.compile(r"^\d+(?:\.\d*)?$", re.ASCII)
 _YEAR_RE = re.compile(r"^\s*([+-]?\d+)-")
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_LICENCE_RE = re.compile(r"^[A-Z0-9_]{1,40}$")
+"""A licence capability as logs write it (``MCOPSTN1``, ``MCOMEETADD``)."""
+_CONTEXTS = frozenset({"", "domestic", "international"})
+"""The destination contexts logs write (lower case)."""
 _MAX_AMOUNT_CHARS = 40
 
 
@@ -208,6 +212,26 @@ class _Converter:
             code = self._types[text] = _call_type_code(text) if text else _MISSING
             return code
 
+    def _coded(self, value: str, name: str) -> str:
+        """Return a code field's value, or its pseudonym when it is no code (free text).
+
+        A licence or context field holds a code in a real log; anything else there (an
+        e-mail address or a note pasted in) may name a person, so it is kept only with
+        ``keep_personal_data``. The same text gets the same pseudonym, so grouping by
+        licence still works.
+        """
+        if self.clear:
+            return value
+        known = _LICENCE_RE.match(value) if name == "licence" else value in _CONTEXTS
+        return value if known else self.hasher.digest(value, _CODE_FIELDS[name])
+
+    def _coded_column(self, values: Sequence[str], rows: list[int], name: str) -> list[str]:
+        """Return ``_coded`` of a field's rows, each distinct text looked at once."""
+        case = str.upper if name == "licence" else str.lower
+        chosen = [values[i] for i in rows]
+        coded = {v: self._coded(case(v), name) for v in set(chosen)}
+        return [coded[v] for v in chosen]
+
     def _raw(self, get: Mapping[str, list[str]], present: Sequence[str], i: int) -> str:
         """Return row ``i`` as ``field=value`` text, identifiers pseudonymised."""
         parts = []
@@ -217,6 +241,8 @@ class _Converter:
                 continue
             if name in _IDENTIFIERS:
                 v = self.hasher.digest(v, _IDENTIFIERS[name])
+            elif name in _CODE_FIELDS:
+                v = self._coded(v.upper() if name == "licence" else v.lower(), name)
             elif len(v) > 40:
                 v = v[:40] + "..."
             parts.append(f"{name}={_CONTROL_RE.sub('?', v)}")
@@ -455,11 +481,11 @@ class _Converter:
                 "number_type": [number_type[i] for i in il],
                 "usage_country": [usage[i] for i in il],
                 "dest_country": [dest[i] for i in il],
-                "licence": [get["licence"][i].upper() for i in il],
+                "licence": self._coded_column(get["licence"], il, "licence"),
                 "charge_micros": charge[idx],
                 "connection_charge_micros": conn[idx],
                 "currency": [currency[i] for i in il],
-                "context": [get["context"][i].lower() for i in il],
+                "context": self._coded_column(get["context"], il, "context"),
                 "user": [user[i] for i in il],
                 "conference_id": conferences,
             }
@@ -614,6 +640,8 @@ _IDENTIFIERS: dict[str, str] = {
     "conference_id": "m-",
 }
 """Fields that identify a person, a number, a call or a meeting, with their pseudonym prefix."""
+_CODE_FIELDS = {"licence": "l-", "context": "x-"}
+"""Fields that hold a code, with the pseudonym prefix of any other text in them."""
 _USER_FIELDS = ("user_id", "upn", "display_name")
 """The fields naming a call's user, the first one a log has being required."""
 _FIELD_LABELS = {"user_id": "userId / AAD ObjectId", "upn": "userPrincipalName / Username"}

@@ -203,3 +203,29 @@ def test_load_key_sources(tmp_path):
     assert p("x")[2:] == p.digest("x", "c-")[2:] == p.digest("x", "m-")[2:]
     assert p("") == p.digest("", "c-") == ""
     assert "abc" not in repr(p)
+
+
+def test_free_text_in_code_fields_is_pseudonymised(tenant, tmp_path):
+    """An address or note typed into the licence or context field is not copied in clear."""
+    rows = tenant["rows"].copy()
+    planted = {"licenseCapability": "jane.doe@contoso.example", "destinationContext": "Jane +1 212"}
+    for k, (field, text) in enumerate(planted.items()):
+        rows.iloc[k, rows.columns.get_loc(field)] = text
+    dup = rows.iloc[[1]].copy()  # a bad row (a duplicate) carries the text into bad_rows.csv
+    rows = pd.concat([rows, dup], ignore_index=True)
+    log = write_graph_json(rows, tmp_path / "log.json")
+    out = tmp_path / "out"
+    assert main(["import-log", str(log), "--out", str(out / "calls.parquet"), "--salt", SALT,
+                 "-q"]) == 0  # fmt: skip
+    texts = written_text(out, skip=set())
+    assert any(p.name.endswith("bad_rows.csv") and "context=x-" in t for p, t in texts.items())
+    for text in planted.values():
+        for lowered in (text, text.upper(), text.lower()):
+            assert not any(lowered in t for t in texts.values()), lowered
+    calls = pd.read_parquet(out / "calls.parquet")
+    assert calls["licence"].iloc[0].startswith("l-")
+    assert calls["context"].iloc[1].startswith("x-")
+    # Real codes stay as they are: every other row's licence is a capability name.
+    assert calls["licence"].iloc[2:].str.fullmatch(r"MCO[A-Z0-9]+").all()
+    clear, _ = read_call_log(log, ImportOptions(keep_personal_data=True))
+    assert "JANE.DOE@CONTOSO.EXAMPLE" in set(clear["licence"])
