@@ -16,7 +16,6 @@ no guarantee.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -46,6 +45,7 @@ from sim.experiments.sweeps import (
     replays_traffic,
     resume_manifest,
     run_stage,
+    scratch_folder,
     steady,
     summarise,
     write_json_atomic,
@@ -513,33 +513,33 @@ def write_outputs(
     band_table = picked.sort_values("variant", kind="stable").reset_index(drop=True)
     # Plots and the per-run table are written in a scratch folder and moved in whole,
     # one file at a time.
-    scratch = folder / ".plots.tmp"
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir()
-    beside = (executor or Executor("serial")).beside
-    labels = {v.variant: v.label for v in grid.variants}
-    waits = [
-        beside(plot_heatmaps, summary, scratch, currency),
-        beside(plot_frontier, summary, rec, scratch / "frontier.png", currency, sweep.max_outage),
-        beside(
-            plot_bands,
-            band_table,
-            picks,
-            labels,
-            loaded.scenario,
-            grid,
-            scratch / "balance-bands.png",
-        ),
-        beside(write_table_atomic, result.runs, scratch, "runs"),
-    ]
-    write_table_atomic(settings_table(summary, currency), folder, "settings")
-    write_table_atomic(bands_table(all_bands, loaded.scenario), folder, "bands")
-    for wait in waits:
-        wait()
-    (folder / "plots").mkdir(exist_ok=True)
-    for made in sorted(scratch.iterdir()):
-        os.replace(made, folder / ("plots" if made.suffix == ".png" else "") / made.name)
-    scratch.rmdir()
+    with scratch_folder(folder) as scratch:
+        beside = (executor or Executor("serial")).beside
+        labels = {v.variant: v.label for v in grid.variants}
+        waits = [
+            beside(plot_heatmaps, summary, scratch, currency),
+            beside(
+                plot_frontier, summary, rec, scratch / "frontier.png", currency, sweep.max_outage
+            ),
+            beside(
+                plot_bands,
+                band_table,
+                picks,
+                labels,
+                loaded.scenario,
+                grid,
+                scratch / "balance-bands.png",
+            ),
+            beside(write_table_atomic, result.runs, scratch, "runs"),
+        ]
+        write_table_atomic(settings_table(summary, currency), folder, "settings")
+        write_table_atomic(bands_table(all_bands, loaded.scenario), folder, "bands")
+        for wait in waits:
+            wait()
+        (folder / "plots").mkdir(exist_ok=True)
+        for made in sorted(scratch.iterdir()):
+            os.replace(made, folder / ("plots" if made.suffix == ".png" else "") / made.name)
+        scratch.rmdir()
     _write_text_atomic(folder / "recommendation.txt", "\n".join(rec.text) + "\n")
 
 

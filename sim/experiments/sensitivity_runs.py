@@ -38,13 +38,14 @@ from sim.experiments.sweeps import (
     raw_scenario,
     resume_manifest,
     save_batch,
+    scratch_folder,
     steady,
     write_json_atomic,
     write_table_atomic,
 )
 from sim.reports.sensitivity_plots import tornado_figure
 from sim.scenario.costs import annual_costs
-from sim.scenario.folders import run_identity
+from sim.scenario.folders import check_new_folder, run_identity
 from sim.scenario.loading import LoadedScenario
 from sim.scenario.model import Scenario, expand_values
 from sim.scenario.paths import setting_type
@@ -256,8 +257,8 @@ def run_sensitivity(
                 "seed",
             ),
         )
-    elif folder.exists():
-        raise InputError(f"{folder}: exists already; choose a new folder (nothing overwritten)")
+    else:
+        check_new_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, manifest)
     evaluate = _Evaluator(
@@ -279,14 +280,13 @@ def run_sensitivity(
     )
     write_table_atomic(screening.morris, folder, "morris")
     write_table_atomic(screening.sobol, folder, "sobol")
-    scratch = folder / ".plots.tmp"
-    scratch.mkdir(exist_ok=True)
-    for output in OUTPUTS:
-        tornado_figure(screening.sobol, output).savefig(scratch / f"tornado-{output}.png")
-    (folder / "plots").mkdir(exist_ok=True)
-    for png in sorted(scratch.iterdir()):
-        png.replace(folder / "plots" / png.name)
-    scratch.rmdir()
+    with scratch_folder(folder) as scratch:
+        for output in OUTPUTS:
+            tornado_figure(screening.sobol, output).savefig(scratch / f"tornado-{output}.png")
+        (folder / "plots").mkdir(exist_ok=True)
+        for png in sorted(scratch.iterdir()):
+            png.replace(folder / "plots" / png.name)
+        scratch.rmdir()
     manifest.update(
         {
             "status": "complete",

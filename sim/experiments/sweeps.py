@@ -19,8 +19,10 @@ import copy
 import json
 import math
 import os
+import shutil
 import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -131,7 +133,7 @@ def build_variants(
         try:
             scenario = Scenario.from_dict(data)
         except ConfigError as exc:
-            shown = ", ".join(f"{p}={v}" for p, v in combo)
+            shown = ", ".join(f"{p}={v if len(v) <= 40 else v[:37] + '...'}" for p, v in combo)
             raise ConfigError(exc.path, f"{exc.message} (sweep setting {shown})") from None
         variants.append(Variant(k, combo, steady(scenario, warm_up_s)))
     return variants
@@ -561,6 +563,24 @@ def resume_manifest(folder: Path, manifest: dict[str, Any], keys: Iterable[str])
                 f"({old.get(key)!r} there, {manifest.get(key)!r} now)"
             )
     return {**manifest, "started_at": old.get("started_at", manifest.get("started_at"))}
+
+
+@contextmanager
+def scratch_folder(folder: Path, name: str = ".plots.tmp") -> Iterator[Path]:
+    """Yield an empty hidden folder inside ``folder`` for files moved in at the end.
+
+    If the block fails (a full disk, Ctrl-C) the scratch folder goes with what it holds,
+    so a failed write leaves nothing half-made; the block itself empties and removes it
+    when it succeeds.
+    """
+    scratch = folder / name
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    try:
+        yield scratch
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
 
 
 def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:

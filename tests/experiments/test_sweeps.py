@@ -142,6 +142,21 @@ def test_workers_draw_the_same_plots_as_this_process(tiny, tmp_path, kind):
     assert not (tmp_path / "pool" / ".plots.tmp").exists()
 
 
+def test_a_full_disk_while_plotting_leaves_no_scratch_folder(tiny, tmp_path, monkeypatch):
+    import errno
+
+    import sim.reports.plots as plots
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(plots, "plot_frontier", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        run(tiny, tmp_path / "sweep", Executor("serial"))
+    assert not (tmp_path / "sweep" / ".plots.tmp").exists()
+    assert (tmp_path / "sweep" / "manifest.json").exists()  # the batches stay, resumable
+
+
 def test_work_beside_a_pool_runs_on_its_idle_workers_or_else_here():
     import os
 
