@@ -77,8 +77,13 @@ _DASK_ADDRESS = re.compile(
 
 def dask_address(text: str) -> str:
     """Parse ``--dask``: ``local`` or a scheduler address with its port (``tcp://host:8786``)."""
-    if text == "local" or _DASK_ADDRESS.match(text):
+    if text == "local":
         return text
+    if _DASK_ADDRESS.match(text):
+        port = int(text.rsplit(":", 1)[1])
+        if 1 <= port <= 65535:
+            return text
+        raise argparse.ArgumentTypeError(f"port {port} is not a TCP port (1 to 65535)")
     raise argparse.ArgumentTypeError(
         f"expected 'local' or a scheduler address such as tcp://host:8786, got {text[:60]!r}"
     )

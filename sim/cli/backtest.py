@@ -19,6 +19,7 @@ from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import seed as _seed
 from sim.cli.calllogs import recorded_command
 from sim.core.errors import InputError
+from sim.scenario.folders import check_new_folder
 
 COMMANDS = ("backtest",)
 
@@ -102,8 +103,8 @@ def _backtest(args: argparse.Namespace) -> int:
         seed=args.seed,
         ets_paths=args.ets_paths,
     )
-    if args.out and Path(args.out).exists():
-        raise InputError(f"{args.out}: exists already; choose a new folder (nothing overwritten)")
+    if args.out:
+        check_new_folder(Path(args.out))
     key, source = load_key(args.key_file, args.salt)
     # The actuals are scored against runs billed in the scenario's currency: rows in
     # another currency are bad rows, as for replay and reconcile.

@@ -29,7 +29,7 @@ from sim.core.codes import currency_error
 from sim.core.errors import InputError
 from sim.core.files import name_error
 from sim.core.units import parse_money
-from sim.scenario.folders import tool_identity
+from sim.scenario.folders import check_new_folder, tool_identity
 from sim.scenario.loading import load_scenario
 
 COMMANDS = ("import-log", "fit", "replay", "reconcile", "synth-log")
@@ -505,8 +505,8 @@ def _fit(args: argparse.Namespace) -> int:
         raise InputError(f"{out}: exists already; choose a new file or give --force")
     if args.name is not None and (error := name_error(args.name)) is not None:
         raise InputError(f"--name: {error}")
-    if args.report and Path(args.report).exists():  # checked again before writing
-        raise InputError(f"{args.report}: exists already; choose a new folder")
+    if args.report:  # checked again before writing
+        check_new_folder(Path(args.report))
     calls, report = _load_calls(args)
     zones = dict(args.zone)
     time_zone = (
@@ -542,8 +542,8 @@ def _fit(args: argparse.Namespace) -> int:
     log_lines = report.lines(show=0)[:2]
     text = scenario_text(fit, base_path, out, log_lines=log_lines, name=args.name)
     report_dir = Path(args.report) if args.report else None
-    if report_dir is not None and report_dir.exists():
-        raise InputError(f"{report_dir}: exists already; choose a new folder")
+    if report_dir is not None:
+        check_new_folder(report_dir)
     # The fitted scenario.toml stands in for the resolved one, and the manifest has no
     # base-scenario identity: the folder is written step by step, not with finish().
     with RunFolder(report_dir, f"fit-{out.stem}") as folder:

@@ -192,9 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, unknown = parser.parse_known_args(_attach_negative_values(given))
         if unknown:  # named by the command, whose --help lists its options
             prog = f"ccsim {args.command}"
+            words = " ".join(w if len(w) <= 60 else f"{w[:57]}..." for w in unknown[:5])
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
             parser.exit(
                 EXIT_BAD_INPUT,
-                f"{prog}: unrecognized arguments: {' '.join(unknown)} (see {prog} --help)\n",
+                f"{prog}: unrecognized arguments: {words}{more} (see {prog} --help)\n",
             )
         try:
             _refuse_empty_values(args, given)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from sim.cli.args import workers as _workers
 from sim.core.display import count_text, money_text, percent_text
 from sim.core.errors import InputError
 from sim.core.units import Micros, UnitError, parse_money
-from sim.scenario.folders import RESULTS_ROOT
+from sim.scenario.folders import RESULTS_ROOT, check_new_folder
 from sim.scenario.loading import load_scenario
 
 
@@ -189,8 +191,7 @@ def _sweep(args: argparse.Namespace) -> int:
             raise InputError(f"{folder}: not a sweep run folder (no manifest.json)")
     elif args.out:
         folder = Path(args.out)
-        if folder.exists():
-            raise InputError(f"{folder}: exists already; choose a new folder (nothing overwritten)")
+        check_new_folder(folder)
     else:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         folder = RESULTS_ROOT / f"{loaded.name}-{args.command}-{stamp}"
@@ -218,8 +219,9 @@ def _sweep(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     if getattr(args, "robust", False):
-        return _robust(args, loaded, settings, sweep, executor, folder, bar, progress)
-    with bar:
+        with _resumable_on_no_scheduler(folder):
+            return _robust(args, loaded, settings, sweep, executor, folder, bar, progress)
+    with bar, _resumable_on_no_scheduler(folder):
         result, rec, grid = recommend.run(
             loaded,
             settings=settings,
@@ -253,6 +255,21 @@ def _sweep(args: argparse.Namespace) -> int:
             print(line)
     print(f"results: {folder}/")
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _resumable_on_no_scheduler(folder: Path) -> Iterator[None]:
+    """Say that an unreachable ``--dask`` scheduler left the folder resumable."""
+    from sim.experiments.executors import SchedulerUnreachableError
+
+    try:
+        yield
+    except SchedulerUnreachableError as exc:
+        if not folder.exists():
+            raise
+        raise SchedulerUnreachableError(
+            f"{exc}; {folder} keeps what is done: continue it with --resume {folder}"
+        ) from None
 
 
 def setting_lines(summary: Any, labels: dict[int, str], currency: str) -> list[str]:

@@ -49,6 +49,12 @@ class UnitError(ValueError):
     """A value that cannot be read as money, a duration or a calendar setting."""
 
 
+def shown(value: object, limit: int = 40) -> str:
+    """Return ``repr(value)`` for a message, cut to about ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
 def parse_money(text: str | int) -> Micros:
     """Read a decimal amount such as ``"12.50"`` into micro-units, exactly.
 
@@ -59,20 +65,20 @@ def parse_money(text: str | int) -> Micros:
     if isinstance(text, bool) or not isinstance(text, str | int):
         raise UnitError(
             f'expected money as a decimal string such as "12.50", got '
-            f"{type(text).__name__} {text!r}"
+            f"{type(text).__name__} {shown(text)}"
         )
     if isinstance(text, int):
         return Micros(text * MICROS_PER_UNIT)
     s = text.strip().replace("_", "")
     if not _MONEY_RE.match(s):
-        raise UnitError(f'expected money as a decimal string such as "12.50", got {text!r}')
+        raise UnitError(f'expected money as a decimal string such as "12.50", got {shown(text)}')
     try:
         value = Decimal(s)
     except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
-        raise UnitError(f"not a decimal amount: {text!r}") from exc
+        raise UnitError(f"not a decimal amount: {shown(text)}") from exc
     scaled = value * MICROS_PER_UNIT
     if scaled != scaled.to_integral_value():
-        raise UnitError(f"{text!r} has more than 6 decimal places (finer than a micro-unit)")
+        raise UnitError(f"{shown(text)} has more than 6 decimal places (finer than a micro-unit)")
     return Micros(int(scaled))
 
 
@@ -105,10 +111,12 @@ def parse_duration(text: str | int | float) -> Seconds:
     ``w``. Negative durations are refused.
     """
     if isinstance(text, bool):
-        raise UnitError(f'expected a duration such as "90s", "2h" or "3d", got {text!r}')
+        raise UnitError(f'expected a duration such as "90s", "2h" or "3d", got {shown(text)}')
     if isinstance(text, int | float):
         if not math.isfinite(text) or text < 0:
-            raise UnitError(f"a duration must be a finite number of seconds >= 0, got {text!r}")
+            raise UnitError(
+                f"a duration must be a finite number of seconds >= 0, got {shown(text)}"
+            )
         return Seconds(float(text))
     if not isinstance(text, str):
         raise UnitError(
@@ -116,7 +124,7 @@ def parse_duration(text: str | int | float) -> Seconds:
         )
     s = text.strip().lower()
     if not s.isascii():  # float() and \d would read other scripts' digits
-        raise UnitError(f'expected a duration such as "90s", "2h" or "3d", got {text[:40]!r}')
+        raise UnitError(f'expected a duration such as "90s", "2h" or "3d", got {shown(text)}')
     try:
         value = float(s)
     except ValueError:
@@ -134,7 +142,7 @@ def parse_duration(text: str | int | float) -> Seconds:
         if pos and not s[pos:].strip():
             return Seconds(total)
     raise UnitError(
-        f'expected a duration such as "90s", "15m", "2h", "3d" or "1h30m", got {text!r}'
+        f'expected a duration such as "90s", "15m", "2h", "3d" or "1h30m", got {shown(text)}'
     )
 
 
@@ -166,13 +174,14 @@ def parse_months(text: object) -> int | None:
             months += int(match.group(1)) * (12 if match.group(2) == "y" else 1)
         if months > MAX_CALENDAR_MONTHS:
             raise UnitError(
-                f"a calendar span must be at most {MAX_CALENDAR_MONTHS // 12} years, got {text!r}"
+                f"a calendar span must be at most {MAX_CALENDAR_MONTHS // 12} years, "
+                f"got {shown(text)}"
             )
         return months
     if _CALENDAR_UNIT_RE.search(s):
         raise UnitError(
             "calendar units (y, mo) take whole numbers and are not mixed with fixed ones, "
-            f'e.g. "1y", "18mo" or "1y6mo", got {text!r}'
+            f'e.g. "1y", "18mo" or "1y6mo", got {shown(text)}'
         )
     return None
 

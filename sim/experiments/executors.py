@@ -257,7 +257,10 @@ class Executor:
                 )
             client = Client(cluster)
         else:
-            client = Client(self.address)
+            try:
+                client = Client(self.address)
+            except OSError as exc:  # refused, timed out, unknown host
+                raise SchedulerUnreachableError(f"--dask {self.address}: {exc}") from None
         self._client, self._cluster = client, cluster
         try:
             client.run(keep_large_arrays_in_the_heap)  # as the pool's workers do
@@ -266,6 +269,10 @@ class Executor:
             self._client = self._cluster = None
             _close_dask(client, cluster)
             raise
+
+
+class SchedulerUnreachableError(OSError):
+    """The Dask scheduler of ``--dask ADDRESS`` could not be reached."""
 
 
 def _close_dask(client: Any, cluster: Any) -> None:

@@ -39,6 +39,19 @@ from sim.core.workers import process_exists
 from sim.scenario.loading import LoadedScenario, write_resolved_scenario
 
 
+def check_new_folder(out: Path) -> None:
+    """Refuse an ``--out`` folder that exists, has no name, or lies under a file."""
+    if out.exists() or out.is_symlink():
+        raise InputError(f"{out}: exists already; choose a new folder (nothing overwritten)")
+    if out.name in ("", ".", ".."):
+        raise InputError(f"{out}: name a new folder for --out")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"{out}: {parent} is a file, not a folder; choose a new folder")
+            return
+
+
 def new_run_folder(root: Path, name: str) -> tuple[Path, Path]:
     """Return (staging folder, final folder) for a new run under ``root``.
 
@@ -260,12 +273,7 @@ class RunFolder:
 
     def __init__(self, out: Path | None, name: str, root: Path = RESULTS_ROOT) -> None:
         if out is not None:
-            if out.exists() or out.is_symlink():
-                raise InputError(
-                    f"{out}: exists already; choose a new folder (nothing overwritten)"
-                )
-            if out.name in ("", ".", ".."):
-                raise InputError(f"{out}: name a new folder for --out")
+            check_new_folder(out)
             self.staging, _ = new_run_folder(out.parent, out.name)
             self.final = out
         else:
@@ -285,6 +293,24 @@ class RunFolder:
     ) -> None:
         if exc_type is not None and self.staging.exists():
             discard(self.staging)
+        if isinstance(exc, OSError):
+            self._name_final(exc)
+
+    def _name_final(self, exc: OSError) -> None:
+        """Make an I/O error name the run folder, not the hidden staging folder (or none).
+
+        A user never sees the staging folder (it is renamed into place or removed), so
+        ``.run-….x1y2/outcomes.parquet: no space left on device`` becomes
+        ``run/outcomes.parquet: ...``, and an error naming no file names the folder.
+        """
+        staging = str(self.staging)
+        for attr in ("filename", "filename2"):
+            name = getattr(exc, attr)
+            if isinstance(name, str | os.PathLike) and os.fspath(name).startswith(staging):
+                rel = os.path.relpath(os.fspath(name), staging)
+                setattr(exc, attr, str(self.final if rel == "." else self.final / rel))
+        if exc.filename is None:
+            exc.filename = str(self.final)
 
     def add(self, *names: str) -> None:
         """Record files written into the folder (paths relative to it)."""

@@ -232,6 +232,8 @@ def test_run_uses_one_worker_per_core_by_default(tiny, tmp_path, capsys):
         ("garbage addr", False),
         ("tcp://host", False),  # Dask needs the port
         ("host", False),
+        ("tcp://host:99999", False),  # no such TCP port
+        ("host:0", False),
     ],
 )
 def test_dask_addresses_are_checked_before_any_folder_is_made(tiny, tmp_path, capsys, address, ok):
@@ -245,10 +247,30 @@ def test_dask_addresses_are_checked_before_any_folder_is_made(tiny, tmp_path, ca
     with pytest.raises(SystemExit) as exc:
         main([*args, "--dask", address])
     assert exc.value.code == 2
-    assert (
-        "expected 'local' or a scheduler address such as tcp://host:8786" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "expected 'local' or a scheduler address such as tcp://host:8786" in err or (
+        "is not a TCP port (1 to 65535)" in err
     )
     assert not out.exists()
+
+
+def test_an_unreachable_scheduler_says_the_folder_can_be_resumed(tiny, tmp_path, capsys):
+    import socket
+
+    import dask
+    import dask.distributed  # its config defaults first, so set() below restores them
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "sweep"
+    args = ["sweep", str(tiny), "--trigger", "100", "--amount", "300", "--out", str(out), "-q"]
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        assert main([*args, "--dask", f"127.0.0.1:{port}"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"I/O error: --dask 127.0.0.1:{port}: ")
+    assert err.endswith(f"; {out} keeps what is done: continue it with --resume {out}")
+    assert len(err.splitlines()) == 1
 
 
 def test_a_rate_table_missing_the_traffics_countries_fails_validate_and_a_run(tmp_path, capsys):
@@ -396,6 +418,67 @@ def test_user_groups_without_rate_tables_are_refused_by_validate(tmp_path, capsy
         f"{path}: tariffs: a scenario with user groups, service numbers or traffic needs "
         "rate tables ([tariffs])"
     )
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_an_io_error_names_the_run_folder_not_the_staging_one(
+    tiny, tmp_path, capsys, monkeypatch, named
+):
+    import errno
+
+    import sim.experiments.runs as runs
+
+    def full_disk(frame, folder, name):
+        if named:
+            raise OSError(errno.ENOSPC, "No space left on device", str(folder / f"{name}.csv"))
+        raise OSError("Error writing bytes to file")  # as pyarrow says it: no file named
+
+    monkeypatch.setattr(runs, "write_typed_table", full_disk)
+    out = tmp_path / "run"
+    assert main(["run", str(tiny), "--out", str(out), "-q", "--no-plots"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"{out}/" if named else f"{out}: ")
+    assert ".run." not in err
+    assert "staging" not in err
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_huge_values_are_cut_short_in_messages(tiny, tmp_path, capsys):
+    huge = "1" + "0" * 400
+    sweep = ["sweep", str(tiny), "--trigger", "100", "--amount", huge, "--serial", "-q"]
+    for args in (sweep, ["run", str(tiny), "--bogus", huge, *["x"] * 9]):
+        try:
+            code = main([*args, "--out", str(tmp_path / "out")])
+        except SystemExit as exc:  # argparse's own exit, for unknown arguments
+            code = exc.code
+        assert code == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1
+        assert len(err) < 300, err
+        assert "..." in err
+    assert not (tmp_path / "out").exists()
+    from sim.core.units import UnitError, parse_duration, parse_money
+
+    for parse in (parse_money, parse_duration):
+        with pytest.raises(UnitError) as info:
+            parse("9" * 1000 + "x")
+        assert len(str(info.value)) < 160
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_an_out_folder_under_a_file_is_an_input_error(tiny, tmp_path, capsys, command):
+    afile = tmp_path / "afile"
+    afile.write_text("kept")
+    out = afile / "x" / "y"
+    args = [command, str(tiny), "--out", str(out), "-q"]
+    if command == "sweep":
+        args += ["--trigger", "100", "--amount", "300", "--serial"]
+    assert main(args) == 2  # bad input, not an I/O fault (3)
+    assert capsys.readouterr().err.strip() == (
+        f"{out}: {afile} is a file, not a folder; choose a new folder"
+    )
+    assert afile.read_text() == "kept"
 
 
 @pytest.mark.parametrize("damage", ["truncated", "column_gone"])
