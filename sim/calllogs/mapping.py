@@ -35,6 +35,7 @@ from sim.calllogs.users import user_licences
 from sim.core.errors import InputError
 from sim.core.files import FileRuleError, read_text
 from sim.core.schema import ConfigError, to_plain
+from sim.core.units import shown
 from sim.scenario.loading import LoadedScenario
 from sim.scenario.model import Scenario
 
@@ -66,14 +67,14 @@ def parse_mapping(
         pattern, group = pattern.strip(), group.strip()
         if not sep or not pattern or not group:
             raise InputError(
-                f"{where} {spec!r}: expected PATTERN=GROUP such as MCOPSTN1/US=us-staff, "
+                f"{where} {shown(spec)}: expected PATTERN=GROUP such as MCOPSTN1/US=us-staff, "
                 "*/GB=uk-sales or user:u-0123456789abcdef=us-staff"
             )
         if "/" not in pattern and not pattern.startswith("user:"):
             pattern = f"{pattern}/*"
         if group not in names:
             raise InputError(
-                f"{where} {spec!r}: no user group or service number is named {group!r} "
+                f"{where} {shown(spec)}: no user group or service number is named {shown(group)} "
                 f"(known: {', '.join(names)})"
             )
         rules.append(MappingRule(pattern, group))

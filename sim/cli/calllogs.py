@@ -313,9 +313,8 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument(
         "--block-weeks",
         type=_positive_int,
-        default=1,
         metavar="N",
-        help="bootstrap blocks of N consecutive weeks (default 1)",
+        help="with --bootstrap: blocks of N consecutive weeks (default 1)",
     )
     p.add_argument(
         "--skip-unmapped",
@@ -606,12 +605,29 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_unused_replay_options(args: argparse.Namespace) -> None:
+    """Refuse replay options that the chosen mode would ignore (rather than ignore them)."""
+    if args.bootstrap:
+        if args.first_day is not None:
+            raise InputError(
+                "--first-day: not with --bootstrap, which resamples weeks of the whole log"
+            )
+        if args.align_weekdays:
+            raise InputError(
+                "--align-weekdays: not with --bootstrap, whose weeks start on the "
+                "scenario's weekday already"
+            )
+    elif args.block_weeks is not None:
+        raise InputError("--block-weeks: only with --bootstrap (blocks of recorded weeks)")
+
+
 def _replay(args: argparse.Namespace) -> int:
     from sim.calllogs.mapping import map_calls, mapping_specs, parse_mapping, require_mapped
     from sim.calllogs.reconcile import replay_check
     from sim.calllogs.replay import replay_and_write, with_recharge
     from sim.experiments.runs import summary_lines
 
+    _refuse_unused_replay_options(args)
     loaded = with_recharge(load_scenario(args.scenario), args.trigger, args.amount)
     if loaded.tariffs is None:
         raise InputError(f"{args.scenario}: replay needs rate tables ([tariffs])")
@@ -633,7 +649,7 @@ def _replay(args: argparse.Namespace) -> int:
         show_progress=not args.quiet,
         first_day=args.first_day,
         align_weekdays=args.align_weekdays,
-        block_weeks=args.block_weeks,
+        block_weeks=args.block_weeks or 1,
         command=recorded_command(),
         remapped=remapped,
     )

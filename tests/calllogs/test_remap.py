@@ -168,3 +168,15 @@ def test_reconcile_difference_is_ccsim_minus_log_with_unratable_apart(logged, tm
     text = "\n".join(rec.lines())
     assert "ccsim - log" in text
     assert f"unratable: {len(unratable):,} calls" in text
+
+
+@pytest.mark.parametrize("spec", ["x" * 5000, "us-staff/*=" + "g" * 5000])
+def test_a_long_bad_mapping_rule_is_quoted_short(tmp_path, spec):
+    from sim.calllogs.mapping import parse_mapping
+
+    loaded = _scenario(tmp_path, "long")
+    with pytest.raises(InputError) as info:
+        parse_mapping([spec], loaded.scenario)
+    text = str(info.value)
+    assert text.startswith("--map 'xxx" if spec.startswith("x") else "--map 'us-staff/*=ggg")
+    assert len(text) < 250

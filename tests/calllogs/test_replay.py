@@ -436,3 +436,20 @@ def test_replay_from_after_the_log_and_a_negative_tolerance_are_refused(recorded
     assert _nonnegative_money("0.005") == "0.005"
     with pytest.raises(argparse.ArgumentTypeError, match="expected an amount >= 0"):
         _nonnegative_money("-1")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--block-weeks", "2"], "--block-weeks: only with --bootstrap"),
+        (["--bootstrap", "--first-day", "2026-01-07"], "--first-day: not with --bootstrap"),
+        (["--bootstrap", "--align-weekdays"], "--align-weekdays: not with --bootstrap"),
+    ],
+)
+def test_replay_options_the_mode_would_ignore_are_refused(recorded, tmp_path, options, message):
+    scenario = _scenario(tmp_path, "modes", funding={"initial_funds": "100"}).path
+    out = tmp_path / "modes"
+    code, _, err = run_cli("replay", recorded["path"], scenario, "--out", out, "-q", *options)
+    assert code == 2
+    assert err.strip().startswith(message)
+    assert not out.exists()
