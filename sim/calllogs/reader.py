@@ -55,6 +55,7 @@ from sim.calllogs.formats.graph_json import _json_chunks
 from sim.calllogs.report import FORMATS, ImportOptions, ImportReport, LogFormat, _counts
 from sim.core.codes import currencies
 from sim.core.errors import InputError
+from sim.core.units import shown
 from sim.telephony.calls import CALL_TYPES, NUMBER_TYPES
 
 COLUMNS: tuple[str, ...] = (
@@ -224,7 +225,7 @@ _CODED_COLUMNS: dict[str, tuple[frozenset[str], str]] = {
     "number_type": (frozenset(NUMBER_TYPES), "a number type"),
     "usage_country": (frozenset(COUNTRY_NAMES), "an ISO 3166-1 alpha-2 country code"),
     "dest_country": (frozenset(COUNTRY_NAMES), "an ISO 3166-1 alpha-2 country code"),
-    "currency": (currencies(), "an ISO 4217 currency code"),
+    "currency": (currencies() | {""}, "an ISO 4217 currency code (or none)"),
 }
 """Columns an import fills from a code list only, with the list and its name."""
 
@@ -246,8 +247,7 @@ def _check_call_table(path: Path, calls: pd.DataFrame) -> None:
     def first_bad(column: str, bad: np.ndarray, allowed: str) -> None:
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            shown = repr(str(calls[column].iloc[row]))[:40]
-            raise refuse(column, f"row {row + 1} is {shown}", allowed)
+            raise refuse(column, f"row {row + 1} is {shown(str(calls[column].iloc[row]))}", allowed)
 
     expected = empty_call_table()
     for column in COLUMNS:
@@ -260,6 +260,9 @@ def _check_call_table(path: Path, calls: pd.DataFrame) -> None:
         elif pd.api.types.is_integer_dtype(want):
             if not pd.api.types.is_integer_dtype(values.dtype):
                 raise refuse(column, f"found {values.dtype}", "whole numbers")
+            first_bad(column, values.isna().to_numpy(), "a whole number")
+            if column.endswith("_micros"):  # an import refuses negative charges
+                first_bad(column, (values < 0).to_numpy(dtype=bool), "micro-units, at least 0")
         elif pd.api.types.is_float_dtype(want):
             if pd.api.types.is_bool_dtype(values.dtype) or not pd.api.types.is_numeric_dtype(
                 values.dtype
@@ -280,11 +283,13 @@ def _check_call_table(path: Path, calls: pd.DataFrame) -> None:
                 unknown = set(values.unique()) - allowed
                 if unknown:
                     first_bad(column, values.isin(unknown).to_numpy(), name)
-    if calls["currency"].nunique() > 1:
+    named = calls["currency"][calls["currency"] != ""]  # free calls may carry none
+    if named.nunique() > 1:
+        first = named.iloc[0]
         first_bad(
             "currency",
-            (calls["currency"] != calls["currency"].iloc[0]).to_numpy(),
-            f"the table's one currency, {calls['currency'].iloc[0]}",
+            ((calls["currency"] != first) & (calls["currency"] != "")).to_numpy(),
+            f"the table's one currency, {first}",
         )
 
 
@@ -323,6 +328,11 @@ def write_call_table(
     for t in (target, bad_path, manifest_path):
         if t.exists():
             raise InputError(f"{t}: exists already; choose a new file (nothing overwritten)")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"{target}: {parent} is a file, not a folder")
+            break
     target.parent.mkdir(parents=True, exist_ok=True)
     report = ImportReport(str(path))
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -356,6 +366,8 @@ def write_call_table(
             else:
                 writer.close()
                 writer = None
+        if report.imported == 0:
+            raise InputError(_nothing_imported(path, report))
         if target.exists():
             raise InputError(f"{target}: exists already; nothing overwritten")
         report.write_bad_rows(bad_path)
@@ -378,6 +390,19 @@ def write_call_table(
     finally:
         report.close()
     return report
+
+
+def _nothing_imported(path: str | Path, report: ImportReport) -> str:
+    """Say why a log gave no call, with its first bad or skipped row's reason."""
+    if report.rows == 0:
+        return f"{path}: no call imported (no rows); nothing written"
+    why = f"; the first: {report.bad_rows[0]}" if report.bad_rows else ""
+    if not why and report.skipped_by_reason:
+        why = f"; skipped: {next(iter(report.skipped_by_reason))}"
+    return (
+        f"{path}: no call imported ({report.rows:,} rows, all bad or skipped{why}); "
+        "nothing written"
+    )
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:

@@ -460,13 +460,6 @@ def _import_log(args: argparse.Namespace) -> int:
         "manifest": str(manifest_path),
         **report.summary(),
     }
-    if report.imported == 0:
-        # The files stay (the bad-rows file says why), but nothing downstream can use them.
-        what = "no rows" if report.rows == 0 else f"{report.rows:,} rows, all bad or skipped"
-        raise InputError(
-            f"{args.log}: no call imported ({what}; see {bad_path}): fit, replay, reconcile "
-            "and backtest need calls"
-        )
     return 0
 
 

@@ -80,6 +80,16 @@ EDITS = {
         _set("currency", 3, "EUR"),
         "column 'currency': row 4 is 'EUR'; expected the table's one currency, USD",
     ),
+    "negative charge": (
+        _set("charge_micros", 2, -10),
+        "column 'charge_micros': row 3 is '-10'; expected micro-units, at least 0",
+    ),
+    "charge missing": (
+        lambda t: t.__setitem__(
+            "charge_micros", t["charge_micros"].astype("Int64").where(t.index != 1)
+        ),
+        "column 'charge_micros': row 2 is '<NA>'; expected a whole number",
+    ),
     "not a currency": (
         lambda t: t.__setitem__("currency", "DOLLARS"),
         "column 'currency': row 1 is 'DOLLARS'; expected an ISO 4217",
@@ -109,3 +119,17 @@ def test_rows_in_another_order_and_extra_columns_are_still_a_table(table, tmp_pa
     calls, report = read_call_log(path)
     assert report.imported == len(table)
     assert calls["start"].is_monotonic_increasing
+
+
+def test_calls_without_a_currency_are_still_a_table(table, tmp_path):
+    """Free calls may carry no currency: an import keeps them so, and so does the reader."""
+    blank = table.copy()
+    blank.loc[blank.index % 3 == 0, "currency"] = ""
+    path = tmp_path / "blank.parquet"
+    blank.to_parquet(path)
+    calls, _ = read_call_log(path)
+    assert (calls["currency"] == "").sum() == (blank["currency"] == "").sum() > 0
+    blank.loc[5, "currency"] = "EUR"  # a second currency is still refused
+    blank.to_parquet(path)
+    with pytest.raises(InputError, match="row 6 is 'EUR'; expected the table's one currency"):
+        read_call_log(path)

@@ -293,7 +293,7 @@ def test_user_licences(synthetic, tmp_path):
 
 
 @pytest.mark.parametrize("rows", [0, 3])
-def test_an_import_of_no_call_fails_and_says_why(tmp_path, synthetic, rows):
+def test_an_import_of_no_call_fails_says_why_and_writes_nothing(tmp_path, synthetic, rows):
     """A log with no row, or only bad rows, exits 2: nothing downstream could use it."""
     src = write_graph_json(synthetic.rows.head(rows), tmp_path / "log.json")
     if rows:
@@ -303,10 +303,24 @@ def test_an_import_of_no_call_fails_and_says_why(tmp_path, synthetic, rows):
     out = tmp_path / "calls.parquet"
     code, printed, err = run_cli("import-log", src, "--out", out, "--salt", "import-test-key-0001")
     assert code == 2
-    what = "no rows" if rows == 0 else f"{rows} rows, all bad or skipped"
-    assert err.strip() == (
-        f"{src}: no call imported ({what}; see {out}.bad_rows.csv): fit, replay, reconcile "
-        "and backtest need calls"
-    )
     if rows:
-        assert "unknown call type 'bogus_type'" in printed  # the reasons, as for any import
+        assert err.strip() == (
+            f"{src}: no call imported (3 rows, all bad or skipped; the first: record 1: "
+            "call_type: unknown call type 'bogus_type' (known: user_in, user_out, "
+            "user_out_conf, user_out_transfer, user_out_forwarding, conf_in, conf_out, "
+            "ucap_in, ucap_out)); nothing written"
+        )
+    else:
+        assert err.strip() == f"{src}: no call imported (no rows); nothing written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.json"]  # nor a temporary file
+
+
+def test_import_log_out_under_a_file_is_bad_input(tmp_path, synthetic):
+    src = write_graph_json(synthetic.rows.head(3), tmp_path / "log.json")
+    afile = tmp_path / "afile"
+    afile.write_text("kept")
+    out = afile / "calls.parquet"
+    code, _, err = run_cli("import-log", src, "--out", out, "--salt", "import-test-key-0001")
+    assert code == 2
+    assert err.strip() == f"{out}: {afile} is a file, not a folder"
+    assert afile.read_text() == "kept"
