@@ -30,7 +30,9 @@ from sim.calllogs.codes import (
     _MISSING,
     _SKIP_DIRECT_ROUTING,
     _SKIP_EMERGENCY,
+    CONFERENCING_OF_CAPABILITY,
     INBOUND_TYPES,
+    PLAN_OF_CAPABILITY,
     _call_type_code,
 )
 from sim.calllogs.countries import country_code
@@ -57,8 +59,11 @@ _SECONDS_RE = re.compile(r"^\d+(?:\.\d*)?$", re.ASCII)
 _YEAR_RE = re.compile(r"^\s*([+-]?\d+)-")
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-_LICENCE_RE = re.compile(r"^[A-Z0-9_]{1,40}$")
-"""A licence capability as logs write it (``MCOPSTN1``, ``MCOMEETADD``)."""
+_LICENCE_RE = re.compile(r"^MCO[A-Z0-9_]{0,37}$", re.ASCII)
+"""A Teams licence capability as logs write it (``MCOPSTN1``, ``MCOMEETADD``, ``MCOEV``).
+
+Any other text is taken for free text: a bare number or a name in the field stays private.
+"""
 _CONTEXTS = frozenset({"", "domestic", "international"})
 """The destination contexts logs write (lower case)."""
 _MAX_AMOUNT_CHARS = 40
@@ -222,7 +227,14 @@ class _Converter:
         """
         if self.clear:
             return value
-        known = _LICENCE_RE.match(value) if name == "licence" else value in _CONTEXTS
+        if name == "licence":
+            known = (
+                bool(_LICENCE_RE.match(value))
+                or value in PLAN_OF_CAPABILITY
+                or value in CONFERENCING_OF_CAPABILITY
+            )
+        else:
+            known = value in _CONTEXTS
         return value if known else self.hasher.digest(value, _CODE_FIELDS[name])
 
     def _coded_column(self, values: Sequence[str], rows: list[int], name: str) -> list[str]:

@@ -53,7 +53,7 @@ class MappingRule:
         """Return True when the rule applies to a user (or a call without one)."""
         if self.pattern.startswith("user:"):
             return bool(user) and self.pattern[5:] == user
-        return fnmatch.fnmatchcase(f"{licence}/{country}", self.pattern.upper())
+        return fnmatch.fnmatchcase(f"{licence}/{country}".upper(), self.pattern.upper())
 
 
 def parse_mapping(

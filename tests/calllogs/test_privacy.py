@@ -229,3 +229,14 @@ def test_free_text_in_code_fields_is_pseudonymised(tenant, tmp_path):
     assert calls["licence"].iloc[2:].str.fullmatch(r"MCO[A-Z0-9]+").all()
     clear, _ = read_call_log(log, ImportOptions(keep_personal_data=True))
     assert "JANE.DOE@CONTOSO.EXAMPLE" in set(clear["licence"])
+    # A pseudonymised licence can be named in a mapping rule, as the unmapped message shows it.
+    from sim.calllogs.mapping import MappingRule
+
+    pseudonym = calls["licence"].iloc[0]
+    assert MappingRule(f"{pseudonym}/US", "us-staff").matches("u-1", pseudonym, "US")
+    # Codes are Teams capabilities only: a bare number or a word in the field stays private.
+    for text in ("12125550143", "JDOE"):
+        digits = rows.copy()
+        digits.iloc[0, digits.columns.get_loc("licenseCapability")] = text
+        got, _ = read_call_log(write_graph_json(digits, tmp_path / "d.json"))
+        assert got["licence"].iloc[0].startswith("l-"), text
