@@ -57,6 +57,7 @@ from sim.cli.args import (  # noqa: E402
     EXIT_OK,
 )
 from sim.core.errors import InputError  # noqa: E402
+from sim.core.units import cut  # noqa: E402
 from sim.core.version import __version__  # noqa: E402
 from sim.telephony.rating.rules import UnratableCallError  # noqa: E402
 
@@ -123,7 +124,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def describe_os_error(exc: OSError) -> str:
     """Return an I/O fault as one line: the path(s) and the system's reason."""
-    reason = (exc.strerror or type(exc).__name__).lower() if exc.strerror else str(exc)
+    if exc.strerror:
+        reason = exc.strerror.lower()
+    else:  # str(exc) would be "[Errno None] None: 'file'" once a filename is set
+        reason = str(exc.args[0]) if exc.args else type(exc).__name__
     if exc.filename is not None and exc.filename2 is not None:
         return f"{exc.filename} -> {exc.filename2}: {reason}"
     if exc.filename is not None:
@@ -192,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, unknown = parser.parse_known_args(_attach_negative_values(given))
         if unknown:  # named by the command, whose --help lists its options
             prog = f"ccsim {args.command}"
-            words = " ".join(w if len(w) <= 60 else f"{w[:57]}..." for w in unknown[:5])
+            words = " ".join(cut(w, 60) for w in unknown[:5])
             more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
             parser.exit(
                 EXIT_BAD_INPUT,

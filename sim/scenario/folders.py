@@ -303,12 +303,17 @@ class RunFolder:
         ``.run-….x1y2/outcomes.parquet: no space left on device`` becomes
         ``run/outcomes.parquet: ...``, and an error naming no file names the folder.
         """
-        staging = str(self.staging)
+        staging = self.staging.absolute()
         for attr in ("filename", "filename2"):
             name = getattr(exc, attr)
-            if isinstance(name, str | os.PathLike) and os.fspath(name).startswith(staging):
-                rel = os.path.relpath(os.fspath(name), staging)
-                setattr(exc, attr, str(self.final if rel == "." else self.final / rel))
+            if not isinstance(name, str | bytes | os.PathLike):
+                continue
+            try:
+                path = Path(os.fsdecode(name)).absolute()
+            except (TypeError, ValueError):  # an undecodable name: left as it is
+                continue
+            if path.is_relative_to(staging):
+                setattr(exc, attr, str(self.final / path.relative_to(staging)))
         if exc.filename is None:
             exc.filename = str(self.final)
 
