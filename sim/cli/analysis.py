@@ -14,6 +14,7 @@ from sim.cli.args import (
     add_output_options,
     dask_address,
     executor_of,
+    resumable_on_no_scheduler,
     whole_number,
 )
 from sim.cli.args import positive_int as _positive_int
@@ -129,7 +130,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
             bar.reset(total=total)
         bar.update(done - bar.n)
 
-    with bar:
+    with bar, resumable_on_no_scheduler(folder):
         screening, folder = run_sensitivity(
             loaded,
             executor=executor,

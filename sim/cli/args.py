@@ -9,9 +9,11 @@ fault (permission, read-only or full disk, a folder that vanished); 130 interrup
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from sim.core.errors import InputError
@@ -21,7 +23,7 @@ from sim.core.limits import (
     MAX_SWEEP_REPLICATIONS,
     MAX_WORKERS,
 )
-from sim.experiments.executors import Executor
+from sim.experiments.executors import Executor, SchedulerUnreachableError
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -71,7 +73,7 @@ def share(text: str) -> float:
 
 
 _DASK_ADDRESS = re.compile(
-    r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}$"
+    r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}\Z", re.ASCII
 )
 
 
@@ -134,6 +136,19 @@ def executor_of(args: argparse.Namespace) -> Executor:
     if args.serial:
         return Executor("serial", 1)
     return Executor("pool", args.workers)
+
+
+@contextlib.contextmanager
+def resumable_on_no_scheduler(folder: Path) -> Iterator[None]:
+    """Say that an unreachable ``--dask`` scheduler left the folder resumable."""
+    try:
+        yield
+    except SchedulerUnreachableError as exc:
+        if not folder.exists():
+            raise
+        raise SchedulerUnreachableError(
+            f"{exc}; {folder} keeps what is done: continue it with --resume {folder}"
+        ) from None
 
 
 def check_rate_coverage(loaded: Any) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ from sim.cli.args import (
     check_rate_coverage,
     dask_address,
     executor_of,
+    resumable_on_no_scheduler,
 )
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import share as _share
@@ -219,9 +218,9 @@ def _sweep(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     if getattr(args, "robust", False):
-        with _resumable_on_no_scheduler(folder):
+        with resumable_on_no_scheduler(folder):
             return _robust(args, loaded, settings, sweep, executor, folder, bar, progress)
-    with bar, _resumable_on_no_scheduler(folder):
+    with bar, resumable_on_no_scheduler(folder):
         result, rec, grid = recommend.run(
             loaded,
             settings=settings,
@@ -255,21 +254,6 @@ def _sweep(args: argparse.Namespace) -> int:
             print(line)
     print(f"results: {folder}/")
     return EXIT_OK
-
-
-@contextlib.contextmanager
-def _resumable_on_no_scheduler(folder: Path) -> Iterator[None]:
-    """Say that an unreachable ``--dask`` scheduler left the folder resumable."""
-    from sim.experiments.executors import SchedulerUnreachableError
-
-    try:
-        yield
-    except SchedulerUnreachableError as exc:
-        if not folder.exists():
-            raise
-        raise SchedulerUnreachableError(
-            f"{exc}; {folder} keeps what is done: continue it with --resume {folder}"
-        ) from None
 
 
 def setting_lines(summary: Any, labels: dict[int, str], currency: str) -> list[str]:

@@ -27,7 +27,7 @@ def countries() -> frozenset[str]:
 NOT_BILLING_CURRENCIES = frozenset(
     {
         *("XAG", "XAU", "XPD", "XPT"),  # precious metals
-        *("XBA", "XBB", "XBC", "XBD", "XDR", "XSU", "XUA"),  # units of account
+        *("XAD", "XBA", "XBB", "XBC", "XBD", "XDR", "XSU", "XUA"),  # units of account
         *("XTS", "XXX"),  # reserved for testing; no currency
         *("BOV", "CHE", "CHW", "CLF", "COU", "MXV", "USN", "UYI", "UYW"),  # fund codes
     }

@@ -49,10 +49,14 @@ class UnitError(ValueError):
     """A value that cannot be read as money, a duration or a calendar setting."""
 
 
-def shown(value: object, limit: int = 40) -> str:
-    """Return ``repr(value)`` for a message, cut to about ``limit`` characters."""
-    text = repr(value)
+def cut(text: str, limit: int = 40) -> str:
+    """Return ``text`` for a message, at most ``limit`` characters (``...`` where cut)."""
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """Return ``repr(value)`` for a message, at most ``limit`` characters."""
+    return cut(repr(value), limit)
 
 
 def parse_money(text: str | int) -> Micros:

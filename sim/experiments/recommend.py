@@ -48,6 +48,7 @@ from sim.experiments.sweeps import (
     scratch_folder,
     steady,
     summarise,
+    wait_all,
     write_json_atomic,
     write_table_atomic,
 )
@@ -534,8 +535,7 @@ def write_outputs(
         ]
         write_table_atomic(settings_table(summary, currency), folder, "settings")
         write_table_atomic(bands_table(all_bands, loaded.scenario), folder, "bands")
-        for wait in waits:
-            wait()
+        wait_all(waits)  # every job done before a failure removes the scratch folder
         (folder / "plots").mkdir(exist_ok=True)
         for made in sorted(scratch.iterdir()):
             os.replace(made, folder / ("plots" if made.suffix == ".png" else "") / made.name)

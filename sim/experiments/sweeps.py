@@ -34,7 +34,7 @@ import pandas as pd
 from sim.core.errors import InputError
 from sim.core.files import read_manifest
 from sim.core.schema import ConfigError, to_plain
-from sim.core.units import MICROS_PER_UNIT, Seconds
+from sim.core.units import MICROS_PER_UNIT, Seconds, cut
 from sim.engine import RatedTraffic, fewer_collections, run_replication
 from sim.engine.results import outcome_row
 from sim.experiments.executors import Batch, Executor, plan_batches
@@ -133,7 +133,7 @@ def build_variants(
         try:
             scenario = Scenario.from_dict(data)
         except ConfigError as exc:
-            shown = ", ".join(f"{p}={v if len(v) <= 40 else v[:37] + '...'}" for p, v in combo)
+            shown = ", ".join(f"{p}={cut(v)}" for p, v in combo)
             raise ConfigError(exc.path, f"{exc.message} (sweep setting {shown})") from None
         variants.append(Variant(k, combo, steady(scenario, warm_up_s)))
     return variants
@@ -581,6 +581,18 @@ def scratch_folder(folder: Path, name: str = ".plots.tmp") -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
+
+
+def wait_all(waits: Iterable[Callable[[], Any]]) -> None:
+    """Call every wait (``Executor.beside``); then raise the first error, if any."""
+    first: Exception | None = None
+    for wait in waits:
+        try:
+            wait()
+        except Exception as exc:  # the others still run: wait for them too
+            first = first or exc
+    if first is not None:
+        raise first
 
 
 def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
