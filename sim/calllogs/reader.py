@@ -400,8 +400,7 @@ def _nothing_imported(path: str | Path, report: ImportReport) -> str:
     if not why and report.skipped_by_reason:
         why = f"; skipped: {next(iter(report.skipped_by_reason))}"
     return (
-        f"{path}: no call imported ({report.rows:,} rows, all bad or skipped{why}); "
-        "nothing written"
+        f"{path}: no call imported ({report.rows:,} rows, all bad or skipped{why}); nothing written"
     )
 
 

@@ -301,7 +301,7 @@ def test_an_import_of_no_call_fails_says_why_and_writes_nothing(tmp_path, synthe
         assert n == rows
         src.write_text(text)
     out = tmp_path / "calls.parquet"
-    code, printed, err = run_cli("import-log", src, "--out", out, "--salt", "import-test-key-0001")
+    code, _, err = run_cli("import-log", src, "--out", out, "--salt", "import-test-key-0001")
     assert code == 2
     if rows:
         assert err.strip() == (
