@@ -22,7 +22,7 @@ from typing import Any
 from sim.calllogs.privacy import KEY_ENV, load_key
 from sim.calllogs.reader import read_call_log, sidecar_paths, write_call_table
 from sim.calllogs.report import FORMATS, MAX_DURATION_S, ImportOptions, ImportReport
-from sim.cli.args import add_output_options
+from sim.cli.args import add_output_options, whole_number
 from sim.cli.args import positive_int as _positive_int
 from sim.cli.args import seed as _seed
 from sim.core.codes import currency_error
@@ -33,6 +33,9 @@ from sim.scenario.folders import check_new_folder, tool_identity
 from sim.scenario.loading import load_scenario
 
 COMMANDS = ("import-log", "fit", "replay", "reconcile", "synth-log")
+
+MAX_LOG_DAYS = 3660
+"""Longest synthetic log (``synth-log --days``): ten years, as the longest warm-up."""
 
 
 _TO_STDERR = {"on": False}  # --json: standard output carries only the JSON object
@@ -364,9 +367,10 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("scenario", metavar="SCENARIO", help="scenario .toml file")
     p.add_argument(
         "--days",
-        type=_positive_int,
+        type=whole_number(1, MAX_LOG_DAYS),
         metavar="N",
-        help="local days to simulate from the scenario's start (default: its horizon)",
+        help=f"local days to simulate from the scenario's start, at most {MAX_LOG_DAYS:,} "
+        "(default: its horizon)",
     )
     p.add_argument(
         "--format",

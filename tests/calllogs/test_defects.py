@@ -352,3 +352,16 @@ def test_synth_log_never_writes_over_its_own_scenario(tmp_path, capsys):
         f"{scenario}: is the scenario file; --out names the log file to write"
     )
     assert scenario.read_text() == text
+
+
+def test_synth_log_days_are_bounded_before_anything_is_drawn(tmp_path, capsys):
+    from sim.cli.calllogs import MAX_LOG_DAYS
+    from sim.cli.main import main
+
+    out = tmp_path / "log.json"
+    scenario = Path(__file__).resolve().parents[2] / "scenarios" / "default.toml"
+    with pytest.raises(SystemExit) as info:
+        main(["synth-log", str(scenario), "--days", str(MAX_LOG_DAYS + 1), "--out", str(out)])
+    assert info.value.code == 2
+    assert f"--days: expected a whole number from 1 to {MAX_LOG_DAYS:,}" in capsys.readouterr().err
+    assert not out.exists()
