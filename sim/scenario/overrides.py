@@ -12,9 +12,10 @@ from typing import Any
 import tomli_w
 
 from sim.core.errors import InputError
-from sim.core.schema import FieldError
+from sim.core.schema import ConfigError, FieldError, to_plain
 from sim.core.units import UnitError, parse_duration
 from sim.scenario.loading import LoadedScenario, load_scenario
+from sim.scenario.model import Scenario
 
 
 def with_overrides(
@@ -38,6 +39,13 @@ def with_overrides(
         return loaded
     try:
         scenario = replace(loaded.scenario, simulation=replace(sim, **changes))
+        # The file's rules too (ranges, horizon with growth), as for a scenario file.
+        Scenario.from_dict(to_plain(scenario))
+    except ConfigError as exc:
+        option = {"simulation.horizon": "--horizon", "simulation.seed": "--seed"}.get(exc.path)
+        if option is not None:
+            raise InputError(f"{option}: {exc.message}") from None
+        raise InputError(f"{loaded.path}: {exc}") from None
     except FieldError as exc:  # a value given on the command line: name its option
         option = {"horizon": "--horizon", "seed": "--seed"}.get(exc.field)
         if option is not None and exc.field in changes:

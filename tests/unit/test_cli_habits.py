@@ -539,3 +539,7 @@ def test_a_horizon_option_out_of_range_names_the_option(tiny, tmp_path, capsys):
     assert main(["forecast", str(tiny), "--horizon", "0d", "-q", "--out", str(out)]) == 2
     assert capsys.readouterr().err.strip().startswith("--horizon: must be at least 1h, got 0s")
     assert not out.exists()
+    # Above the bound of a scenario file's horizon: refused before anything runs (it ran).
+    assert main(["forecast", str(tiny), "--horizon", "900000d", "-q", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == "--horizon: must be <= 36525d, got 900000d"
+    assert not out.exists()
