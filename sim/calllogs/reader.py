@@ -34,6 +34,7 @@ This module holds the public entry points: ``iter_call_chunks``, ``read_call_log
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gc
 import json
@@ -333,6 +334,7 @@ def write_call_table(
             if not parent.is_dir():
                 raise InputError(f"{target}: {parent} is a file, not a folder")
             break
+    made = [p for p in reversed(target.parents) if not p.exists()]  # removed on failure
     target.parent.mkdir(parents=True, exist_ok=True)
     report = ImportReport(str(path))
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -386,6 +388,9 @@ def write_call_table(
         if writer is not None:
             writer.close()
         tmp.unlink(missing_ok=True)
+        for folder in reversed(made):  # the folders this import made, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
     finally:
         report.close()
@@ -393,14 +398,18 @@ def write_call_table(
 
 
 def _nothing_imported(path: str | Path, report: ImportReport) -> str:
-    """Say why a log gave no call, with its first bad or skipped row's reason."""
+    """Say why a log gave no call: the rows by reason, and the first bad row."""
     if report.rows == 0:
         return f"{path}: no call imported (no rows); nothing written"
-    why = f"; the first: {report.bad_rows[0]}" if report.bad_rows else ""
-    if not why and report.skipped_by_reason:
-        why = f"; skipped: {next(iter(report.skipped_by_reason))}"
+    reasons = [
+        *(f"bad {n:,}: {why}" for why, n in report.bad_by_reason.most_common()),
+        *(f"skipped {n:,}: {why}" for why, n in report.skipped_by_reason.most_common()),
+    ]
+    more = f"; {len(reasons) - 4} more reasons" if len(reasons) > 4 else ""
+    first = f"; the first: {report.bad_rows[0]}" if report.bad_rows else ""
     return (
-        f"{path}: no call imported ({report.rows:,} rows, all bad or skipped{why}); nothing written"
+        f"{path}: no call imported ({report.rows:,} rows: {'; '.join(reasons[:4])}{more}"
+        f"{first}); nothing written"
     )
 
 

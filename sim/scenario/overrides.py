@@ -37,22 +37,27 @@ def with_overrides(
         changes["seed"] = seed
     if not changes:
         return loaded
+    given = " ".join(
+        f"--{name} {horizon if name == 'horizon' else seed}" for name in changes
+    )  # what the command line changed, for errors the changed scenario meets
     try:
-        scenario = replace(loaded.scenario, simulation=replace(sim, **changes))
+        simulation = replace(sim, **changes)
+    except FieldError as exc:  # a value given on the command line: name its option
+        option = {"horizon": "--horizon", "seed": "--seed"}.get(exc.field)
+        if option is not None and exc.field in changes:
+            raise InputError(f"{option}: {exc.message}") from None
+        raise InputError(f"{loaded.path}: simulation: {exc}") from None
+    try:
+        scenario = replace(loaded.scenario, simulation=simulation)
         # The file's rules too (ranges, horizon with growth), as for a scenario file.
         Scenario.from_dict(to_plain(scenario))
     except ConfigError as exc:
         option = {"simulation.horizon": "--horizon", "simulation.seed": "--seed"}.get(exc.path)
         if option is not None:
             raise InputError(f"{option}: {exc.message}") from None
-        raise InputError(f"{loaded.path}: {exc}") from None
-    except FieldError as exc:  # a value given on the command line: name its option
-        option = {"horizon": "--horizon", "seed": "--seed"}.get(exc.field)
-        if option is not None and exc.field in changes:
-            raise InputError(f"{option}: {exc.message}") from None
-        raise InputError(f"{loaded.path}: simulation: {exc}") from None
-    except ValueError as exc:
-        raise InputError(f"{loaded.path}: simulation: {exc}") from None
+        raise InputError(f"{loaded.path}: {exc} (with {given})") from None
+    except (FieldError, ValueError) as exc:
+        raise InputError(f"{loaded.path}: {exc} (with {given})") from None
     return replace(loaded, scenario=scenario)
 
 

@@ -300,15 +300,15 @@ def test_an_import_of_no_call_fails_says_why_and_writes_nothing(tmp_path, synthe
         text, n = re.subn(r'"callType": ?"[a-z_]+"', '"callType": "bogus_type"', src.read_text())
         assert n == rows
         src.write_text(text)
-    out = tmp_path / "calls.parquet"
+    out = tmp_path / "new" / "folders" / "calls.parquet"  # folders it would have made
     code, _, err = run_cli("import-log", src, "--out", out, "--salt", "import-test-key-0001")
     assert code == 2
     if rows:
         assert err.strip() == (
-            f"{src}: no call imported (3 rows, all bad or skipped; the first: record 1: "
-            "call_type: unknown call type 'bogus_type' (known: user_in, user_out, "
-            "user_out_conf, user_out_transfer, user_out_forwarding, conf_in, conf_out, "
-            "ucap_in, ucap_out)); nothing written"
+            f"{src}: no call imported (3 rows: bad 3: call_type: unknown call type; the "
+            "first: record 1: call_type: unknown call type 'bogus_type' (known: user_in, "
+            "user_out, user_out_conf, user_out_transfer, user_out_forwarding, conf_in, "
+            "conf_out, ucap_in, ucap_out)); nothing written"
         )
     else:
         assert err.strip() == f"{src}: no call imported (no rows); nothing written"

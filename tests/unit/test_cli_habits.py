@@ -543,3 +543,13 @@ def test_a_horizon_option_out_of_range_names_the_option(tiny, tmp_path, capsys):
     assert main(["forecast", str(tiny), "--horizon", "900000d", "-q", "--out", str(out)]) == 2
     assert capsys.readouterr().err.strip() == "--horizon: must be <= 36525d, got 900000d"
     assert not out.exists()
+    # A rule the longer horizon breaks elsewhere (growth) names the file and the option.
+    grows = tmp_path / "grows.toml"
+    grows.write_text(
+        tiny.read_text().replace("usage_growth_per_month = 0.0", "usage_growth_per_month = 0.5")
+    )
+    assert main(["forecast", str(grows), "--horizon", "36500d", "-q", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"{grows}: traffic: ")
+    assert err.endswith("(with --horizon 36500d)")
+    assert not out.exists()
