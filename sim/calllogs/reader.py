@@ -56,6 +56,7 @@ from sim.calllogs.formats.graph_json import _json_chunks
 from sim.calllogs.report import FORMATS, ImportOptions, ImportReport, LogFormat, _counts
 from sim.core.codes import currencies
 from sim.core.errors import InputError
+from sim.core.files import refuse_under_file
 from sim.core.units import shown
 from sim.telephony.calls import CALL_TYPES, NUMBER_TYPES
 
@@ -329,11 +330,7 @@ def write_call_table(
     for t in (target, bad_path, manifest_path):
         if t.exists():
             raise InputError(f"{t}: exists already; choose a new file (nothing overwritten)")
-    for parent in target.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise InputError(f"{target}: {parent} is a file, not a folder")
-            break
+    refuse_under_file(target)
     made = [p for p in reversed(target.parents) if not p.exists()]  # removed on failure
     target.parent.mkdir(parents=True, exist_ok=True)
     report = ImportReport(str(path))

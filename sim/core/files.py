@@ -38,6 +38,15 @@ class FileRuleError(InputError):
         self.message = message
 
 
+def refuse_under_file(out: Path, advice: str = "") -> None:
+    """Refuse an output path whose nearest existing parent is a file, not a folder."""
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"{out}: {parent} is a file, not a folder{advice}")
+            return
+
+
 def name_error(name: object) -> str | None:
     """Return why ``name`` cannot name a run folder, or None (the empty name is allowed)."""
     if not isinstance(name, str):
@@ -198,6 +207,7 @@ __all__ = [
     "read_bytes",
     "read_manifest",
     "read_text",
+    "refuse_under_file",
     "resolve_inside",
     "slug",
 ]

@@ -32,7 +32,7 @@ from typing import Any, Self
 import pandas as pd
 
 from sim.core.errors import InputError
-from sim.core.files import name_error, slug
+from sim.core.files import name_error, refuse_under_file, slug
 from sim.core.tables import write_table
 from sim.core.version import __version__
 from sim.core.workers import process_exists
@@ -45,11 +45,7 @@ def check_new_folder(out: Path) -> None:
         raise InputError(f"{out}: exists already; choose a new folder (nothing overwritten)")
     if out.name in ("", ".", ".."):
         raise InputError(f"{out}: name a new folder for --out")
-    for parent in out.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise InputError(f"{out}: {parent} is a file, not a folder; choose a new folder")
-            return
+    refuse_under_file(out, "; choose a new folder")
 
 
 def new_run_folder(root: Path, name: str) -> tuple[Path, Path]:
