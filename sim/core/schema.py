@@ -42,6 +42,7 @@ from sim.core.units import (
     format_money,
     parse_duration,
     parse_money,
+    shown,
 )
 
 T = TypeVar("T")
@@ -376,9 +377,8 @@ def _check_date(day: date, path: str) -> None:
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    """Return ``repr(value)``, cut to ``limit`` characters."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """Return ``repr(value)``, cut to ``limit`` characters (``units.shown``)."""
+    return shown(value, limit)
 
 
 def _describe(value: Any) -> str:

@@ -536,10 +536,6 @@ def write_outputs(
         write_table_atomic(settings_table(summary, currency), folder, "settings")
         write_table_atomic(bands_table(all_bands, loaded.scenario), folder, "bands")
         wait_all(waits)  # every job done before a failure removes the scratch folder
-        (folder / "plots").mkdir(exist_ok=True)
-        for made in sorted(scratch.iterdir()):
-            os.replace(made, folder / ("plots" if made.suffix == ".png" else "") / made.name)
-        scratch.rmdir()
     _write_text_atomic(folder / "recommendation.txt", "\n".join(rec.text) + "\n")
 
 

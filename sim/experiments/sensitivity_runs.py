@@ -283,10 +283,6 @@ def run_sensitivity(
     with scratch_folder(folder) as scratch:
         for output in OUTPUTS:
             tornado_figure(screening.sobol, output).savefig(scratch / f"tornado-{output}.png")
-        (folder / "plots").mkdir(exist_ok=True)
-        for png in sorted(scratch.iterdir()):
-            png.replace(folder / "plots" / png.name)
-        scratch.rmdir()
     manifest.update(
         {
             "status": "complete",

@@ -567,11 +567,12 @@ def resume_manifest(folder: Path, manifest: dict[str, Any], keys: Iterable[str])
 
 @contextmanager
 def scratch_folder(folder: Path, name: str = ".plots.tmp") -> Iterator[Path]:
-    """Yield an empty hidden folder inside ``folder`` for files moved in at the end.
+    """Yield an empty hidden folder inside ``folder`` whose files are moved in at the end.
 
-    If the block fails (a full disk, Ctrl-C) the scratch folder goes with what it holds,
-    so a failed write leaves nothing half-made; the block itself empties and removes it
-    when it succeeds.
+    When the block succeeds, each file is moved in whole (PNG files into ``plots/``, the
+    rest into ``folder``) and the scratch folder removed. If the block fails (a full
+    disk, Ctrl-C) the scratch folder goes with what it holds, so a failed write leaves
+    nothing half-made.
     """
     scratch = folder / name
     shutil.rmtree(scratch, ignore_errors=True)
@@ -581,6 +582,12 @@ def scratch_folder(folder: Path, name: str = ".plots.tmp") -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
+    made = sorted(scratch.iterdir())
+    if any(p.suffix == ".png" for p in made):
+        (folder / "plots").mkdir(exist_ok=True)
+    for path in made:
+        os.replace(path, folder / ("plots" if path.suffix == ".png" else "") / path.name)
+    scratch.rmdir()
 
 
 def wait_all(waits: Iterable[Callable[[], Any]]) -> None:
