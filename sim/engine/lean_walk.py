@@ -12,6 +12,7 @@ positive.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import fields, replace
 from typing import Any
@@ -70,9 +71,10 @@ def _charge_order(world: World) -> _FastStart:
         assert cache.day_ends is not None  # set with the year's calls
         before = np.searchsorted(co.ct, cache.day_ends, side="left")
         cum, area = _running_totals(co, world.horizon_s)
-        cache.charge_orders[key] = _FastStart(
-            co, total, cum, area, before, co.ct.tolist(), cum.tolist()
-        )
+        # Copied as one block of memory each: ``tolist`` made an object per charge.
+        ct_seq = array("d", co.ct.astype(np.float64, copy=False).tobytes())
+        cum_seq = array("q", cum.astype(np.int64, copy=False).tobytes())
+        cache.charge_orders[key] = _FastStart(co, total, cum, area, before, ct_seq, cum_seq)
     return cache.charge_orders[key]
 
 
@@ -89,8 +91,8 @@ def _build_charge_order(world: World) -> tuple[_ChargeOrder, int]:
     start = batch.start_s[keep]
     served = rated.served_s[keep]
     ct = start.copy() if world.scenario.funding.charge_at == "start" else start + served
-    order = keep[np.argsort(ct, kind="stable")]
-    ct = np.sort(ct, kind="stable")
+    by_ct = np.argsort(ct, kind="stable")
+    order, ct = keep[by_ct], ct[by_ct]
     return (
         _ChargeOrder(
             ct=ct,
@@ -125,8 +127,8 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
     fs = _charge_order(world)
     co, amt, cum, area = fs.co, fs.co.amt, fs.cum, fs.area
     ct = co.ct
-    # The same as lists, for single lookups, until a refusal changes the order (rare).
-    lists: tuple[list[float], list[int]] | None = (fs.ct_list, fs.cum_list)
+    # The same as Python arrays, for single lookups, until a refusal changes the order.
+    lookups: tuple[array[float], array[int]] | None = (fs.ct_seq, fs.cum_seq)
     out.calls_total += fs.total
     horizon = world.horizon_s
     dead: NDArray[np.bool_] | None = None  # refused calls; made at the first refusal
@@ -135,9 +137,9 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
     while True:
         t = env.now
         t1 = min(env.peek(), horizon)
-        if lists is not None:
-            j_end = bisect_left(lists[0], t1)
-            base = lists[1][k - 1] if k else 0
+        if lookups is not None:
+            j_end = bisect_left(lookups[0], t1)
+            base = lookups[1][k - 1] if k else 0
         else:
             j_end = int(ct.searchsorted(t1, "left"))
             base = int(cum[k - 1]) if k else 0
@@ -173,7 +175,7 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
                     co, amt, dead = _fast_insert(co, amt, dead, new_rows)
                     ct = co.ct
                 cum, area = _running_totals(replace(co, amt=amt), horizon)
-                lists = None
+                lookups = None
         else:
             stop = j_end
             thresholds = acc.reaction_thresholds()
@@ -182,8 +184,8 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
                 # the least value (at a tie the non-strict one, ``False < True``) is
                 # crossed first: one search instead of one per threshold.
                 v, strict = min(thresholds)
-                if lists is not None:
-                    i = (bisect_right if strict else bisect_left)(lists[1], base + v)
+                if lookups is not None:
+                    i = (bisect_right if strict else bisect_left)(lookups[1], base + v)
                 else:
                     i = int(cum.searchsorted(base + v, "right" if strict else "left"))
                 if i < k:
@@ -203,8 +205,8 @@ def fast_traffic(env: simpy.Environment, world: World) -> ProcessGenerator:
                 live_rows = np.flatnonzero(~dead[k : last + 1])
                 at = k + int(live_rows[-1]) if live_rows.size else -1
             if at >= 0:
-                if lists is not None:
-                    amount, at_s = lists[1][last] - base, lists[0][at]
+                if lookups is not None:
+                    amount, at_s = lookups[1][last] - base, lookups[0][at]
                 else:
                     amount, at_s = int(cum[last]) - base, float(ct[at])
                 out.charged_total += amount

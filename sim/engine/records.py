@@ -9,6 +9,7 @@ the lean walk's charge order) and helpers that take, concatenate and clear rows 
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -243,8 +244,8 @@ class _FastStart:
     area: NDArray[np.float64]  # running total of charge x (horizon - charge instant)
     charges_before_day_end: NDArray[np.intp]
     """How many charges come before each of the replication's midnights (``day_ends``)."""
-    ct_list: list[float]  # ``co.ct`` and ``cum`` as lists: a walk's many single lookups
-    cum_list: list[int]  # (bisect, indexing) are several times quicker on lists
+    ct_seq: array[float]  # ``co.ct`` and ``cum`` as Python arrays: a walk's many single
+    cum_seq: array[int]  # lookups (bisect, indexing) are several times quicker than on numpy
 
 
 def uncharged_tail(
