@@ -52,7 +52,7 @@ from sim.calllogs.reader import write_call_table
 from sim.calllogs.report import ImportOptions
 path, out = sys.argv[1], sys.argv[2]
 t0 = time.perf_counter()
-report = write_call_table(path, out, ImportOptions(key=b"bench"))
+report = write_call_table(path, out, ImportOptions(key=b"bench-key-0123456"))
 wall = time.perf_counter() - t0
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"summary": report.summary(), "wall_s": wall, "peak_kib": peak_kib}))

@@ -37,7 +37,7 @@ import json, resource, sys, time
 from sim.calllogs.reader import read_call_log, write_call_table
 from sim.calllogs.report import ImportOptions
 path, out, mode = sys.argv[1], sys.argv[2], sys.argv[3]
-options = ImportOptions(salt="bench")
+options = ImportOptions(salt="bench-key-0123456")
 t0 = time.perf_counter()
 if mode == "parquet":
     report = write_call_table(path, out, options)

@@ -58,7 +58,7 @@ def main() -> None:
     log = synthesize_log(sc, loaded.tariffs, np.random.default_rng(args.seed), days=args.days)
     with tempfile.TemporaryDirectory() as tmp:
         path = write_graph_json(log.rows, Path(tmp) / "log.json")
-        calls, _ = read_call_log(path, ImportOptions(salt="bench"))
+        calls, _ = read_call_log(path, ImportOptions(salt="bench-key-0123456"))
     t0 = time.perf_counter()
     fit = fit_calls(calls, time_zone=sc.simulation.time_zone, holidays=sc.traffic.holidays)
     wall = time.perf_counter() - t0

@@ -39,13 +39,7 @@ class Pseudonymiser:
     """
 
     def __init__(self, key: str | bytes | None = None) -> None:
-        if key is None:
-            raw = secrets.token_bytes(32)
-        elif isinstance(key, str):
-            raw = key.encode("utf-8", "surrogatepass")
-        else:
-            raw = key
-        self._key = raw
+        self._key = secrets.token_bytes(32) if key is None else key_bytes(key)
         self._cache: dict[str, str] = {}
 
     def __repr__(self) -> str:
@@ -106,13 +100,33 @@ def load_key(
     return None, "random per run (pseudonyms differ between runs)"
 
 
+def key_bytes(key: str | bytes) -> bytes:
+    """Return a pseudonym key as bytes (text in UTF-8); ValueError when it is too short.
+
+    The library's check (``Pseudonymiser``, ``ImportOptions``); keys a user gives to a
+    command are checked first by ``load_key``, with a one-line message.
+    """
+    raw = key.encode("utf-8", "surrogatepass") if isinstance(key, str) else bytes(key)
+    problem = _short(raw)
+    if problem:
+        raise ValueError(f"pseudonym key: {problem}")
+    return raw
+
+
+def _short(key: bytes) -> str:
+    """Say why a key is too short (its length only, never the key), or return ''."""
+    if len(key) >= MIN_KEY_BYTES:
+        return ""
+    found = "empty" if not key else f"{len(key)} bytes"
+    return f"{found}; a pseudonym key needs at least {MIN_KEY_BYTES} bytes"
+
+
 def _check_length(key: bytes, where: str) -> None:
-    """Refuse a key shorter than ``MIN_KEY_BYTES`` (its length only is named, never it)."""
-    if len(key) < MIN_KEY_BYTES:
-        found = "empty" if not key else f"{len(key)} bytes"
+    """Refuse a key shorter than ``MIN_KEY_BYTES`` with a one-line ``InputError``."""
+    problem = _short(key)
+    if problem:
         raise InputError(
-            f"{where}: {found}; a pseudonym key needs at least {MIN_KEY_BYTES} bytes "
-            "(for example: head -c 32 /dev/urandom | base64 > key)"
+            f"{where}: {problem} (for example: head -c 32 /dev/urandom | base64 > key)"
         )
 
 
@@ -120,5 +134,6 @@ __all__ = [
     "KEY_ENV",
     "MIN_KEY_BYTES",
     "Pseudonymiser",
+    "key_bytes",
     "load_key",
 ]

@@ -27,6 +27,7 @@ from typing import IO, Any, Literal
 
 import pandas as pd
 
+from sim.calllogs.privacy import key_bytes
 from sim.core.errors import InputError
 
 LogFormat = Literal["graph-json", "graph-csv", "admin-csv"]
@@ -76,6 +77,10 @@ class ImportOptions:
     max_duration_s: float = MAX_DURATION_S
     end_tolerance_s: float = END_TOLERANCE_S
     key_source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.pseudonym_key is not None:
+            key_bytes(self.pseudonym_key)  # ValueError when shorter than MIN_KEY_BYTES
 
     @property
     def pseudonym_key(self) -> str | bytes | None:

@@ -42,7 +42,7 @@ def truth_fit(tmp_path_factory):
     assert loaded.tariffs is not None
     log = synthesize_log(loaded.scenario, loaded.tariffs, np.random.default_rng(5), days=DAYS)
     path = write_graph_json(log.rows, tmp / "log.json")
-    calls, _ = read_call_log(path, ImportOptions(salt="truth"))
+    calls, _ = read_call_log(path, ImportOptions(salt="truth-key-0123456"))
     tz = loaded.scenario.simulation.time_zone
     fit = fit_calls(calls, time_zone=tz, holidays=loaded.scenario.traffic.holidays)
     return {
@@ -253,7 +253,7 @@ def test_service_names_are_the_same_in_two_fits(truth_fit):
     path = truth_fit["path"]
     names = []
     for seed in (1, 2):
-        calls, _ = read_call_log(path, ImportOptions(salt="truth"))
+        calls, _ = read_call_log(path, ImportOptions(salt="truth-key-0123456"))
         shuffled = calls.sample(frac=1.0, random_state=seed).reset_index(drop=True)
         fit = fit_calls(shuffled, time_zone="America/New_York")
         names.append(sorted(h.name for h in fit.holders if h.kind == "service"))

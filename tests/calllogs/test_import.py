@@ -25,6 +25,7 @@ from sim.core.errors import InputError
 from sim.telephony.calls import NumberType
 from tests.calllogs.support import make_log, make_scenario, run_cli
 
+KEY = "import-key-pseudo0"  # keys have at least 16 bytes (privacy.MIN_KEY_BYTES)
 COMPARED = ["call_type", "number_type", "usage_country", "dest_country", "charge_micros"]
 
 
@@ -61,7 +62,7 @@ def test_every_format_imports_the_synthetic_log_exactly(tmp_path, synthetic, wri
     path = tmp_path / "log"
     writer(synthetic.rows, path)
     assert detect_format(path) == fmt
-    calls, report = read_call_log(path, ImportOptions(salt="k", chunk_rows=500, read_chars=4096))
+    calls, report = read_call_log(path, ImportOptions(salt=KEY, chunk_rows=500, read_chars=4096))
     assert report.format == fmt
     assert report.bad == 0
     assert report.skipped == 0
@@ -72,10 +73,10 @@ def test_every_format_imports_the_synthetic_log_exactly(tmp_path, synthetic, wri
 
 def test_json_parser_does_not_depend_on_chunk_size(tmp_path, synthetic):
     path = write_graph_json(synthetic.rows.head(200), tmp_path / "log.json", page_size=64)
-    base, _ = read_call_log(path, ImportOptions(salt="k"))
+    base, _ = read_call_log(path, ImportOptions(salt=KEY))
     for read_chars, chunk_rows in ((1, 50), (2, 50_000), (7, 1), (100, 13), (1 << 20, 7)):
         calls, report = read_call_log(
-            path, ImportOptions(salt="k", read_chars=read_chars, chunk_rows=chunk_rows)
+            path, ImportOptions(salt=KEY, read_chars=read_chars, chunk_rows=chunk_rows)
         )
         assert report.rows == 200
         pd.testing.assert_frame_equal(calls, base)
@@ -225,7 +226,7 @@ def test_gzip_and_format_override(tmp_path, synthetic):
 
 def test_personal_data_is_pseudonymised_by_default(tmp_path, synthetic):
     path = write_graph_csv(synthetic.rows, tmp_path / "g.csv")
-    calls, _ = read_call_log(path, ImportOptions(salt="one"))
+    calls, _ = read_call_log(path, ImportOptions(salt="import-key-one-0"))
     personal = set()
     for col in ("userId", "userPrincipalName", "userDisplayName", "callerNumber", "calleeNumber"):
         personal |= {str(v) for v in synthetic.rows[col] if isinstance(v, str) and v}
@@ -233,8 +234,8 @@ def test_personal_data_is_pseudonymised_by_default(tmp_path, synthetic):
     assert not personal & values
     assert calls["user"].str.fullmatch(r"u-[0-9a-f]{16}").all()
     # Same salt, same pseudonyms; another salt, others; one per user.
-    again, _ = read_call_log(path, ImportOptions(salt="one"))
-    other, _ = read_call_log(path, ImportOptions(salt="two"))
+    again, _ = read_call_log(path, ImportOptions(salt="import-key-one-0"))
+    other, _ = read_call_log(path, ImportOptions(salt="import-key-two-0"))
     assert again["user"].tolist() == calls["user"].tolist()
     assert not set(other["user"]) & set(calls["user"])
     users = synthetic.truth["subscriber"]
@@ -246,7 +247,7 @@ def test_personal_data_is_pseudonymised_by_default(tmp_path, synthetic):
     kept, _ = read_call_log(path, ImportOptions(keep_personal_data=True))
     assert set(kept["upn"]) - {""} <= personal
     assert kept["user"].iloc[0] in personal
-    assert Pseudonymiser("k")("x") == Pseudonymiser("k")("x") != Pseudonymiser("k")("y")
+    assert Pseudonymiser(KEY)("x") == Pseudonymiser(KEY)("x") != Pseudonymiser(KEY)("y")
 
 
 def test_import_log_command_writes_parquet_and_csv(tmp_path, synthetic):
@@ -271,7 +272,7 @@ def test_import_log_command_writes_parquet_and_csv(tmp_path, synthetic):
     assert direct["start_s"].iloc[0] == (first - first.normalize()).total_seconds()
     # CSV output: money as decimal strings.
     out_csv = tmp_path / "calls.csv"
-    write_call_table(src, out_csv, ImportOptions(salt="s"))
+    write_call_table(src, out_csv, ImportOptions(salt="import-key-csv-0"))
     text = pd.read_csv(out_csv, dtype=str)
     assert "charge" in text.columns
     assert "charge_micros" not in text.columns

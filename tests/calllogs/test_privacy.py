@@ -199,10 +199,21 @@ def test_load_key_sources(tmp_path):
         load_key(None, None, environ={KEY_ENV: "abc"})
     assert "abc" not in str(info.value)
     # One keyed hash for every kind of identifier; only the prefix differs.
-    p = Pseudonymiser(b"abc")
+    p = Pseudonymiser(b"abc-secret-0123456")
     assert p("x")[2:] == p.digest("x", "c-")[2:] == p.digest("x", "m-")[2:]
     assert p("") == p.digest("", "c-") == ""
     assert "abc" not in repr(p)
+    # The library refuses short keys too, naming the length only.
+    for short in (b"", "abc", "é" * 7):
+        with pytest.raises(ValueError, match="at least 16 bytes") as info:
+            Pseudonymiser(short)
+        assert "abc" not in str(info.value)
+        assert "é" not in str(info.value)
+    with pytest.raises(ValueError, match="3 bytes"):
+        ImportOptions(salt="abc")
+    with pytest.raises(ValueError, match="15 bytes"):
+        ImportOptions(key=b"x" * 15)
+    assert len(Pseudonymiser("é" * 8)("x")) == 18  # 16 bytes in UTF-8
 
 
 def test_free_text_in_code_fields_is_pseudonymised(tenant, tmp_path):

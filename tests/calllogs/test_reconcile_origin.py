@@ -62,7 +62,7 @@ def origin_log(tmp_path_factory):
     loaded = make_scenario(tmp, "origin", tariffs=files)
     log = make_log(loaded, days=14, seed=11)
     path = write_graph_json(log.rows, tmp / "log.json")
-    calls, _ = read_call_log(path, ImportOptions(salt="o"))
+    calls, _ = read_call_log(path, ImportOptions(salt="origin-key-012345"))
     return loaded, log, calls
 
 

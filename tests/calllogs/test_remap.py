@@ -37,7 +37,7 @@ def logged(tmp_path_factory):
     loaded = _scenario(tmp, "base")
     log = make_log(loaded, days=7, seed=5)
     path = write_graph_json(log.rows, tmp / "log.json")
-    calls, _ = read_call_log(path, ImportOptions(key="k"))
+    calls, _ = read_call_log(path, ImportOptions(key="remap-key-0123456"))
     users = calls[calls["user"].str.startswith("u-")].groupby("usage_country")["user"].nunique()
     assert users.to_dict() == {"GB": 5, "US": 11}  # 10 users and the support queue
     payg = [dict(GROUPS[0], plan="payg"), GROUPS[1]]

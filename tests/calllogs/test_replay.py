@@ -49,7 +49,7 @@ def recorded(tmp_path_factory):
     loaded = make_scenario(tmp, "base", user_groups=SMALL)
     log = make_log(loaded, days=DAYS, seed=3)
     path = write_graph_json(log.rows, tmp / "log.json")
-    calls, report = read_call_log(path, ImportOptions(salt="r"))
+    calls, report = read_call_log(path, ImportOptions(salt="replay-key-012345"))
     return {
         "tmp": tmp,
         "loaded": loaded,

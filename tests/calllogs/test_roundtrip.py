@@ -30,7 +30,8 @@ DAYS = 28
 TRUTH = ROUND_TRIP["traffic"]
 GROUPS = {"us-domestic": "us-staff", "gb-payg": "uk-sales"}
 COUNTS = {"us-staff": 200, "uk-sales": 60}
-SVC = "svc-us-tollfree-bf645e3a"  # named from the number's pseudonym under the key "test"
+KEY = "roundtrip-key-012"
+SVC = "svc-us-tollfree-82329a33"  # named from the number's pseudonym under KEY
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def roundtrip(tmp_path_factory):
     loaded = make_scenario(tmp)
     log = make_log(loaded, days=DAYS)
     path = write_graph_json(log.rows, tmp / "log.json", page_size=1000)
-    calls, report = read_call_log(path, ImportOptions(salt="test"))
+    calls, report = read_call_log(path, ImportOptions(salt=KEY))
     start = loaded.scenario.calendar.start.astimezone(UTC)
     fit = fit_calls(
         calls,
