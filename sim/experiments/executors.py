@@ -258,7 +258,7 @@ class Executor:
             client = Client(cluster)
         else:
             try:
-                client = Client(self.address)
+                client = Client(self.address, timeout=connect_timeout_s())
             except OSError as exc:  # refused, timed out, unknown host
                 raise SchedulerUnreachableError(f"--dask {self.address}: {exc}") from None
         self._client, self._cluster = client, cluster
@@ -269,6 +269,25 @@ class Executor:
             self._client = self._cluster = None
             _close_dask(client, cluster)
             raise
+
+
+CONNECT_TIMEOUT_S = 10.0
+"""Longest wait for a ``--dask`` scheduler (Dask's own default is 30 s)."""
+
+
+def connect_timeout_s() -> float:
+    """Return how long to wait for the scheduler: ``CONNECT_TIMEOUT_S``, or less if set.
+
+    A mistyped address or a stopped scheduler is refused or times out; Dask retries for
+    ``distributed.comm.timeouts.connect`` (30 s by default) before it says so, a long
+    silence for a typo. A shorter value in Dask's configuration is kept.
+    """
+    import dask
+    import dask.distributed  # loads the distributed defaults into the config
+    from dask.utils import parse_timedelta
+
+    configured = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect", None), "s")
+    return min(CONNECT_TIMEOUT_S, float(configured or CONNECT_TIMEOUT_S))
 
 
 class SchedulerUnreachableError(OSError):

@@ -275,6 +275,19 @@ def test_an_unreachable_scheduler_says_the_folder_can_be_resumed(tiny, tmp_path,
     assert len(err.splitlines()) == 1
 
 
+def test_a_scheduler_is_waited_for_ten_seconds_at_most():
+    import dask
+    import dask.distributed  # its defaults: 30 s to connect
+
+    from sim.experiments.executors import CONNECT_TIMEOUT_S, connect_timeout_s
+
+    assert CONNECT_TIMEOUT_S == 10.0
+    assert connect_timeout_s() == 10.0  # not Dask's 30 s
+    for configured, waited in (("1s", 1.0), ("2500ms", 2.5), ("2m", 10.0)):
+        with dask.config.set({"distributed.comm.timeouts.connect": configured}):
+            assert connect_timeout_s() == waited
+
+
 def test_a_rate_table_missing_the_traffics_countries_fails_validate_and_a_run(tmp_path, capsys):
     (tmp_path / "gb.csv").write_text(
         "destination,number_type,rate_per_min,connection_fee,increment_s\nGB,,0.05,0,60\n"
