@@ -72,6 +72,30 @@ class TrafficSource(Protocol):
         ...
 
 
+def rating_context(scenario: Scenario, tariffs: TariffBook) -> RatingContext:
+    """Return the rating context of a scenario: its tenant, rate tables and calendar."""
+    return RatingContext(
+        tenant=scenario.tenant,
+        tariffs=tariffs,
+        calendar=scenario.calendar,
+        funding_mode=scenario.funding.mode,
+        hard_cap=scenario.postpaid.hard_cap and scenario.funding.mode != "prepaid",
+        headcount_growth_per_month=scenario.traffic.headcount_growth_per_month,
+    )
+
+
+def traffic_model(scenario: Scenario, replication: int) -> TrafficModel:
+    """Return the synthetic traffic of one replication of a scenario."""
+    return TrafficModel(
+        scenario.traffic,
+        scenario.population,
+        scenario.calendar,
+        scenario.simulation.seed,
+        replication,
+        scenario.horizon_s,
+    )
+
+
 class RatedTraffic:
     """A replication's calls, drawn and rated once, served again to every policy.
 
@@ -228,25 +252,11 @@ class World:
         if traffic is not None or scenario.user_groups or scenario.service_numbers:
             if tariffs is None:
                 raise ValueError("a scenario with traffic needs its rate tables")
-            self.ctx = RatingContext(
-                tenant=scenario.tenant,
-                tariffs=tariffs,
-                calendar=self.calendar,
-                funding_mode=funding.mode,
-                hard_cap=scenario.postpaid.hard_cap and not self.prepaid,
-                headcount_growth_per_month=scenario.traffic.headcount_growth_per_month,
-            )
+            self.ctx = rating_context(scenario, tariffs)
             if self.traffic is None and rated is not None and rated.model is not None:
                 self.traffic = rated.model  # every run of the replication shares one
             if self.traffic is None:
-                self.traffic = TrafficModel(
-                    scenario.traffic,
-                    scenario.population,
-                    self.calendar,
-                    seed,
-                    replication,
-                    self.horizon_s,
-                )
+                self.traffic = traffic_model(scenario, replication)
             if rated is not None and rated.model is None:
                 rated.model = self.traffic
         self.rng_retries = stream(seed, replication, "retries")
