@@ -481,3 +481,27 @@ def test_fewer_collections_raises_the_young_threshold_and_restores_it():
         fail()
     assert inside == [(max(50_000, before[0]), *before[1:])]
     assert gc.get_threshold() == before
+
+
+def test_runs_share_one_rating_context_and_give_what_a_fresh_one_gives(tmp_path):
+    import sim.engine.world as world
+    from sim.engine.world import rating_context
+
+    sc = loaded(tmp_path, "shared", {})
+    ctx = rating_context(sc.scenario, sc.tariffs)
+    recharge = replace(sc.scenario.recharge, trigger=sc.scenario.recharge.trigger + 1)
+    other = replace(sc.scenario, recharge=recharge)
+    assert rating_context(other, sc.tariffs) is ctx  # a recharge setting is no rating matter
+    growing = replace(sc.scenario.traffic, headcount_growth_per_month=0.01)
+    assert rating_context(replace(sc.scenario, traffic=growing), sc.tariffs) is not ctx
+    copied = replace(sc.tariffs)
+    assert rating_context(sc.scenario, copied) is not ctx  # rate tables told apart by identity
+    # Runs on the shared context, whose lookup tables earlier runs filled, give the tables
+    # of runs on a fresh one.
+    shared = [tables_of(run_replication(sc.scenario, sc.tariffs, r)) for r in (0, 1)]
+    for r, tables in zip((0, 1), shared, strict=True):
+        world._CONTEXTS.clear()
+        fresh = tables_of(run_replication(sc.scenario, sc.tariffs, r))
+        assert tables.keys() == fresh.keys()
+        for name in tables:
+            pd.testing.assert_frame_equal(tables[name], fresh[name])
