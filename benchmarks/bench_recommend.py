@@ -6,14 +6,15 @@ Prints figures; asserts nothing. Run from the repository root:
     .venv/bin/python benchmarks/bench_recommend.py --max-outage 5% --workers 2
 
 Runs the command in a fresh process (imports included), then reads the run folder's
-manifest: the wall time, the stages, the replications spent per setting and in all, and
-whether the answer carries its guarantee.
+manifest: the wall time and the CPU time of the command and its workers, the stages, the
+replications spent per setting and in all, and whether the answer carries its guarantee.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -47,9 +48,14 @@ def main() -> None:
             "-q",
             *args.extra,
         ]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True)
         wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # The command and its worker processes (reaped by it): a figure that drifts less
+        # than the wall time when the machine is shared.
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         print(f"command: {' '.join(command[1:])}")
         if done.returncode != 0:
             print(done.stdout, done.stderr)
@@ -57,7 +63,8 @@ def main() -> None:
         manifest = json.loads((out / "manifest.json").read_text())
         sel = manifest.get("selection", {})
         reps = {int(k): v for k, v in sel.get("replications", {}).items()}
-        print(f"wall time: {wall:.1f} s on {args.workers} worker(s)")
+        print(f"wall time: {wall:.1f} s on {args.workers} worker(s); CPU time: {cpu:.1f} s")
+        print(f"peak memory of one process: {after.ru_maxrss / 1024:.0f} MiB")
         print(f"settings: {manifest['variants']}, stages: {sel.get('stages')}")
         if reps:
             print(
