@@ -38,6 +38,8 @@ ENGINE_ONLY = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, {bench!r})
+from sim.core.workers import keep_large_arrays_in_the_heap
+keep_large_arrays_in_the_heap()  # as ``ccsim run`` does: freed arrays are reused
 from sim.scenario.loading import load_scenario
 loaded = load_scenario(sys.argv[1])
 if sys.argv[2] == "naive":

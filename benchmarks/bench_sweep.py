@@ -33,6 +33,7 @@ from pathlib import Path
 import tomli_w
 
 from sim.core.units import Seconds
+from sim.core.workers import keep_large_arrays_in_the_heap
 from sim.engine import RatedTraffic, fewer_collections, run_replication
 from sim.engine.results import outcome_row
 from sim.experiments.executors import Executor
@@ -72,6 +73,7 @@ def per_replication(loaded: LoadedScenario, warm_up_s: float) -> None:
         for v in build_variants(read_raw(loaded.path), SETTINGS)
     ]
     draw_s, walk_ms = [], []
+    keep_large_arrays_in_the_heap()  # as the CLI and every pool worker do (``_single_threaded``)
     with fewer_collections():  # as the sweep's batches run them (``run_batch``)
         for rep in range(3):
             cache = RatedTraffic()
